@@ -1,0 +1,99 @@
+"""GPU slot assignment: concurrent jobs never share a device (maskbert.devices)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+
+import pytest
+
+from maskbert.devices import acquire_device, candidate_devices
+
+
+def _fake_job(lock_dir: str, marker_dir: str, log_path: str, job: int, visible: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
+    with acquire_device(lock_dir, n_gpus=4, env=env, poll_seconds=0.01) as device:
+        physical = env["CUDA_VISIBLE_DEVICES"]
+        # Claim the device exclusively; a second holder would find the marker and fail here.
+        fd = os.open(os.path.join(marker_dir, physical), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        start = time.time()
+        time.sleep(0.3)
+        end = time.time()
+        os.close(fd)
+        os.unlink(os.path.join(marker_dir, physical))
+    with open(log_path, "a") as log:
+        log.write(json.dumps({"job": job, "device": device, "physical": physical, "start": start, "end": end}))
+        log.write("\n")
+
+
+def _run_jobs(tmp_path, n_jobs: int, visible: str | None) -> list[dict]:
+    lock_dir, marker_dir = tmp_path / "locks", tmp_path / "markers"
+    marker_dir.mkdir()
+    log_path = tmp_path / "log.jsonl"
+    ctx = mp.get_context("fork")
+    procs = [
+        ctx.Process(target=_fake_job, args=(str(lock_dir), str(marker_dir), str(log_path), i, visible))
+        for i in range(n_jobs)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    return [json.loads(line) for line in log_path.read_text().splitlines()]
+
+
+def _assert_no_sharing(records: list[dict]) -> None:
+    for a in records:
+        for b in records:
+            if a["job"] < b["job"] and a["physical"] == b["physical"]:
+                overlap = min(a["end"], b["end"]) - max(a["start"], b["start"])
+                assert overlap <= 0, f"jobs {a['job']} and {b['job']} shared device {a['physical']}"
+
+
+def test_four_slots_eight_concurrent_jobs_never_share(tmp_path):
+    records = _run_jobs(tmp_path, 8, visible=None)
+    assert len(records) == 8
+    assert {r["physical"] for r in records} <= {"0", "1", "2", "3"}
+    assert all(r["device"] == "cuda:0" for r in records)
+    _assert_no_sharing(records)
+    # 8 jobs of 0.3 s on 4 devices: they really ran in parallel (at most 4 at once).
+    starts = sorted(r["start"] for r in records)
+    assert starts[3] - starts[0] < 0.3
+
+
+def test_existing_cuda_visible_devices_is_honoured(tmp_path):
+    records = _run_jobs(tmp_path, 4, visible="5,7")
+    assert {r["physical"] for r in records} <= {"5", "7"}
+    _assert_no_sharing(records)
+
+
+def test_cpu_fallback_without_gpu(tmp_path):
+    env = {"PATH": os.environ.get("PATH", "")}
+    with acquire_device(tmp_path, n_gpus=0, env=env) as device:
+        assert device == "cpu"
+        assert "CUDA_VISIBLE_DEVICES" not in env
+    env = {"CUDA_VISIBLE_DEVICES": ""}
+    with acquire_device(tmp_path, n_gpus=4, env=env) as device:
+        assert device == "cpu"
+    assert not list(tmp_path.iterdir())  # nothing locked
+
+
+def test_env_restored_and_candidates():
+    env = {"CUDA_VISIBLE_DEVICES": "2,3"}
+    assert candidate_devices(8, env) == ["2", "3"]
+    assert candidate_devices(2, {}) == ["0", "1"]
+
+
+def test_timeout_when_all_taken(tmp_path):
+    env1, env2 = {}, {}
+    with acquire_device(tmp_path, n_gpus=1, env=env1) as device:
+        assert device == "cuda:0" and env1["CUDA_VISIBLE_DEVICES"] == "0"
+        with pytest.raises(TimeoutError):
+            with acquire_device(tmp_path, n_gpus=1, env=env2, poll_seconds=0.01, timeout=0.1):
+                pass
+    assert "CUDA_VISIBLE_DEVICES" not in env1
