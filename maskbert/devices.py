@@ -50,7 +50,7 @@ def count_gpus() -> int:
     """
     if shutil.which("nvidia-smi"):
         try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60)
+            out = subprocess.run(["nvidia-smi", "-L"], check=False, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError):
             out = None
         if out is not None and out.returncode == 0:
@@ -58,7 +58,7 @@ def count_gpus() -> int:
     try:
         out = subprocess.run(
             [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
-            capture_output=True, text=True, timeout=300,
+            check=False, capture_output=True, text=True, timeout=300,
         )
         return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):

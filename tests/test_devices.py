@@ -93,7 +93,9 @@ def test_timeout_when_all_taken(tmp_path):
     env1, env2 = {}, {}
     with acquire_device(tmp_path, n_gpus=1, env=env1) as device:
         assert device == "cuda:0" and env1["CUDA_VISIBLE_DEVICES"] == "0"
-        with pytest.raises(TimeoutError):
-            with acquire_device(tmp_path, n_gpus=1, env=env2, poll_seconds=0.01, timeout=0.1):
-                pass
+        with (
+            pytest.raises(TimeoutError),
+            acquire_device(tmp_path, n_gpus=1, env=env2, poll_seconds=0.01, timeout=0.1),
+        ):
+            pass
     assert "CUDA_VISIBLE_DEVICES" not in env1
