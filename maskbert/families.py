@@ -84,7 +84,7 @@ def parse_blocks(spec: str | tuple[int, ...] | list[int] | None, num_blocks: int
                 raise ValueError(f"masked blocks '{spec}': range {low}-{high} is empty")
             blocks.update(range(low, high + 1))
     else:
-        blocks = set(int(b) for b in spec)
+        blocks = {int(b) for b in spec}
     outside = sorted(b for b in blocks if not 0 <= b < num_blocks)
     if outside:
         raise ValueError(f"masked blocks {outside} do not exist: the model has blocks 0-{num_blocks - 1}")

@@ -22,7 +22,7 @@ from maskbert.pretrained import BUNDLED_MINILM, resolve_model_path
 logging.set_verbosity_error()
 logging.disable_progress_bar()
 
-TINY = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=48)
+TINY = {"hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 48}
 
 
 def tiny_backbone(family: str, vocab_size: int = 100):

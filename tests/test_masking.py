@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from conftest import task_view
 from torch import nn
 from transformers import GPT2Config
 
-from conftest import task_view
 from maskbert.masking import (
     MaskedLinear,
     MaskingConfig,

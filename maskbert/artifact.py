@@ -1,0 +1,187 @@
+"""A trained masking run as a small file: 1-bit masks, the random head weights, and metadata.
+
+Layout of ``mask.safetensors``:
+- ``mask/<layer>``: uint8, the layer's binary mask flattened and bit-packed (8 weights per byte);
+- ``head/<parameter>``: fp32, every parameter not in the pretrained checkpoint (the randomly initialised
+  classifier, and the dense layer RoBERTa's/DistilBERT's heads add), kept at its initial values;
+- metadata ``maskbert``: JSON with the base model, its fingerprint, layer shapes, threshold, masking
+  config, task, and a SHA-256 of the tensor bytes so that corruption is detected.
+
+The base model itself is not stored: ``load_artifact`` rebuilds the task model from the base model's
+files and checks the fingerprint before applying the masks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from maskbert.masking import MaskingConfig, binary_masks, masked_layers
+
+FORMAT_VERSION = 1
+MASK_PREFIX, HEAD_PREFIX = "mask/", "head/"
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be applied: unreadable, corrupted, or made for another base model."""
+
+
+def base_fingerprint(model: nn.Module) -> str:
+    """Hash of the pretrained parameters' names, shapes and a strided sample of their values.
+
+    Randomly initialised head parameters and mask scores are left out, so the fingerprint identifies
+    the checkpoint the model was loaded from, not the task head.
+    """
+    skip = set(getattr(model, "maskbert_random_init", ()))
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if name in skip or name.endswith(".scores"):
+            continue
+        flat = tensor.detach().reshape(-1).float().cpu()
+        sample = flat[:: max(1, flat.numel() // 64)][:64]
+        digest.update(f"{name}:{tuple(tensor.shape)}:".encode())
+        digest.update(np.round(sample.numpy().astype(np.float64), 6).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _tensor_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(tensors[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def pack_mask(mask: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(np.packbits(mask.reshape(-1).numpy().astype(np.uint8)))
+
+
+def unpack_mask(packed: torch.Tensor, shape: list[int]) -> torch.Tensor:
+    count = int(np.prod(shape))
+    bits = np.unpackbits(packed.numpy())[:count]
+    return torch.from_numpy(bits.astype(bool)).reshape(shape)
+
+
+def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: dict) -> Path:
+    """Write the masks and head of a masked model to `path` (atomically)."""
+    info = model.maskbert_masking
+    masks = binary_masks(model)
+    state = model.state_dict()
+    tensors = {MASK_PREFIX + name: pack_mask(mask) for name, mask in masks.items()}
+    for name in model.maskbert_random_init:
+        tensors[HEAD_PREFIX + name] = state[name].detach().float().cpu().contiguous()
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "base_model": base_model,
+        "base_fingerprint": base_fingerprint(model),
+        "model_class": type(model).__name__,
+        "model_type": model.config.model_type,
+        "masking": info.config.to_dict(),
+        "threshold": info.config.threshold,
+        "layers": {name: list(mask.shape) for name, mask in masks.items()},
+        "random_init": list(model.maskbert_random_init),
+        "task": task,
+        "tensor_sha256": _tensor_checksum(tensors),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"maskbert": json.dumps(metadata)})
+    os.replace(tmp, path)
+    return path
+
+
+def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Metadata and tensors of an artifact, verified against its checksum."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such artifact file")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get("maskbert")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ArtifactError(f"{path}: unreadable artifact (truncated or corrupted file): {error}") from error
+    if raw is None:
+        raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
+    try:
+        metadata = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ArtifactError(f"{path}: metadata field 'maskbert' is not valid JSON: {error}") from error
+    for key in ("format_version", "base_model", "base_fingerprint", "layers", "task", "masking", "tensor_sha256"):
+        if key not in metadata:
+            raise ArtifactError(f"{path}: metadata field '{key}' is missing")
+    if metadata["format_version"] != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: format_version {metadata['format_version']}, expected {FORMAT_VERSION}")
+    if _tensor_checksum(tensors) != metadata["tensor_sha256"]:
+        raise ArtifactError(f"{path}: tensor data does not match its checksum (corrupted file)")
+    return metadata, tensors
+
+
+def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Tensor], path: str = "") -> nn.Module:
+    """Set the masks and head weights of a freshly built masked model from an artifact."""
+    where = f"{path}: " if path else ""
+    fingerprint = base_fingerprint(model)
+    if fingerprint != metadata["base_fingerprint"]:
+        raise ArtifactError(
+            f"{where}made for base model '{metadata['base_model']}' (fingerprint {metadata['base_fingerprint']}), "
+            f"but the given base model has fingerprint {fingerprint}"
+        )
+    layers = masked_layers(model)
+    for name, shape in metadata["layers"].items():
+        if name not in layers:
+            raise ArtifactError(f"{where}layer '{name}' is not masked in the rebuilt model")
+        if list(layers[name].weight.shape) != list(shape):
+            raise ArtifactError(
+                f"{where}layer '{name}' has shape {shape} in the artifact but "
+                f"{list(layers[name].weight.shape)} in the model"
+            )
+        packed = tensors.get(MASK_PREFIX + name)
+        if packed is None or packed.numel() != (int(np.prod(shape)) + 7) // 8:
+            raise ArtifactError(f"{where}mask of layer '{name}' is missing or has the wrong length")
+        layers[name].set_binary_mask(unpack_mask(packed, shape).to(layers[name].scores.device))
+    state = model.state_dict()
+    for name in metadata["random_init"]:
+        value = tensors.get(HEAD_PREFIX + name)
+        if value is None or name not in state or tuple(value.shape) != tuple(state[name].shape):
+            raise ArtifactError(f"{where}head parameter '{name}' is missing or has the wrong shape")
+        with torch.no_grad():
+            model.get_parameter(name).copy_(value)
+    return model
+
+
+def load_artifact(path: str | Path, base_model: str | None = None, device: str = "cpu"):
+    """Rebuild the task model from an artifact: the base model (the recorded one unless given) plus masks.
+
+    Returns (model, metadata). Fails with ArtifactError naming the file and the layer or field at fault.
+    """
+    from maskbert.modeling import build_model
+
+    metadata, tensors = read_artifact(path)
+    task = _TaskView(metadata["task"])
+    masking = MaskingConfig(**{k: v for k, v in metadata["masking"].items() if k != "layer_types"},
+                            layer_types=tuple(metadata["masking"]["layer_types"]))
+    model = build_model(base_model or metadata["base_model"], task, "masking", masking.seed, masking)
+    model.to(device)
+    apply_artifact(model, metadata, tensors, str(path))
+    model.eval()
+    return model, metadata
+
+
+class _TaskView:
+    """The task fields an artifact records, enough to rebuild the head without the data layer."""
+
+    def __init__(self, fields: dict):
+        self.name = fields["name"]
+        self.kind = fields["kind"]
+        self.label_names = tuple(fields["label_names"])

@@ -1,0 +1,110 @@
+"""The `maskbert` command: train, evaluate, memory, data. The workflow's scripts call the same functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def cmd_train(args) -> int:
+    from maskbert.training import TrainConfig, train
+
+    config = TrainConfig(model=args.model, task=args.task, method=args.method, seed=args.seed, lr=args.lr,
+                         out_dir=args.out, epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+                         max_length=args.max_length, initial_sparsity=args.initial_sparsity,
+                         masked_blocks=args.masked_blocks, source=args.source, path=args.path,
+                         prepared_dir=args.prepared, device=args.device)
+    summary = train(config)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from maskbert.evaluation import evaluate_run
+
+    print(json.dumps(evaluate_run(args.run, args.split, prepared_dir=args.prepared, device=args.device), indent=2))
+    return 0
+
+
+def cmd_memory(args) -> int:
+    from maskbert.memory import accumulated_memory, memory_table
+
+    labels = dict(item.split("=") for item in args.tasks.split(",")) if args.tasks else {"binary": "2"}
+    labels = {task: int(n) for task, n in labels.items()}
+    table = memory_table(args.model, labels, args.masked_blocks)
+    print(table.to_string(index=False, formatters={"params": "{:,}".format, "memory_kb": "{:,.3f}".format}))
+    if args.tasks:
+        print()
+        print(accumulated_memory(args.model, labels, args.masked_blocks).to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maskbert", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train one run (masking or finetuning) into a run directory",
+                                description="Train one (model, task, method, seed, lr) run. OUT receives the "
+                                "artifact, metrics.jsonl, the best epoch's dev predictions and summary.json; "
+                                "rerunning an interrupted run resumes it.")
+    train.add_argument("--model", required=True, help="hub id or local directory (BERT, RoBERTa or DistilBERT)")
+    train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`)")
+    train.add_argument("--method", required=True, choices=["masking", "finetuning"])
+    train.add_argument("--seed", type=int, required=True)
+    train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
+    train.add_argument("--out", required=True, help="run directory")
+    train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
+    train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--max-length", type=int, default=128, help="wordpieces per example after tokenization")
+    train.add_argument("--initial-sparsity", type=float, default=0.05, help="fraction of mask zeros at start")
+    train.add_argument("--masked-blocks", default=None, help="e.g. 2-11; default: block 2 to the last")
+    train.add_argument("--source", default="hub", choices=["hub", "local", "synthetic"], help="where data comes from")
+    train.add_argument("--path", default=None, help="directory of the local copy (with --source local)")
+    train.add_argument("--prepared", default=None, help="a tokenized task directory from `prepare` (skips tokenizing)")
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when visible)")
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a finished run on a split of its task",
+                                   description="Write RUN/{split}_predictions.safetensors and {split}_metrics.json.")
+    evaluate.add_argument("--run", required=True, help="run directory written by `maskbert train`")
+    evaluate.add_argument("--split", required=True, choices=["train", "dev", "test"])
+    evaluate.add_argument("--prepared", default=None, help="tokenized task directory (default: the run's own)")
+    evaluate.add_argument("--device", default=None)
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    memory = commands.add_parser("memory", help="Table 8: parameters and memory of masking vs finetuning",
+                                 description="Computed from the model config alone (shipped for the paper models).")
+    memory.add_argument("--model", default="bert-base-uncased")
+    memory.add_argument("--masked-blocks", default=None)
+    memory.add_argument("--tasks", default=None,
+                        help="comma list TASK=LABELS (e.g. MRPC=2,TREC=6) for per-task and accumulated rows")
+    memory.set_defaults(run=cmd_memory)
+
+    from maskbert.data.cli import add_data_parser, run_data
+
+    add_data_parser(commands)
+    commands.choices["data"].set_defaults(run=run_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_transformers()
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FloatingPointError, OSError) as error:
+        print(f"maskbert {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
