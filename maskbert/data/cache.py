@@ -1,0 +1,147 @@
+"""`prepare` (read + tokenize once, atomically, reused when complete) and `load_prepared`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..pretrained import resolve_model_path
+from .encoding import encode_split, load_tokenizer
+from .errors import DataError
+from .sources import DEFAULT_SEED, read_splits
+from .stats import task_statistics
+from .tasks import TaskSpec, check_source, get_task
+
+# Bump when the encoded layout changes, so older caches are rebuilt instead of reused.
+FORMAT_VERSION = 1
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("MASKBERT_CACHE") or Path.home() / ".cache" / "maskbert")
+
+
+def model_slug(model: str) -> str:
+    """A folder name for a model: the hub id with '/' as '--'; a local directory gets a path hash."""
+    if Path(model).is_dir():
+        digest = hashlib.sha256(str(Path(model).resolve()).encode()).hexdigest()[:8]
+        return f"{re.sub(r'[^A-Za-z0-9._-]', '-', Path(model).resolve().name)}-{digest}"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", model.replace("/", "--"))
+
+
+def default_out_dir(spec: TaskSpec, model: str, source: str, seed: int, cache_root=None) -> Path:
+    seeded = seed != DEFAULT_SEED and (source == "synthetic" or spec.dev_from_train)
+    name = f"{spec.name}-{source}" + (f"-seed{seed}" if seeded else "")
+    return Path(cache_root or default_cache_root()) / model_slug(model) / name
+
+
+def _fingerprint(*parts: object) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def _read_meta(directory: Path) -> dict | None:
+    try:
+        return json.loads((directory / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def prepare(task, model: str, source: str = "hub", path=None, out_dir=None, max_length: int = 128, *,
+            cache_root=None, seed: int = DEFAULT_SEED, load_dataset=None) -> Path:  # fmt: skip
+    """Tokenize a task once for a model and return the directory; a complete matching one is reused.
+
+    The fingerprint covers the raw examples, the tokenizer's full definition, max_length and the
+    format version, so a changed local file or tokenizer gives a fresh encoding. The directory is
+    written under a temporary name and renamed, so an interrupted run leaves nothing that looks done.
+    """
+    spec = get_task(task)
+    check_source(spec, source)
+    out = Path(out_dir) if out_dir else default_out_dir(spec, model, source, seed, cache_root)
+    raw = read_splits(spec, source, path, seed=seed, load_dataset=load_dataset)
+    tokenizer = load_tokenizer(model, spec.kind)
+    fingerprint = _fingerprint(FORMAT_VERSION, spec.name, max_length, raw, tokenizer.backend_tokenizer.to_str())
+    existing = _read_meta(out)
+    if existing and existing.get("complete") and existing.get("fingerprint") == fingerprint:
+        return out
+
+    import datasets
+
+    encoded, truncation = {}, {}
+    for split, examples in raw.items():
+        columns, truncation[split] = encode_split(spec, examples, tokenizer, max_length)
+        encoded[split] = datasets.Dataset.from_dict(columns)
+    stats = task_statistics(spec, raw, truncation, source=source)
+    meta = {
+        "format_version": FORMAT_VERSION, "task": spec.name, "source": source,
+        "path": str(Path(path).resolve()) if path is not None else None, "seed": seed,
+        "tokenizer_name": model, "tokenizer_path": resolve_model_path(model),
+        "pad_token_id": tokenizer.pad_token_id, "max_length": max_length,
+        "splits": list(raw), "fingerprint": fingerprint, "complete": True,
+    }  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        datasets.DatasetDict(encoded).save_to_disk(str(tmp))
+        (tmp / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        _replace_dir(tmp, out, fingerprint)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _replace_dir(tmp: Path, out: Path, fingerprint: str) -> None:
+    """Move the finished `tmp` to `out`; a stale `out` is moved aside first and then deleted.
+
+    When a concurrent job finished the same encoding first, its directory is kept as it is.
+    """
+    current = _read_meta(out)
+    if current and current.get("complete") and current.get("fingerprint") == fingerprint:
+        return
+    if out.exists():
+        stale = out.parent / f".{out.name}.stale-{uuid.uuid4().hex[:8]}"
+        os.rename(out, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    os.rename(tmp, out)
+
+
+@dataclass
+class PreparedTask:
+    """A prepared task: the spec, the encoded splits (python-list format) and their statistics."""
+
+    task: TaskSpec
+    splits: dict
+    stats: dict
+    tokenizer_name: str
+    pad_token_id: int
+    meta: dict
+    path: Path
+
+
+def load_prepared(directory) -> PreparedTask:
+    """Open a directory written by `prepare`."""
+    import datasets
+
+    directory = Path(directory)
+    meta = _read_meta(directory)
+    if not meta or not meta.get("complete"):
+        raise DataError(f"{directory / 'meta.json'}: missing or incomplete; expected a directory written by "
+                        "maskbert.data.prepare()")  # fmt: skip
+    dataset_dict = datasets.load_from_disk(str(directory))
+    return PreparedTask(
+        task=get_task(meta["task"]),
+        splits={split: dataset_dict[split] for split in meta["splits"]},
+        stats=json.loads((directory / "stats.json").read_text()),
+        tokenizer_name=meta["tokenizer_name"],
+        pad_token_id=meta["pad_token_id"],
+        meta=meta,
+        path=directory,
+    )

@@ -1,0 +1,80 @@
+"""The `hub` source: `datasets.load_dataset` with the canonical dataset ids, converted to raw examples.
+
+Kept thin on purpose: the only logic is mapping hub columns and ClassLabel ids to the task's fields
+and label names. `load_dataset` can be injected, which is how it is tested without a network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import at
+from .tasks import TaskSpec
+
+
+def _label_namer(spec: TaskSpec, feature) -> Callable[[object], str]:
+    """int or str hub label -> label name, via the ClassLabel names when the hub has them."""
+    names = getattr(getattr(feature, "feature", feature), "names", None) or spec.label_names
+
+    def name_of(value: object) -> str:
+        if isinstance(value, str):
+            return value
+        return names[value] if isinstance(value, int) and 0 <= value < len(names) else f"<{value}>"
+
+    return name_of
+
+
+def convert_rows(spec: TaskSpec, dataset, where: str) -> list[dict]:
+    """Raw examples from one hub split (a `datasets.Dataset` or any sequence of row dicts)."""
+    features = getattr(dataset, "features", None) or {}
+    name_of = _label_namer(spec, features.get(spec.hub_label_field))
+    fields = spec.hub_text_fields
+    examples = []
+    for row_no, row in enumerate(dataset):
+        missing = [key for key in (*fields, spec.hub_label_field) if key not in row]
+        if missing:
+            raise at(f"{where} row {row_no}", None, f"missing columns {missing}; expected {', '.join(fields)}, "
+                                    f"{spec.hub_label_field}")  # fmt: skip
+        if spec.kind == "tagging":
+            tags = [name_of(tag) for tag in row[spec.hub_label_field]]
+            examples.append({"tokens": list(row[fields[0]]), "tags": _known(spec, tags, where, row_no)})
+            continue
+        label = _known(spec, [name_of(row[spec.hub_label_field])], where, row_no)[0]
+        texts = [row[key] for key in fields]
+        # SWAG's start phrase (sent2) may be empty; every other text must not be
+        required = texts[:1] + texts[2:] if spec.kind == "multiple_choice" else texts
+        if any(not isinstance(text, str) or not text.strip() for text in required):
+            raise at(f"{where} row {row_no}", None, f"empty text in {', '.join(fields)}")
+        if spec.kind == "single":
+            examples.append({"text": texts[0].strip(), "label": label})
+        elif spec.kind == "pair":
+            examples.append({"text_a": texts[0].strip(), "text_b": texts[1].strip(), "label": label})
+        else:
+            examples.append({"context": texts[0].strip(), "start": texts[1].strip(),
+                             "endings": [text.strip() for text in texts[2:]], "label": label})  # fmt: skip
+    if not examples:
+        raise at(where, None, "no examples; expected a non-empty split")
+    return examples
+
+
+def _known(spec: TaskSpec, labels: list[str], where: str, row_no: int) -> list[str]:
+    for label in labels:
+        if label not in spec.label_names:
+            expected = ", ".join(spec.label_names)
+            raise at(f"{where} row {row_no}", None, f"unknown label {label!r}; expected one of: {expected}")
+    return labels
+
+
+def read_hub(spec: TaskSpec, splits: tuple[str, ...], load_dataset=None) -> dict[str, list[dict]]:
+    """Raw examples of the given splits from the hub (`load_dataset` defaults to `datasets.load_dataset`)."""
+    if load_dataset is None:
+        import datasets
+
+        load_dataset = datasets.load_dataset
+    hub_splits = dict(spec.hub_splits)
+    result = {}
+    for split in splits:
+        dataset = load_dataset(spec.hub_id, spec.hub_config, split=hub_splits[split])
+        where = f"{spec.hub_id}{'/' + spec.hub_config if spec.hub_config else ''}[{hub_splits[split]}]"
+        result[split] = convert_rows(spec, dataset, where)
+    return result

@@ -1,0 +1,56 @@
+"""`read_splits`: raw examples of a task from one source, with dev held out from train where needed."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from .errors import DataError
+from .hub import read_hub
+from .readers import read_local
+from .synthetic import generate
+from .tasks import check_source, get_task
+
+# Seed of the train/dev hold-out (TREC, AG) and of the synthetic tasks; fixed so every job sees one dev.
+DEFAULT_SEED = 42
+
+
+def hold_out(train: list[dict], size: int, seed: int, where: str) -> tuple[list[dict], list[dict]]:
+    """Split `size` random examples off `train` as dev; both keep the file order."""
+    if len(train) <= size:
+        raise DataError(f"{where}: {len(train)} training examples; need more than {size} to hold out dev")
+    dev_indices = set(random.Random(seed).sample(range(len(train)), size))
+    rest = [ex for i, ex in enumerate(train) if i not in dev_indices]
+    dev = [ex for i, ex in enumerate(train) if i in dev_indices]
+    return rest, dev
+
+
+def read_splits(task, source: str, path=None, *, seed: int = DEFAULT_SEED, splits=None,
+                load_dataset=None) -> dict[str, list[dict]]:  # fmt: skip
+    """Raw examples per split: text fields and label *names* (tagging: tokens and tags).
+
+    `splits` restricts what is read (default: all of the task's splits), e.g. ("dev",) for a local
+    QNLI copy without train. `load_dataset` replaces `datasets.load_dataset` for the hub source.
+    """
+    spec = get_task(task)
+    check_source(spec, source)
+    wanted = tuple(splits or spec.splits)
+    unknown = [split for split in wanted if split not in spec.splits]
+    if unknown:
+        raise ValueError(f"task '{spec.name}' has no split {unknown[0]!r}; expected one of: "
+                         f"{', '.join(spec.splits)}")  # fmt: skip
+    if source == "synthetic":
+        generated = generate(spec.name, seed)
+        return {split: generated[split] for split in wanted}
+    carve = bool(spec.dev_from_train) and bool({"train", "dev"} & set(wanted))
+    to_read = tuple(dict.fromkeys("train" if split == "dev" and spec.dev_from_train else split
+                                  for split in (*wanted, *(("train",) if carve else ()))))  # fmt: skip
+    if source == "local":
+        if path is None:
+            raise DataError(f"task '{spec.name}': source 'local' needs a path to the {spec.display_name} files")
+        raw = read_local(spec, Path(path), to_read)
+    else:
+        raw = read_hub(spec, to_read, load_dataset)
+    if carve:
+        raw["train"], raw["dev"] = hold_out(raw["train"], spec.dev_from_train, seed, f"{spec.name} train")
+    return {split: raw[split] for split in wanted}
