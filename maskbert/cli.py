@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--path", default=None, help="directory of the local copy (with --source local)")
     train.add_argument("--prepared", default=None, help="a tokenized task directory from `prepare` (skips tokenizing)")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when visible)")
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score a finished run on a split of its task",
                                    description="Write RUN/{split}_predictions.safetensors and {split}_metrics.json.")
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", required=True, choices=["train", "dev", "test"])
     evaluate.add_argument("--prepared", default=None, help="tokenized task directory (default: the run's own)")
     evaluate.add_argument("--device", default=None)
-    evaluate.set_defaults(run=cmd_evaluate)
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     memory = commands.add_parser("memory", help="Table 8: parameters and memory of masking vs finetuning",
                                  description="Computed from the model config alone (shipped for the paper models).")
@@ -87,12 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--masked-blocks", default=None)
     memory.add_argument("--tasks", default=None,
                         help="comma list TASK=LABELS (e.g. MRPC=2,TREC=6) for per-task and accumulated rows")
-    memory.set_defaults(run=cmd_memory)
+    memory.set_defaults(handler=cmd_memory)
 
     from maskbert.data.cli import add_data_parser, run_data
 
     add_data_parser(commands)
-    commands.choices["data"].set_defaults(run=run_data)
+    commands.choices["data"].set_defaults(handler=run_data)
     return parser
 
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_transformers()
     try:
-        return args.run(args)
+        return args.handler(args)
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as error:
         print(f"maskbert {args.command}: error: {error}", file=sys.stderr)
         return 2
