@@ -179,8 +179,10 @@ def train(cfg: TrainConfig) -> dict:
     history = [json.loads(line) for line in log_path.read_text().splitlines()]
     best = history[state["best_epoch"] - 1]
     summary = {"best_epoch": state["best_epoch"], "best_dev_score": state["best_score"], "metric": task.metric,
-               "epochs_run": state["epoch"], "done": True, **{k: best[k] for k in ("mask_sparsity", "mask_changed")
-                                                              if k in best}}
+               "epochs_run": state["epoch"], "trainable_parameters": sum(p.numel() for p in trainable.values()),
+               **{k: best[k] for k in ("mask_sparsity", "mask_changed") if k in best}, "done": True}
+    if initial_masks is not None:
+        summary["masked_weights"] = sum(m.numel() for m in initial_masks.values())
     _atomic_json(summary_path, summary)
     checkpoint_path.unlink(missing_ok=True)
     return summary

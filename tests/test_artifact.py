@@ -116,3 +116,16 @@ def test_missing_metadata_field_is_named(saved, tmp_path):
     save_file(load_file(str(path)), str(edited), metadata={"maskbert": json.dumps(metadata)})
     with pytest.raises(ArtifactError, match="'base_fingerprint' is missing"):
         load_artifact(edited)
+
+
+def test_file_size_matches_the_memory_report(tiny_model_dirs, tmp_path):
+    from maskbert.memory import memory_table
+
+    base = tiny_model_dirs["bert"]
+    model = _trained_masked_model(base)
+    path = save_artifact(model, tmp_path / "mask.safetensors", base_model=base, task=TASK)
+    report = memory_table(base, {"toy": 3}).set_index("item")["memory_kb"]
+    predicted_bytes = 1000 * report.iloc[1:].sum()  # masks + classifier fp32 + classifier mask
+    bias_bytes = 4 * 3
+    overhead = path.stat().st_size - predicted_bytes - bias_bytes
+    assert 0 < overhead < 16_000
