@@ -64,6 +64,12 @@ def format_statistics(stats: dict) -> str:
         lines.append(f"(truncated: examples over {max_length} wordpieces with specials; longest: untruncated "
                      "length" + ("; words dropped: annotated words with no wordpiece left" if tagging else "")
                      + ")")  # fmt: skip
+    table5 = {split: count for split, count in stats["table5"].items() if split != "unit"}
+    if table5:
+        counts = ", ".join(f"{split} {count:,}" for split, count in table5.items())
+        lines.append(f"Table 5 count ({stats['table5']['unit']}"
+                     + (", annotated words left after truncation" if tagging and has_truncation else "")
+                     + f"): {counts}")  # fmt: skip
     lines.append("labels" + (" (words)" if tagging else "") + ":")
     for split, entry in stats["splits"].items():
         total = sum(entry["labels"].values()) or 1
