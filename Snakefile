@@ -1,0 +1,50 @@
+# maskbert: the paper's experiment grid as a DAG, from data to Tables 1, 2, 4, 5, 6, 8 and Figure 3.
+#
+#   snakemake --cores 4 --resources gpu=4 tables          # on a machine with 4 GPUs
+#   snakemake --profile profiles/slurm tables             # on a Slurm cluster
+#   snakemake --cores 2 --configfile config/demo.yaml     # the offline demo (MiniLM, synthetic tasks)
+#   snakemake --report results/report.html tables         # one HTML report of every table and figure
+#
+# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate.
+# See docs/WORKFLOW.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "resources/report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/select.smk"
+include: "rules/test.smk"
+include: "rules/ensemble.smk"
+include: "rules/aggregate.smk"
+
+
+TABLE_AND_FIGURE_OUTPUTS = (
+    table_files("table1_dev")
+    + table_files("table2_table6_test_error")
+    + table_files("table2_memory")
+    + table_files("table4_best_lr")
+    + table_files("table5_split_sizes")
+    + table_files("table8_memory")
+    + figure_files("figure3_memory")
+)
+
+
+rule all:
+    default_target: True
+    input:
+        TABLE_AND_FIGURE_OUTPUTS,
+
+
+rule tables:
+    input:
+        TABLE_AND_FIGURE_OUTPUTS,

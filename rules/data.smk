@@ -1,0 +1,20 @@
+# Stage 1: read (download / local files / synthetic) and tokenize each task once per model.
+# Only data keys are params here, so training-only changes (epochs, lr, seeds...) never redo it.
+
+
+rule prepare_data:
+    output:
+        directory(DATA_DIR),
+    params:
+        model=lambda w: MODEL_SOURCE[w.model],
+        task="{task}",
+        source=lambda w: source_of(w.task)["source"],
+        path=lambda w: source_of(w.task)["path"],
+        max_length=MAX_LENGTH,
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/data/{{model}}/{{task}}.log",
+    threads: 1
+    script:
+        "../workflow_scripts/prepare_data.py"

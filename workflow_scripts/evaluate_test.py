@@ -1,0 +1,26 @@
+"""Rule evaluate_test: every seed's run at the selected learning rate, scored on the test split."""
+
+import shutil
+from pathlib import Path
+
+from _common import read_json, set_torch_threads, setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.devices import acquire_device
+
+selection = read_json(snakemake.input.selection)  # noqa: F821
+outputs = snakemake.output  # noqa: F821
+with acquire_device() as device:
+    set_torch_threads(snakemake)  # noqa: F821
+    from maskbert.evaluation import evaluate_run
+
+    for i, seed in enumerate(snakemake.params.seeds):  # noqa: F821
+        run_dir = Path(selection["runs"][str(seed)])
+        result = evaluate_run(run_dir, "test", prepared_dir=snakemake.input.data, device=device)  # noqa: F821
+        log.info("seed %s (%s): test %s = %.2f", seed, run_dir, result["metric"], result["score"])
+        result.update({"seed": int(seed), "lr": selection["best_lr"], "run": str(run_dir)})
+        Path(outputs.metrics[i]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / "test_predictions.safetensors", outputs.test_predictions[i])
+        shutil.copyfile(run_dir / "dev_predictions.safetensors", outputs.dev_predictions[i])
+        Path(outputs.metrics[i]).write_text(__import__("json").dumps(result, indent=2) + "\n")

@@ -1,0 +1,11 @@
+"""Rule table1_dev: Table 1 (dev mean ± std at the selected learning rate) beside the paper's."""
+
+from _common import read_json, setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.report import load_paper, table1, write_table
+
+table = table1([read_json(p) for p in snakemake.input.selections], load_paper(snakemake.input.paper))  # noqa: F821
+write_table(table, snakemake.output)  # noqa: F821
+log.info("Table 1: %d rows", len(table.data))

@@ -1,0 +1,24 @@
+"""Rule table2_table6_test_error: Tables 2/6 (test error, single and ensemble) and Table 2's memory."""
+
+from _common import read_json, setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.memory import ensemble_memory_mb
+from maskbert.report import load_paper, table2_6, table2_memory, write_table
+
+p = snakemake.params  # noqa: F821
+paper = load_paper(snakemake.input.paper)  # noqa: F821
+errors = table2_6([read_json(path) for path in snakemake.input.ensembles], paper)  # noqa: F821
+write_table(errors, snakemake.output.errors)  # noqa: F821
+
+members = len(p.seeds)
+rows = [
+    {"model": model, "method": method, "kind": kind, "members": n, "num_labels": 2,
+     "memory_mb": ensemble_memory_mb(p.model_sources[model], 2, n, method, p.masked_blocks[model])}
+    for model in p.models
+    for method in p.methods
+    for kind, n in (("single", 1), ("ensemble", members))
+]  # fmt: skip
+write_table(table2_memory(rows, paper), snakemake.output.memory)  # noqa: F821
+log.info("Tables 2/6: %d rows", len(errors.data))

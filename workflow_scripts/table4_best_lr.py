@@ -1,0 +1,11 @@
+"""Rule table4_best_lr: Table 4 (selected learning rates) beside the paper's."""
+
+from _common import read_json, setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.report import load_paper, table4, write_table
+
+table = table4([read_json(p) for p in snakemake.input.selections], load_paper(snakemake.input.paper))  # noqa: F821
+write_table(table, snakemake.output)  # noqa: F821
+log.info("Table 4: %d rows", len(table.data))

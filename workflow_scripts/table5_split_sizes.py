@@ -1,0 +1,14 @@
+"""Rule table5_split_sizes: Table 5 (dev/test sizes, truncation) from the data stage's stats.json."""
+
+from pathlib import Path
+
+from _common import read_json, setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.report import load_paper, table5, write_table
+
+stats = [(model, read_json(Path(d) / "stats.json"))
+         for model, d in zip(snakemake.params.models, snakemake.input.data)]  # noqa: F821  # fmt: skip
+write_table(table5(stats, load_paper(snakemake.input.paper)), snakemake.output)  # noqa: F821
+log.info("Table 5: %d rows", len(stats))

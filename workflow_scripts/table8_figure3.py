@@ -1,0 +1,16 @@
+"""Rule table8_figure3_memory: Table 8 and Figure 3 (accumulated parameters and MB) from model configs."""
+
+from _common import setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.memory import accumulated_memory
+from maskbert.report import figure3, load_paper, table8, write_table
+
+p = snakemake.params  # noqa: F821
+accumulated = {m: accumulated_memory(p.model_sources[m], dict(p.task_num_labels), p.masked_blocks[m])
+               for m in p.models}  # fmt: skip
+table = table8(accumulated, load_paper(snakemake.input.paper))  # noqa: F821
+write_table(table, snakemake.output.table)  # noqa: F821
+figure3(table, [snakemake.output.png, snakemake.output.pdf])  # noqa: F821
+log.info("Table 8 / Figure 3: %d rows", len(table.data))

@@ -1,0 +1,30 @@
+"""Rule train: one (model, task, method, seed, lr) run on a GPU of its own, else the CPU."""
+
+from pathlib import Path
+
+from _common import set_torch_threads, setup
+
+log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+
+from maskbert.devices import acquire_device
+
+p = snakemake.params  # noqa: F821
+run_dir = Path(snakemake.output.summary).parent  # noqa: F821
+kwargs = {
+    "model": p.model, "task": p.task, "method": p.method, "seed": int(p.seed), "lr": float(p.lr),
+    "out_dir": str(run_dir), "epochs": int(p.epochs), "patience": int(p.patience),
+    "batch_size": int(p.batch_size), "max_length": int(p.max_length),
+    "prepared_dir": str(snakemake.input.data),  # noqa: F821
+}  # fmt: skip
+if p.method == "masking":
+    kwargs["initial_sparsity"] = float(p.initial_sparsity)
+    kwargs["masked_blocks"] = p.masked_blocks
+
+# Take a device before anything initialises CUDA, so CUDA_VISIBLE_DEVICES still applies.
+with acquire_device() as device:
+    set_torch_threads(snakemake)  # noqa: F821
+    from maskbert.training import TrainConfig, train
+
+    log.info("training %s on %s", kwargs, device)
+    summary = train(TrainConfig(**kwargs, device=device))
+    log.info("done: %s", summary)
