@@ -16,17 +16,20 @@ from maskbert.metrics import DROPPED, score_labels, score_tagging
 
 @dataclass
 class Predictions:
-    """Logits per unit (example; for tagging, kept gold word) with gold labels.
+    """Logits per unit (an example; for tagging, a gold word that kept a label) with gold labels.
 
-    Tagging also keeps ``word_labels`` (every gold word, truncated ones too, flat), ``word_counts`` and
-    ``kept_counts`` per sentence; truncation keeps a prefix of each sentence's words.
+    Tagging also keeps, per sentence, ``kept_counts`` and ``word_counts``, and flat over sentences
+    ``kept_words`` (the word index of each unit) and ``word_labels`` (every gold word, truncated ones
+    too), so a score can be given over kept words (as the paper does: its Table 5 word counts exclude
+    the words cut by the 128-wordpiece limit) or over all gold words with dropped words as errors.
     """
 
     logits: np.ndarray
     labels: np.ndarray
-    word_labels: np.ndarray | None = None
-    word_counts: np.ndarray | None = None
     kept_counts: np.ndarray | None = None
+    kept_words: np.ndarray | None = None
+    word_counts: np.ndarray | None = None
+    word_labels: np.ndarray | None = None
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -43,20 +46,33 @@ class Predictions:
     def predicted_ids(self) -> np.ndarray:
         return self.logits.argmax(axis=-1)
 
-    def score(self, task, predicted_ids: np.ndarray | None = None) -> float:
-        """The task's metric in percent, from argmax of the logits or from given unit predictions."""
+    @property
+    def words_dropped(self) -> int:
+        return 0 if self.word_counts is None else int(self.word_counts.sum() - self.kept_counts.sum())
+
+    def score(self, task, predicted_ids: np.ndarray | None = None, all_words: bool = False) -> float:
+        """The task's metric in percent, from argmax of the logits or from given unit predictions.
+
+        For tagging, `all_words=True` scores every gold word and counts words without a prediction
+        (cut by truncation) as errors; the default scores the kept words, like the paper.
+        """
         predicted = self.predicted_ids() if predicted_ids is None else np.asarray(predicted_ids)
-        if self.word_counts is None:
+        if self.kept_counts is None:
             return score_labels(task.metric, predicted, self.labels)
-        gold_sentences, predicted_sentences = [], []
-        word_start = kept_start = 0
-        for n_words, n_kept in zip(self.word_counts.tolist(), self.kept_counts.tolist()):
-            gold_sentences.append(self.word_labels[word_start : word_start + n_words].tolist())
-            kept = predicted[kept_start : kept_start + n_kept].tolist()
-            predicted_sentences.append(kept + [DROPPED] * (n_words - n_kept))
-            word_start += n_words
-            kept_start += n_kept
-        return score_tagging(task.metric, predicted_sentences, gold_sentences, task.label_names)
+        bounds = np.cumsum(self.kept_counts)[:-1]
+        predicted_sentences = [s.tolist() for s in np.split(predicted, bounds)]
+        if not all_words:
+            gold_sentences = [s.tolist() for s in np.split(self.labels, bounds)]
+            return score_tagging(task.metric, predicted_sentences, gold_sentences, task.label_names)
+        word_bounds = np.cumsum(self.word_counts)[:-1]
+        gold_sentences = [s.tolist() for s in np.split(self.word_labels, word_bounds)]
+        full_predictions = []
+        for gold, kept, kept_predicted in zip(gold_sentences, np.split(self.kept_words, bounds), predicted_sentences):
+            sentence = [DROPPED] * len(gold)
+            for word, label in zip(kept.tolist(), kept_predicted):
+                sentence[word] = label
+            full_predictions.append(sentence)
+        return score_tagging(task.metric, full_predictions, gold_sentences, task.label_names)
 
 
 @torch.no_grad()
@@ -81,13 +97,14 @@ def predict(model, dataset, task, pad_token_id: int, batch_size: int = 64, devic
     logits = torch.cat([logits_by_row[i].reshape(-1, logits_by_row[i].shape[-1]) for i in range(len(rows))])
     if task.kind != "tagging":
         return Predictions(logits=logits.numpy(), labels=np.array([r["labels"] for r in rows], dtype=np.int64))
-    kept = [[label for label in r["labels"] if label != -100] for r in rows]
+    flat = lambda column: np.array([value for r in rows for value in r[column]], dtype=np.int64)
     return Predictions(
         logits=logits.numpy(),
-        labels=np.array([label for sentence in kept for label in sentence], dtype=np.int64),
-        word_labels=np.array([label for r in rows for label in r["word_labels"]], dtype=np.int64),
+        labels=np.array([label for r in rows for label in r["labels"] if label != -100], dtype=np.int64),
+        kept_counts=np.array([len(r["kept_words"]) for r in rows], dtype=np.int64),
+        kept_words=flat("kept_words"),
         word_counts=np.array([len(r["word_labels"]) for r in rows], dtype=np.int64),
-        kept_counts=np.array([len(k) for k in kept], dtype=np.int64),
+        word_labels=flat("word_labels"),
     )
 
 
@@ -115,5 +132,8 @@ def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | Non
     predictions.save(run_dir / f"{split}_predictions.safetensors")
     result = {"split": split, "metric": prepared.task.metric, "score": predictions.score(prepared.task),
               "examples": len(prepared.splits[split])}
+    if prepared.task.kind == "tagging":
+        result.update(words_scored=int(predictions.kept_counts.sum()), words_dropped=predictions.words_dropped,
+                      score_all_words=predictions.score(prepared.task, all_words=True))
     (run_dir / f"{split}_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -13,17 +13,17 @@ DROPPED = -1  # prediction id of a gold word that truncation removed: always an 
 def score_labels(metric: str, predicted: np.ndarray, gold: np.ndarray) -> float:
     """Accuracy or Matthews correlation of flat label ids, in percent."""
     if metric in ("accuracy", "token_accuracy"):
-        return 100.0 * accuracy_score(gold, predicted)
+        return float(100.0 * accuracy_score(gold, predicted))
     if metric == "mcc":
-        return 100.0 * matthews_corrcoef(gold, predicted)
+        return float(100.0 * matthews_corrcoef(gold, predicted))
     raise ValueError(f"metric '{metric}' needs sentence structure or is unknown: expected one of {METRICS}")
 
 
 def score_tagging(metric: str, predicted: list[list[int]], gold: list[list[int]], label_names) -> float:
-    """Token accuracy (POS) or entity-level micro-F1 (NER) over every gold word of every sentence.
+    """Token accuracy (POS) or entity-level micro-F1 (NER) over sentences of word label ids.
 
-    Words that truncation cut off carry the prediction DROPPED: token accuracy counts them wrong, and
-    for NER they are read as 'O', so their entities count as missed.
+    A word whose prediction is DROPPED (cut by truncation, scored only when all gold words are) counts
+    wrong for token accuracy; for NER it reads as 'O', so its entity counts as missed.
     """
     if metric == "token_accuracy":
         flat_predicted = np.concatenate([np.asarray(s, dtype=np.int64) for s in predicted]) if predicted else []
@@ -32,5 +32,5 @@ def score_tagging(metric: str, predicted: list[list[int]], gold: list[list[int]]
     if metric == "ner_f1":
         names = list(label_names)
         to_tags = lambda ids: [names[i] if i != DROPPED else "O" for i in ids]
-        return 100.0 * f1_score([to_tags(s) for s in gold], [to_tags(s) for s in predicted], average="micro")
+        return float(100.0 * f1_score([to_tags(s) for s in gold], [to_tags(s) for s in predicted], average="micro"))
     return score_labels(metric, np.concatenate(predicted), np.concatenate(gold))

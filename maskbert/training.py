@@ -154,7 +154,7 @@ def train(cfg: TrainConfig) -> dict:
             total_loss += loss.item()
             steps += 1
         dev = predict(model, dev_split, task, prepared.pad_token_id, 2 * cfg.batch_size, device)
-        dev_score = dev.score(task)
+        dev_score = float(dev.score(task))
         improved = dev_score > state["best_score"]
         line = {"epoch": epoch, "train_loss": total_loss / max(steps, 1), "dev_score": dev_score,
                 "metric": task.metric, "improved": improved, "seconds": round(time.time() - started, 2)}

@@ -19,7 +19,7 @@ def test_prepare_writes_splits_meta_and_stats(tmp_path):
     assert prep.task.name == "synth-ner" and prep.tokenizer_name == BUNDLED_MINILM and prep.pad_token_id == 0
     assert {split: len(ds) for split, ds in prep.splits.items()} == {"train": 600, "dev": 200, "test": 200}
     row = prep.splits["train"][0]
-    assert set(row) == {"input_ids", "attention_mask", "token_type_ids", "labels", "word_labels"}
+    assert set(row) == {"input_ids", "attention_mask", "token_type_ids", "labels", "word_labels", "kept_words"}
     assert isinstance(row["input_ids"], list)
     assert prep.stats["splits"]["test"]["truncation"]["words_dropped"] == 0
     assert prep.meta["max_length"] == 128 and prep.meta["complete"]

@@ -56,6 +56,7 @@ def test_truncation_drops_whole_words_and_counts_them(tokenizer, max_length, kep
     assert truncation["examples_truncated"] == (dropped > 0)
     assert truncation["words_dropped"] == truncation["words_dropped_by_truncation"] == dropped
     assert truncation["words_kept"] == 4 - dropped
+    assert columns["kept_words"][0] == list(range(4 - dropped))
 
 
 def test_words_without_wordpieces_are_counted(tokenizer):
@@ -63,6 +64,7 @@ def test_words_without_wordpieces_are_counted(tokenizer):
                                        tokenizer, 128)  # fmt: skip
     assert truncation["words_without_wordpieces"] == 1 and truncation["words_dropped"] == 1
     assert len(columns["word_labels"][0]) == 3
+    assert columns["kept_words"][0] == [0, 2]  # the word in the middle has no prediction to put back
 
 
 def test_last_wordpiece_labels_unit():

@@ -21,16 +21,20 @@ def test_dropped_words_count_as_errors():
     assert score_tagging("ner_f1", [[1, 2, 0, DROPPED]], gold, names) == pytest.approx(100 * 2 / 3)
 
 
-def test_predictions_rebuild_sentences_and_round_trip(tmp_path):
+def test_predictions_score_kept_words_or_all_words_and_round_trip(tmp_path):
     task = task_view("tagging", labels=3, metric="token_accuracy")
+    # sentence 1: 2 words, both kept; sentence 2: 3 words, word 1 has no prediction (dropped)
     predictions = Predictions(
-        logits=np.eye(3, dtype=np.float32)[[1, 2, 0, 1]],  # argmax 1,2,0,1 for the 4 kept words
-        labels=np.array([1, 2, 0, 0]),
-        word_labels=np.array([1, 2, 0, 0, 2]),
-        word_counts=np.array([2, 3]),
+        logits=np.eye(3, dtype=np.float32)[[1, 2, 0, 1]],  # argmax 1,2 | 0,1
+        labels=np.array([1, 2, 0, 1]),
         kept_counts=np.array([2, 2]),
+        kept_words=np.array([0, 1, 0, 2]),
+        word_counts=np.array([2, 3]),
+        word_labels=np.array([1, 2, 0, 2, 1]),
     )
-    assert predictions.score(task) == pytest.approx(100 * 3 / 5)
+    assert predictions.score(task) == 100.0
+    assert predictions.score(task, all_words=True) == pytest.approx(100 * 4 / 5)
+    assert predictions.words_dropped == 1
     loaded = Predictions.load(predictions.save(tmp_path / "p.safetensors"))
-    assert loaded.score(task) == predictions.score(task)
-    assert loaded.score(task, np.array([1, 2, 0, 0])) == pytest.approx(100 * 4 / 5)
+    assert loaded.score(task, all_words=True) == predictions.score(task, all_words=True)
+    assert loaded.score(task, np.array([1, 2, 0, 0])) == pytest.approx(75.0)

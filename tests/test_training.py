@@ -103,3 +103,16 @@ def test_killed_run_resumes_to_the_same_result(tiny_bert_with_tokenizer, prepare
     assert _epochs_without_time(killed) == _epochs_without_time(tmp_path / "whole")
     assert np.array_equal(Predictions.load(killed / "dev_predictions.safetensors").logits,
                           Predictions.load(tmp_path / "whole" / "dev_predictions.safetensors").logits)
+
+
+def test_tagging_run_scores_kept_words_and_reports_dropped_ones(tiny_bert_with_tokenizer, tmp_path):
+    prepared_ner = str(prepare("synth-ner", tiny_bert_with_tokenizer, source="synthetic", max_length=12,
+                               out_dir=tmp_path / "prepared"))
+    config = _config(tiny_bert_with_tokenizer, prepared_ner, tmp_path / "run", task="synth-ner", epochs=1)
+    summary = train(config)
+    result = evaluate_run(tmp_path / "run", "dev", device="cpu")
+    assert result["score"] == summary["best_dev_score"]
+    assert result["words_dropped"] > 0  # max_length 12 cuts the longer sentences
+    assert result["score_all_words"] <= result["score"]
+    predictions = Predictions.load(tmp_path / "run" / "dev_predictions.safetensors")
+    assert predictions.logits.shape[0] == result["words_scored"] == len(predictions.labels)

@@ -19,7 +19,7 @@ from .stats import task_statistics
 from .tasks import TaskSpec, check_source, get_task
 
 # Bump when the encoded layout changes, so older caches are rebuilt instead of reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def default_cache_root() -> Path:

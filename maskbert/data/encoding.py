@@ -85,6 +85,11 @@ def last_wordpiece_labels(word_ids: list[int | None], tag_ids: list[int]) -> lis
     return labels
 
 
+def kept_word_indices(labels: list[int], word_ids: list[int | None]) -> list[int]:
+    """Indices of the words that kept a label, in order: evaluation puts each prediction back on its word."""
+    return [word for label, word in zip(labels, word_ids) if label != IGNORE_INDEX]
+
+
 def _labelled(labels: list[int]) -> int:
     return sum(label != IGNORE_INDEX for label in labels)
 
@@ -115,6 +120,7 @@ def encode_tagging(spec: TaskSpec, examples: list[dict], tokenizer, max_length: 
                          for label, word in zip(labels[i], cut.word_ids(j))]  # fmt: skip
     columns["labels"] = labels
     columns["word_labels"] = word_labels
+    columns["kept_words"] = [kept_word_indices(row, full.word_ids(i)) for i, row in enumerate(labels)]
     dropped = sum(len(tags) for tags in word_labels) - sum(_labelled(row) for row in labels)
     truncation = {
         **_sequence_truncation(lengths, max_length),
