@@ -7,11 +7,14 @@ import json
 import sys
 
 
-def _quiet_transformers() -> None:
+def _quiet_libraries() -> None:
+    """Keep the command's output to its own report: no load reports or per-shard progress bars."""
+    import datasets
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    datasets.disable_progress_bars()
 
 
 def cmd_train(args) -> int:
@@ -98,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_transformers()
+    _quiet_libraries()
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as error:
