@@ -1,0 +1,165 @@
+"""The workflow's DAG (dry runs, no downloads, nothing trained): job counts from the config, what a new seed
+or a changed epoch count reruns, and lint."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args, cwd=ROOT, check=True, env=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    proc = subprocess.run([*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run, as {rule: count}."""
+    block = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in block.splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def nothing_to_do(output: str) -> bool:
+    return "Nothing to be done" in output
+
+
+def expected_lr_grid(config: dict, model: str, task: str, method: str) -> list[float]:
+    lrs = config["learning_rates"]
+    grid = lrs[method]
+    for override in lrs.get("overrides") or []:
+        if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
+            grid = override["values"]
+    return grid
+
+
+def test_default_config_dry_run_counts_every_grid_point():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    n_train = sum(
+        len(config["seeds"]) * len(expected_lr_grid(config, model, task, method))
+        for model in config["models"] for task in config["tasks"] for method in config["methods"]
+    )  # fmt: skip
+    assert n_train == 2212  # 3 models x 11 tasks x 2 methods x 4 seeds x the Table-4-extended grids
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = snakemake("tables", "--dry-run", "--quiet", "all", "--directory", str(ROOT))
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train"] == n_train
+    assert counts["prepare_data"] == len(config["models"]) * len(config["tasks"])
+    groups = len(config["models"]) * len(config["tasks"]) * len(config["methods"])
+    assert counts["select_lr"] == groups
+    test_tasks = [t for t in config["tasks"] if t in ("sem", "trec", "ag", "pos", "ner")]
+    assert counts["evaluate_test"] == counts["ensemble"] == len(config["models"]) * len(test_tasks) * 2
+    # The DAG of ~2,400 jobs is built in under 15 s (CPU time; wall time too unless others load the machine).
+    assert cpu < 15, f"dry run took {cpu:.1f} s of CPU"
+    if os.getloadavg()[0] < (os.cpu_count() or 1):
+        assert wall < 15, f"dry run took {wall:.1f} s"
+
+
+@pytest.fixture(scope="module")
+def touched(tmp_path_factory):
+    """A small grid run once with stubbed scripts (empty outputs, real Snakemake provenance), as after a
+    real run; each test then dry-runs a changed config against it."""
+    tmp_path = tmp_path_factory.mktemp("grid")
+    config = {
+        "results": "res", "models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"],
+        "methods": ["masking", "finetuning"], "seeds": [1, 2],
+        "learning_rates": {"masking": [1.0e-4, 3.0e-4], "finetuning": [1.0e-5, 3.0e-5], "overrides": []},
+        "training": {"epochs": 10}, "memory": {"models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"]},
+    }  # fmt: skip
+
+    def write(cfg) -> str:
+        path = tmp_path / f"grid-{abs(hash(repr(cfg)))}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return str(path)
+
+    common = ["--directory", str(tmp_path), "--cores", "2"]
+    snakemake("tables", "--configfile", write(config), *common, env={"MASKBERT_WORKFLOW_STUB": "1"})
+    proc = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
+    assert nothing_to_do(proc.stdout + proc.stderr), proc.stdout
+    return config, write, common
+
+
+def train_outputs(output: str) -> list[str]:
+    return re.findall(r"output: (\S+/runs/\S+/summary\.json)", output)
+
+
+def test_new_seed_adds_only_its_train_jobs(touched):
+    config, write, common = touched
+    config = {**config, "seeds": [1, 2, 3]}
+    proc = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
+    out = proc.stdout + proc.stderr
+    counts = job_counts(out)
+    assert counts["train"] == 2 * 2 * 2  # tasks x methods x lrs, for seed 3 only
+    assert all("/seed3/" in path for path in train_outputs(out)), train_outputs(out)
+    assert "prepare_data" not in counts
+    # Downstream aggregation reruns: selection of every group, test + ensemble of TREC (has a test split).
+    assert counts["select_lr"] == 4 and counts["evaluate_test"] == 2 and counts["ensemble"] == 2
+    assert counts["table1_dev"] == counts["table4_best_lr"] == counts["table2_table6_test_error"] == 1
+    assert "table8_figure3_memory" not in counts and "table5_split_sizes" not in counts
+
+
+def test_epochs_change_reruns_every_train_job_and_no_tokenization(touched):
+    config, write, common = touched
+    config = {**config, "training": {"epochs": 3}}
+    proc = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
+    out = proc.stdout + proc.stderr
+    counts = job_counts(out)
+    assert counts["train"] == 2 * 2 * 2 * 2
+    assert "prepare_data" not in counts
+    assert "params" in out  # the rerun reason: changed params
+
+
+def test_sparsity_change_reruns_only_masking_runs(touched):
+    config, write, common = touched
+    config = {**config, "training": {"epochs": 10, "initial_sparsity": 0.15}}
+    out = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
+    out = out.stdout + out.stderr
+    assert job_counts(out)["train"] == 2 * 2 * 2
+    assert all("/masking/" in path for path in train_outputs(out))
+
+
+def test_max_length_change_redoes_tokenization(touched):
+    config, write, common = touched
+    config = {**config, "data": {"max_length": 64}}
+    out = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
+    counts = job_counts(out.stdout + out.stderr)
+    assert counts["prepare_data"] == 2 and counts["train"] == 16
+
+
+def test_demo_config_dry_run():
+    proc = snakemake("--configfile", str(ROOT / "config/demo.yaml"), "--dry-run", "--quiet", "all",
+                     "--directory", str(ROOT))  # fmt: skip
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train"] == 1 * 2 * 2 * 2 * 2  # model x tasks x methods x seeds x lrs
+    assert counts["prepare_data"] == 2
+    assert counts["evaluate_test"] == counts["ensemble"] == 4
+
+
+def test_lint_is_clean():
+    proc = snakemake("--lint", "--directory", str(ROOT))
+    out = proc.stdout + proc.stderr
+    assert "Lints for" not in out, out
+    assert "Congratulations" in out
