@@ -28,6 +28,19 @@ include: "rules/ensemble.smk"
 include: "rules/aggregate.smk"
 
 
+# Light bookkeeping runs where snakemake runs, never on a cluster node.
+localrules:
+    all,
+    tables,
+    select_lr,
+    ensemble,
+    table1_dev,
+    table4_best_lr,
+    table2_table6_test_error,
+    table5_split_sizes,
+    table8_figure3_memory,
+
+
 TABLE_AND_FIGURE_OUTPUTS = (
     table_files("table1_dev")
     + table_files("table2_table6_test_error")

@@ -68,6 +68,11 @@ def _check_semantics(cfg):
         if "dev" not in spec.splits:
             problems.append(f"config key 'tasks': task '{task}' has no dev split to select a learning rate on")
         source = source_of(task, cfg)
+        if source["source"] == "local" and not source["path"]:
+            logger.warning(
+                f"config key 'data.sources.{task}': task '{task}' is read from local files only; "
+                f"set data.sources.{task}.path before its data job runs"
+            )
         if source["source"] not in spec.sources:
             problems.append(
                 f"config key 'data.sources.{task}.source': task '{task}' has no source '{source['source']}'; "

@@ -1,0 +1,124 @@
+"""Table and figure builders (maskbert.report) on made-up run results: CSV/Markdown/LaTeX with ours, the
+paper's number and the difference; Figure 3 as PNG and PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from maskbert import report
+
+PAPER = report.load_paper(Path(__file__).resolve().parents[1] / "resources/paper_results.csv")
+
+
+def selection(model="bert-base-uncased", task="mrpc", method="masking", scores=(86.0, 87.0), lr=1e-3):
+    grid = [{"lr": lr, "lr_str": "x", "scores": {str(i + 1): s for i, s in enumerate(scores)},
+             "mean": sum(scores) / len(scores), "std": 0.5}, {"lr": lr / 10, "mean": 50.0, "std": 0.0}]  # fmt: skip
+    return {"model": model, "task": task, "method": method, "metric": "accuracy", "best_lr": lr,
+            "dev_mean": sum(scores) / len(scores), "dev_std": 0.5,
+            "dev_scores": {str(i + 1): s for i, s in enumerate(scores)}, "grid": grid}  # fmt: skip
+
+
+def test_paper_results_transcription():
+    """Spot checks against the paper's text (Tables 1, 2, 4, 5, 6, 8 and App. A.5)."""
+    assert len(PAPER[(PAPER["table"] == "1") & (PAPER["quantity"] == "dev_mean")]) == 66
+    assert report.paper_value(PAPER, "dev_mean", table="1", model="roberta-base", method="masking",
+                              task="rte") == 69.2  # fmt: skip
+    assert report.paper_value(PAPER, "test_error", table="2", model="bert-base-uncased", method="masking",
+                              kind="ensemble", task="ner") == 9.19  # fmt: skip
+    assert report.paper_value(PAPER, "test_error", table="6", model="distilbert-base-uncased",
+                              method="finetuning", kind="single", task="ag") == 5.42  # fmt: skip
+    assert report.paper_value(PAPER, "best_lr", table="4", model="roberta-base", method="finetuning",
+                              task="rte") == pytest.approx(7e-6)  # fmt: skip
+    assert report.paper_value(PAPER, "memory_mb", table="2", model="bert-base-uncased", method="finetuning",
+                              kind="ensemble") == 1752  # fmt: skip
+    assert report.paper_value(PAPER, "test_size", table="5", model="bert-base-uncased", task="pos") == 133082
+    assert report.paper_value(PAPER, "test_truncated_words", table="5", model="bert-base-uncased",
+                              task="pos") == 87  # fmt: skip
+    acc = report.paper_accumulated(PAPER)
+    assert list(acc["task"]) == list(report.PAPER_TASK_ORDER)
+    # Table 8: 11 finetuned models vs one pretrained model plus 11 sets of masks.
+    assert acc["finetuning_params"].iloc[0] == 109482240 + 1536
+    assert acc["masking_mb"].iloc[0] == pytest.approx((437928.96 + 6.144 + 8921.088 + 0.192) / 1000)
+
+
+def test_table1_ours_paper_diff_and_formats(tmp_path):
+    table = report.table1([selection(), selection(model="my-model", task="synth-sentiment")], PAPER)
+    row = table.data.iloc[0]
+    assert row["ours_mean"] == 86.5 and row["paper_mean"] == 86.8 and row["diff"] == pytest.approx(-0.3)
+    assert pd.isna(table.data.iloc[1]["paper_mean"]) and pd.isna(table.data.iloc[1]["diff"])
+    paths = report.write_table(table, [tmp_path / "t1.csv", tmp_path / "t1.md", tmp_path / "t1.tex"])
+    csv = pd.read_csv(paths[0])
+    assert csv.loc[0, "ours_mean"] == 86.5 and csv.loc[0, "paper_mean"] == 86.8
+    md = paths[1].read_text()
+    assert "| Model | Method | Task |" in md and "86.5 ± 0.5" in md and "86.8 ± 1.1" in md and "-0.3" in md
+    tex = paths[2].read_text()
+    assert r"\begin{tabular}" in tex and r"86.5 $\pm$ 0.5" in tex and r"\toprule" in tex
+    assert "synth-sentiment" not in tex or r"synth-sentiment" in tex  # no unescaped LaTeX specials
+    with pytest.raises(ValueError):
+        report.write_table(table, [tmp_path / "t1.xlsx"])
+
+
+def test_table4_learning_rates():
+    sel = selection(lr=1e-3)
+    table = report.table4([sel, selection(method="finetuning", lr=3e-5)], PAPER)
+    first, second = table.data.iloc[0], table.data.iloc[1]
+    assert first["same"] and first["paper_lr"] == pytest.approx(1e-3) and first["diff_log10"] == pytest.approx(0)
+    assert not second["same"] and second["paper_lr"] == pytest.approx(5e-5)
+    assert first["on_grid_border"]
+    assert "1e-3" in report.to_markdown(table.display)
+
+
+def ensemble_result(model="bert-base-uncased", task="trec", method="masking"):
+    return {"model": model, "task": task, "method": method, "metric": "accuracy", "selected_lr": 1e-4,
+            "single": {"test": [96.0, 97.0, 96.5, 96.5], "dev": [95, 95, 95, 95]},
+            "methods": {"majority": {"dev": 96, "test": 97.2}}, "selected": "logits", "test": 97.2, "dev": 96.0,
+            "memory_mb": {"single": 446.9, "ensemble": 473.6}}  # fmt: skip
+
+
+def test_table2_6_single_and_ensemble_errors():
+    table = report.table2_6([ensemble_result(), ensemble_result(model="roberta-base", method="finetuning")], PAPER)
+    data = table.data
+    single = data[(data["model"] == "bert-base-uncased") & (data["kind"] == "single")].iloc[0]
+    assert single["ours_error"] == pytest.approx(3.5) and single["paper_error"] == pytest.approx(3.30)
+    assert single["diff"] == pytest.approx(0.2) and single["paper_table"] == "2"
+    ens = data[(data["model"] == "bert-base-uncased") & (data["kind"] == "ensemble")].iloc[0]
+    assert ens["ours_error"] == pytest.approx(2.8) and ens["paper_error"] == pytest.approx(3.20)
+    assert ens["ensemble_method"] == "logits" and ens["memory_mb"] == pytest.approx(473.6)
+    rob = data[data["model"] == "roberta-base"]
+    assert set(rob["paper_table"]) == {"6"} and rob["paper_error"].notna().all()
+    mem = report.table2_memory([{"model": "bert-base-uncased", "method": "masking", "kind": "ensemble",
+                                 "members": 4, "num_labels": 2, "memory_mb": 473.6}], PAPER)  # fmt: skip
+    assert mem.data.loc[0, "paper_mb"] == 474 and mem.data.loc[0, "diff"] == pytest.approx(-0.4)
+
+
+def test_table5_from_stats():
+    stats = {"task": "pos", "splits": {"train": {"examples": 38219},
+                                       "dev": {"examples": 5527, "truncation": {"examples_truncated": 1,
+                                                                                "words_dropped": 5}},
+                                       "test": {"examples": 5462, "truncation": {"examples_truncated": 2,
+                                                                                 "words_dropped": 80}}},
+             "table5": {"dev": 135100, "test": 133002, "unit": "words"}}  # fmt: skip
+    table = report.table5([("bert-base-uncased", stats)], PAPER)
+    row = table.data.iloc[0]
+    assert row["dev_ours"] == 135100 and row["dev_paper"] == 135105 and row["dev_diff"] == -5
+    assert row["test_words_dropped"] == 80 and row["test_words_dropped_paper"] == 87
+    assert "135,100" in report.to_markdown(table.display)
+
+
+def test_table8_and_figure3(tmp_path):
+    acc = report.paper_accumulated(PAPER).rename(columns=lambda c: c)
+    ours = acc[["n_tasks", "task", "finetuning_params", "masking_params", "finetuning_mb", "masking_mb"]].copy()
+    other = ours.iloc[:3].copy()
+    table = report.table8({"bert-base-uncased": ours, "sentence-transformers/all-MiniLM-L6-v2": other}, PAPER)
+    bert = table.data[table.data["model"] == "bert-base-uncased"]
+    assert (bert["masking_mb_diff"].abs() < 1e-9).all() and len(bert) == 11
+    assert table.data[table.data["model"] != "bert-base-uncased"]["masking_mb_paper"].isna().all()
+    paths = report.figure3(table, [tmp_path / "f3.png", tmp_path / "f3.pdf"])
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_latex_escaping():
+    assert report.latex_escape("a_b & 5% ± x") == r"a\_b \& 5\% $\pm$ x"

@@ -1,0 +1,147 @@
+"""The workflow config: the default is the paper's experiment; the schema refuses bad configs, naming the key,
+before any job runs."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "schemas/config.schema.yaml").read_text())
+DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def errors_of(config) -> list[tuple[str, str]]:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    return [(".".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(config)]
+
+
+def test_schema_is_valid_and_shipped_configs_pass():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    for path in [ROOT / "config.yaml", *sorted((ROOT / "config").glob("*.yaml"))]:
+        assert errors_of(yaml.safe_load(path.read_text())) == [], path
+
+
+def test_default_config_is_the_papers_experiment():
+    c = DEFAULT
+    assert c["models"] == ["bert-base-uncased", "roberta-base", "distilbert-base-uncased"]
+    assert c["tasks"] == ["mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner", "swag"]
+    assert set(c["methods"]) == {"masking", "finetuning"} and c["seeds"] == [1, 2, 3, 4]
+    assert {1e-5, 3e-5, 5e-5, 7e-5, 9e-5} <= set(c["learning_rates"]["finetuning"])
+    assert max(c["learning_rates"]["masking"]) == pytest.approx(1e-3)
+    roberta = [o for o in c["learning_rates"]["overrides"] if o.get("model") == "roberta-base"]
+    assert min(roberta[0]["values"]) == pytest.approx(7e-6)
+    t = c["training"]
+    assert (t["epochs"], t["patience"], t["batch_size"]) == (10, 2, 32)
+    assert t["batch_size_per_task"] == {"ag": 128, "qnli": 128}
+    assert t["initial_sparsity"] == 0.05 and c["data"]["max_length"] == 128
+    assert t["masked_blocks"] == {"bert-base-uncased": "2-11", "roberta-base": "2-11",
+                                  "distilbert-base-uncased": "2-5"}  # fmt: skip
+
+
+def test_every_table4_optimum_is_in_its_grid():
+    """The grids reach every learning rate that Table 4 reports as best (resources/paper_results.csv)."""
+    import pandas as pd
+
+    paper = pd.read_csv(ROOT / "resources/paper_results.csv", comment="#")
+    lrs = DEFAULT["learning_rates"]
+    for row in paper[paper["quantity"] == "best_lr"].itertuples():
+        grid = lrs[row.method]
+        for o in lrs["overrides"]:
+            if all(o.get(k) in (None, v) for k, v in (("model", row.model), ("task", row.task),
+                                                       ("method", row.method))):  # fmt: skip
+                grid = o["values"]
+        assert any(abs(g - row.value) < 1e-12 for g in grid), (row.model, row.method, row.task, row.value)
+
+
+def _set(config, dotted, value):
+    config = copy.deepcopy(config)
+    *parents, last = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if value is _DELETE:
+        del node[last]
+    elif isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return config
+
+
+_DELETE = object()
+
+BAD = [
+    ("training.initial_sparsity", 1.5, "training.initial_sparsity"),
+    ("training.initial_sparsity", 0, "training.initial_sparsity"),
+    ("learning_rates.masking.0", 0, "learning_rates.masking.0"),
+    ("learning_rates.finetuning.1", -3e-5, "learning_rates.finetuning.1"),
+    ("seeds", [], "seeds"),
+    ("tasks", ["mrpc", "squad"], "tasks.1"),
+    ("models", ["bert-large-cased"], "models.0"),
+    ("methods", ["masking", "pruning"], "methods.1"),
+    ("training.epochs", 0, "training.epochs"),
+    ("training.batch_size_per_task", {"agnews": 128}, "training.batch_size_per_task"),
+    ("data.sources", {"trec": {"source": "local"}}, "data.sources.trec"),
+    ("training.masked_blocks", {"bert-base-uncased": "two-eleven"}, "training.masked_blocks.bert-base-uncased"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "named"), BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
+def test_schema_rejects_bad_values_naming_the_key(key, value, named):
+    errors = errors_of(_set(DEFAULT, key, value))
+    assert errors, f"{key}={value!r} was accepted"
+    assert any(path == named or path.startswith(named) for path, _ in errors), errors
+
+
+def test_schema_rejects_unknown_keys():
+    for config, key in ((_set(DEFAULT, "epochs", 3), "epochs"), (_set(DEFAULT, "training.epoch", 3), "epoch"),
+                        (_set(DEFAULT, "learning_rates.overrides.0.lr", [1e-5]), "lr")):  # fmt: skip
+        errors = errors_of(config)
+        assert errors and any(f"'{key}'" in message for _, message in errors), errors
+
+
+def _snakemake_with(tmp_path, config) -> subprocess.CompletedProcess:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(path),
+         "--directory", str(tmp_path), "--dry-run", "--cores", "1"],
+        capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "value"), [("training.initial_sparsity", 1.0), ("seeds", []),
+                                            ("training.epochz", 3), ("tasks", ["mrpc", "squad"])])  # fmt: skip
+def test_workflow_refuses_bad_config_before_any_job(tmp_path, key, value):
+    config = _set({**copy.deepcopy(DEFAULT), "results": "res"}, key, value)
+    proc = _snakemake_with(tmp_path, config)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Invalid config" in out
+    named = key.rsplit(".", 1)[-1] if key.endswith("epochz") else key
+    assert named in out, out[-2000:]
+    assert not (tmp_path / "res").exists()
+
+
+def test_workflow_refuses_source_the_task_lacks(tmp_path):
+    config = {**copy.deepcopy(DEFAULT), "results": "res", "data": {"sources": {"mrpc": {"source": "synthetic"}}}}
+    proc = _snakemake_with(tmp_path, config)
+    assert proc.returncode != 0
+    assert "data.sources.mrpc.source" in proc.stdout + proc.stderr
+
+
+def test_string_learning_rates_are_read_as_numbers(tmp_path):
+    """YAML reads 1e-5 (no dot) as a string; the workflow takes it as the number it means."""
+    config = {**copy.deepcopy(DEFAULT), "results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"],
+              "learning_rates": {"masking": ["1e-3"], "finetuning": ["5e-5"]}}  # fmt: skip
+    proc = _snakemake_with(tmp_path, config)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lr1e-3" in proc.stdout and "lr5e-5" in proc.stdout

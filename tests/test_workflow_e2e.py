@@ -1,0 +1,97 @@
+"""The demo pipeline end to end (slow): data -> train -> select -> test -> ensemble -> tables, figure, report.
+
+A tiny BERT built from a config (random weights, MiniLM's vocabulary; tests/conftest.py) stands in for MiniLM
+through `model_paths`, so the 16 runs of the demo's grid finish in about two minutes on 2 CPU cores. Set
+MASKBERT_E2E_MINILM=1 to run with the real bundled MiniLM instead (config/demo.yaml as is, several minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def run(args, cwd):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
+                          cwd=cwd, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
+    config = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    config["results"] = "res"
+    if os.environ.get("MASKBERT_E2E_MINILM") != "1":
+        config["model_paths"] = {MINILM: tiny_bert_with_tokenizer}
+        config["training"]["masked_blocks"] = {MINILM: "2-3"}  # the tiny model has 4 blocks
+        config["training"]["epochs"] = 2
+        config["learning_rates"] = {"masking": [1.0e-2, 3.0e-2], "finetuning": [3.0e-4, 1.0e-3], "overrides": []}
+        config["memory"] = {"models": [MINILM, "bert-base-uncased"], "tasks": ["mrpc", "sst2", "trec"]}
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
+    common = ["--configfile", str(tmp_path / "demo.yaml"), "--directory", str(tmp_path)]
+    run(["tables", "--cores", "2", *common], tmp_path)
+    run(["tables", "--cores", "1", "--report", str(tmp_path / "report.html"), *common], tmp_path)
+
+    res = tmp_path / "res"
+    stems = ["table1_dev", "table2_table6_test_error", "table2_memory", "table4_best_lr", "table5_split_sizes",
+             "table8_memory"]  # fmt: skip
+    for stem in stems:
+        for ext in ("csv", "md", "tex"):
+            assert (res / "tables" / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
+    assert (res / "figures/figure3_memory.png").read_bytes()[:4] == b"\x89PNG"
+    assert (res / "figures/figure3_memory.pdf").read_bytes()[:4] == b"%PDF"
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+    # Table 1 holds the runs' own dev scores: mean over seeds at the selected learning rate.
+    table1 = pd.read_csv(res / "tables/table1_dev.csv")
+    assert len(table1) == 2 * 2  # tasks x methods
+    for row in table1.itertuples():
+        assert 0 <= row.ours_mean <= 100 and row.n_seeds == 2
+        grid = config["learning_rates"][row.method]
+        assert any(np.isclose(row.lr, lr) for lr in grid)
+        lr_dir = next(p for p in (res / "runs/all-MiniLM-L6-v2" / row.task / row.method).iterdir()
+                      if np.isclose(float(p.name.removeprefix("lr")), row.lr))  # fmt: skip
+        scores = [json.loads((lr_dir / f"seed{s}/summary.json").read_text())["best_dev_score"] for s in (1, 2)]
+        assert row.ours_mean == pytest.approx(np.mean(scores), abs=1e-4)
+        # ... and the best mean dev score over the grid
+        means = [np.mean([json.loads((d / f"seed{s}/summary.json").read_text())["best_dev_score"] for s in (1, 2)])
+                 for d in lr_dir.parent.iterdir()]  # fmt: skip
+        assert row.ours_mean == pytest.approx(max(means), abs=1e-4)
+
+    errors = pd.read_csv(res / "tables/table2_table6_test_error.csv")
+    assert len(errors) == 2 * 2 * 2  # tasks x methods x (single, ensemble)
+    assert errors["ours_error"].between(0, 100).all() and errors["memory_mb"].gt(0).all()
+    ens = errors[errors["kind"] == "ensemble"]
+    assert set(ens["ensemble_method"]) <= {"majority", "logits", "probabilities"}
+    single = errors[errors["kind"] == "single"]
+    for row in single.itertuples():
+        scores = [json.loads((res / "test" / "all-MiniLM-L6-v2" / row.task / row.method / f"seed{s}" /
+                              "test_metrics.json").read_text())["score"] for s in (1, 2)]  # fmt: skip
+        assert row.ours_error == pytest.approx(100 - np.mean(scores), abs=1e-4)
+
+    sizes = pd.read_csv(res / "tables/table5_split_sizes.csv").set_index("task")
+    assert sizes.loc["synth-sentiment", "dev_ours"] == 200 and sizes.loc["synth-sentiment", "test_ours"] == 200
+    assert sizes.loc["synth-ner", "unit"] == "words"
+
+    memory = pd.read_csv(res / "tables/table8_memory.csv")
+    bert = memory[memory["model"] == "bert-base-uncased"]
+    assert np.allclose(bert["finetuning_mb"], bert["finetuning_mb_paper"])  # Table 8 reproduced exactly
+    lrs = pd.read_csv(res / "tables/table4_best_lr.csv")
+    assert len(lrs) == 4 and lrs["ours_lr"].gt(0).all()
+
+    # Nothing left to do: a second run is a no-op.
+    proc = run(["tables", "--cores", "1", "--dry-run", *common], tmp_path)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
