@@ -52,7 +52,7 @@ def expected_lr_grid(config: dict, model: str, task: str, method: str) -> list[f
     return grid
 
 
-def test_default_config_dry_run_counts_every_grid_point():
+def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     n_train = sum(
         len(config["seeds"]) * len(expected_lr_grid(config, model, task, method))
@@ -61,7 +61,8 @@ def test_default_config_dry_run_counts_every_grid_point():
     assert n_train == 2212  # 3 models x 11 tasks x 2 methods x 4 seeds x the Table-4-extended grids
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = snakemake("tables", "--dry-run", "--quiet", "all", "--directory", str(ROOT))
+    proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--quiet", "all",
+                     "--directory", str(tmp_path))  # fmt: skip
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -149,9 +150,9 @@ def test_max_length_change_redoes_tokenization(touched):
     assert counts["prepare_data"] == 2 and counts["train"] == 16
 
 
-def test_demo_config_dry_run():
-    proc = snakemake("--configfile", str(ROOT / "config/demo.yaml"), "--dry-run", "--quiet", "all",
-                     "--directory", str(ROOT))  # fmt: skip
+def test_demo_config_dry_run(tmp_path):
+    proc = snakemake("--configfile", str(ROOT / "config.yaml"), str(ROOT / "config/demo.yaml"), "--dry-run",
+                     "--quiet", "all", "--directory", str(tmp_path))  # fmt: skip
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["train"] == 1 * 2 * 2 * 2 * 2  # model x tasks x methods x seeds x lrs
     assert counts["prepare_data"] == 2
