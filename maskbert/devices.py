@@ -111,7 +111,6 @@ def acquire_device(
     env: MutableMapping[str, str] | None = None,
     poll_seconds: float = 0.5,
     timeout: float | None = None,
-    set_env: bool = True,
 ) -> Iterator[str]:
     """Hold a free GPU for the duration of the ``with`` block and yield ``"cuda:0"``, or ``"cpu"``.
 
@@ -145,20 +144,13 @@ def acquire_device(
         break
     previous = env.get("CUDA_VISIBLE_DEVICES")
     try:
-        if set_env:
-            env["CUDA_VISIBLE_DEVICES"] = device
-        yield "cuda:0" if set_env else f"cuda:{candidates.index(device)}"
+        env["CUDA_VISIBLE_DEVICES"] = device
+        yield "cuda:0"
     finally:
-        if set_env:
-            if previous is None:
-                env.pop("CUDA_VISIBLE_DEVICES", None)
-            else:
-                env["CUDA_VISIBLE_DEVICES"] = previous
+        if previous is None:
+            env.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            env["CUDA_VISIBLE_DEVICES"] = previous
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         handle.close()
 
-
-def held_device(env: Mapping[str, str] | None = None) -> str | None:
-    """The physical device id a job holds (its ``CUDA_VISIBLE_DEVICES``), for logs."""
-    env = os.environ if env is None else env
-    return env.get("CUDA_VISIBLE_DEVICES")

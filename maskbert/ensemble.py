@@ -18,7 +18,7 @@ Members are :class:`maskbert.evaluation.Predictions` (or any object with ``logit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +139,3 @@ def error_rate(score: float | None) -> float | None:
     """Test error in percent, as Tables 2 and 6 report it (100 - accuracy / F1)."""
     return None if score is None else 100.0 - float(score)
 
-
-def summarize_single(scores: Mapping[int, float] | Sequence[float]) -> dict:
-    """Mean and population std (ddof=0) of member scores."""
-    values = np.asarray(list(scores.values()) if isinstance(scores, Mapping) else list(scores), dtype=float)
-    return {"mean": float(values.mean()), "std": float(values.std()), "n": int(values.size)}

@@ -13,6 +13,7 @@ This module has no Snakemake dependency; the workflow scripts only load JSON and
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,10 +127,9 @@ def to_latex(df: pd.DataFrame, caption: str | None = None, label: str | None = N
 
 
 def _numeric_looking(series: pd.Series) -> bool:
-    values = [str(v) for v in series if not _is_missing(v)]
-    return bool(values) and all(v.replace(",", "").lstrip("+-").replace(".", "", 1).replace(" ± ", "")
-                                .replace("e-", "").replace("e", "").replace("–", "").isdigit() or v == "–"
-                                for v in values)  # fmt: skip
+    """Right-align a column whose every shown value starts like a number (or is missing)."""
+    values = ["–" if _is_missing(v) else str(v) for v in series]
+    return any(v != "–" for v in values) and all(re.match(r"^(–$|[+-]?[0-9.])", v) for v in values)
 
 
 def write_table(table: Table, paths: Iterable[str | Path]) -> list[Path]:

@@ -1,7 +1,5 @@
 # Shared by every stage: config validation, the experiment grid, output paths and input functions.
 
-import math
-import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -234,15 +232,6 @@ def group_paths(template, tasks=None, **fixed):
     ]
 
 
-def all_train_summaries():
-    return [
-        RUN_SUMMARY.format(model=model_key(m), task=t, method=meth, lr=lr, seed=s)
-        for (m, t, meth) in GROUPS
-        for lr in lr_grid(m, t, meth)
-        for s in SEEDS
-    ]
-
-
 def table_files(stem):
     return [f"{TABLES}/{stem}.{ext}" for ext in TABLE_FORMATS]
 
@@ -261,6 +250,3 @@ def num_labels_of(tasks):
     """{task: classifier outputs} in the given order (multiple choice: 1)."""
     return {t: int(get_task(t).num_labels) for t in tasks}
 
-
-def paper_model_names():
-    return {"bert-base-uncased": "BERT", "roberta-base": "RoBERTa", "distilbert-base-uncased": "DistilBERT"}

@@ -56,7 +56,7 @@ def test_table1_ours_paper_diff_and_formats(tmp_path):
     assert "| Model | Method | Task |" in md and "86.5 ± 0.5" in md and "86.8 ± 1.1" in md and "-0.3" in md
     tex = paths[2].read_text()
     assert r"\begin{tabular}" in tex and r"86.5 $\pm$ 0.5" in tex and r"\toprule" in tex
-    assert "synth-sentiment" not in tex or r"synth-sentiment" in tex  # no unescaped LaTeX specials
+    assert r"$\Delta$" in tex and "Δ" not in tex and "±" not in tex  # LaTeX, not raw unicode symbols
     with pytest.raises(ValueError):
         report.write_table(table, [tmp_path / "t1.xlsx"])
 
@@ -109,7 +109,7 @@ def test_table5_from_stats():
 
 
 def test_table8_and_figure3(tmp_path):
-    acc = report.paper_accumulated(PAPER).rename(columns=lambda c: c)
+    acc = report.paper_accumulated(PAPER)
     ours = acc[["n_tasks", "task", "finetuning_params", "masking_params", "finetuning_mb", "masking_mb"]].copy()
     other = ours.iloc[:3].copy()
     table = report.table8({"bert-base-uncased": ours, "sentence-transformers/all-MiniLM-L6-v2": other}, PAPER)

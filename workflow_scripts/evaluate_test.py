@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from _common import read_json, set_torch_threads, setup
+from _common import read_json, set_torch_threads, setup, write_json
 
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
@@ -23,4 +23,4 @@ with acquire_device() as device:
         Path(outputs.metrics[i]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run_dir / "test_predictions.safetensors", outputs.test_predictions[i])
         shutil.copyfile(run_dir / "dev_predictions.safetensors", outputs.dev_predictions[i])
-        Path(outputs.metrics[i]).write_text(__import__("json").dumps(result, indent=2) + "\n")
+        write_json(outputs.metrics[i], result)
