@@ -14,8 +14,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/snakemake --cores 2 --configfile config/demo.yaml tables
-	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/report.html tables
+	$(BIN)/snakemake tables --cores 2 --configfile config/demo.yaml
+	$(BIN)/snakemake tables --cores 1 --configfile config/demo.yaml --report results/demo/report.html
 	@echo "Tables:  results/demo/tables/ (CSV, Markdown, LaTeX)"
 	@echo "Figures: results/demo/figures/ (PNG, PDF)"
 	@echo "Report:  results/demo/report.html"
