@@ -66,7 +66,11 @@ def measure(model_name: str, method: str, length: int, batch_size: int, steps: i
 def machine() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    cpu = platform.processor() or platform.machine()
+    cpu = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
     return f"CPU {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
@@ -93,11 +97,11 @@ def main() -> None:
             rows[method, length] = json.loads(output.strip().splitlines()[-1])
             print(f"measured {method} at length {length}", file=sys.stderr)
     lines = [
-        f"Step cost, {args.model}, batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up; "
-        f"machine: {machine()}.",
+        (f"Step cost, {args.model}, batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up; "
+        f"machine: {machine()}."),
         "",
-        "| length | finetuning s/step | masking s/step | time ratio | finetuning peak MB | masking peak MB | "
-        "peak ratio | finetuning step MB | masking step MB | step-memory ratio |",
+        ("| length | finetuning s/step | masking s/step | time ratio | finetuning peak MB | masking peak MB | "
+        "peak ratio | finetuning step MB | masking step MB | step-memory ratio |"),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for length in sorted({length for _, length in rows}):
@@ -107,9 +111,9 @@ def main() -> None:
             f"{ft['peak_mb']:.0f} | {mk['peak_mb']:.0f} | {mk['peak_mb'] / ft['peak_mb']:.2f} | "
             f"{ft['step_mb']:.0f} | {mk['step_mb']:.0f} | {mk['step_mb'] / max(ft['step_mb'], 1e-9):.2f} |"
         )
-    lines += ["", "Peak MB: the process's peak resident memory (CPU) or peak allocated memory (CUDA); step MB: "
+    lines += ["", ("Peak MB: the process's peak resident memory (CPU) or peak allocated memory (CUDA); step MB: "
               "the part of it above what the loaded model held before the first step (activations, gradients, "
-              "optimizer state)."]
+              "optimizer state).")]
     table = "\n".join(lines) + "\n"
     print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
