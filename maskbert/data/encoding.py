@@ -6,13 +6,16 @@ examples over `max_length` are encoded again with truncation (pairs: longest fir
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from ..pretrained import resolve_model_path
 from .tasks import TaskSpec
 
 IGNORE_INDEX = -100
 ENCODED_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_tokenizer(model: str, kind: str):
@@ -148,6 +151,8 @@ def _pad(sequences: list[list[int]], length: int, value: int) -> list[list[int]]
 def collate(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Pad a batch to its longest sequence: input_ids with the pad id, masks and types with 0, tag labels
     with -100. Multiple choice rows give [batch, choices, longest]; other columns are left out."""
+    import torch  # here, not at module level: the workflow imports the task registry without needing torch
+
     pad_values = {"input_ids": pad_token_id, "attention_mask": 0, "token_type_ids": 0}
     keys = [key for key in ENCODED_KEYS if key in rows[0]]
     multiple_choice = bool(rows[0]["input_ids"]) and isinstance(rows[0]["input_ids"][0], list)
