@@ -71,6 +71,14 @@ def _check_semantics(cfg):
                 f"config key 'data.sources.{task}': task '{task}' is read from local files only; "
                 f"set data.sources.{task}.path before its data job runs"
             )
+        elif source["source"] == "local" and not Path(source["path"]).exists():
+            # A warning, not an error: dry runs and other targets still work; the data job then fails
+            # with the data layer's one-line error naming the directory.
+            logger.warning(
+                f"config key 'data.sources.{task}.path': {source['path']} does not exist (relative to "
+                f"{Path.cwd()}); supply the {spec.display_name} files there (formats: maskbert/data/README.md) "
+                f"before the data jobs of task '{task}' run"
+            )
         if source["source"] not in spec.sources:
             problems.append(
                 f"config key 'data.sources.{task}.source': task '{task}' has no source '{source['source']}'; "
@@ -175,6 +183,37 @@ THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
 THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
 
 
+_LOCAL_FINGERPRINTS = {}
+
+
+def local_fingerprint(task):
+    """A cheap fingerprint of the task's local copy, (relative path, size, mtime_ns) of every file under it,
+    so that editing a local file changes prepare_data's params and Snakemake redoes the tokenization.
+    None for hub and synthetic sources and for a path that does not exist (yet)."""
+    if task not in _LOCAL_FINGERPRINTS:
+        _LOCAL_FINGERPRINTS[task] = _local_fingerprint(task)
+    return _LOCAL_FINGERPRINTS[task]
+
+
+def _local_fingerprint(task):
+    import hashlib
+    import os
+
+    from maskbert.data.readers import task_dir
+
+    source = source_of(task)
+    if source["source"] != "local" or not source["path"] or not Path(source["path"]).exists():
+        return None
+    folder = task_dir(get_task(task), Path(source["path"]))
+    files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        stat = os.stat(path)
+        rel = path.name if path == folder else path.relative_to(folder).as_posix()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return f"{len(files)} files, sha256 {digest.hexdigest()[:16]}"
+
+
 def has_test(task):
     return "test" in get_task(task).splits
 
@@ -247,6 +286,6 @@ def figure_files(stem):
 
 
 def num_labels_of(tasks):
-    """{task: classifier outputs} in the given order (multiple choice: 1)."""
-    return {t: int(get_task(t).num_labels) for t in tasks}
+    """{task: classifier outputs} in the given order (multiple choice: 1, one score per choice)."""
+    return {t: int(get_task(t).head_outputs) for t in tasks}
 

@@ -14,7 +14,7 @@ spec = get_task(p.task)
 result = evaluate_ensemble_files(snakemake.input.dev_predictions, spec,  # noqa: F821
                                  snakemake.input.test_predictions, p.ensemble_methods)  # noqa: F821
 members = len(p.seeds)
-memory_labels = max(spec.num_labels, 1)
+memory_labels = spec.head_outputs  # classifier width: 1 for multiple choice (SWAG)
 result.update({
     "model": p.model, "task": p.task, "method": p.method, "metric": spec.metric, "seeds": list(p.seeds),
     "selected_lr": selection["best_lr"],
