@@ -1,5 +1,7 @@
 # Stage 1: read (download / local files / synthetic) and tokenize each task once per model.
-# Only data keys are params here, so training-only changes (epochs, lr, seeds...) never redo it.
+# Only data keys are params here, so training-only changes (epochs, lr, seeds...) never redo it. The output is
+# a directory, so a local copy's files are not inputs; `local_files` (a fingerprint of their paths, sizes and
+# mtimes) makes an edited local file redo the tokenization through the params rerun trigger.
 
 
 rule prepare_data:
@@ -10,6 +12,7 @@ rule prepare_data:
         task="{task}",
         source=lambda w: source_of(w.task)["source"],
         path=lambda w: source_of(w.task)["path"],
+        local_files=lambda w: local_fingerprint(w.task),
         max_length=MAX_LENGTH,
     conda:
         CONDA_ENV

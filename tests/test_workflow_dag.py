@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -66,8 +67,14 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    counts = job_counts(proc.stdout + proc.stderr)
+    out = proc.stdout + proc.stderr
+    counts = job_counts(out)
     assert counts["train"] == n_train
+    # SEM and POS are local-only: the default config names placeholder paths and warns, naming the key,
+    # while they do not exist; the dry run still works.
+    for task, path in (("sem", "data/semeval2016"), ("pos", "data/ptb_pos")):
+        assert config["data"]["sources"][task] == {"source": "local", "path": path}
+        assert f"config key 'data.sources.{task}.path': {path} does not exist" in out, out[:3000]
     assert counts["prepare_data"] == len(config["models"]) * len(config["tasks"])
     groups = len(config["models"]) * len(config["tasks"]) * len(config["methods"])
     assert counts["select_lr"] == groups
@@ -148,6 +155,55 @@ def test_max_length_change_redoes_tokenization(touched):
     out = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
     counts = job_counts(out.stdout + out.stderr)
     assert counts["prepare_data"] == 2 and counts["train"] == 16
+
+
+def test_missing_local_copy_fails_its_data_job_naming_the_directory(tmp_path):
+    """The default config's SEM placeholder: the data job fails with the data layer's one-line error."""
+    proc = snakemake("--configfile", str(ROOT / "config.yaml"), "--directory", str(tmp_path), "--cores", "1",
+                     "results/data/bert-base-uncased/sem", check=False)  # fmt: skip
+    assert proc.returncode != 0
+    log = (tmp_path / "results/logs/data/bert-base-uncased/sem.log").read_text()
+    assert "DataError: data/semeval2016: not found; expected a directory with the SEM files" in log, log[-2000:]
+
+
+def test_editing_a_local_file_redoes_tokenization(tmp_path):
+    """prepare_data's output is a directory and the local files are not inputs: their fingerprint (paths,
+    sizes, mtimes) is a param, so an edited file reruns the job; a hub task's data job is untouched."""
+    local = tmp_path / "mydata" / "trec"
+    local.mkdir(parents=True)
+    (local / "train_5500.label").write_text("DESC:manner How did serfdom develop in and then leave Russia ?\n")
+    (local / "TREC_10.label").write_text("NUM:dist How far is it from Denver to Aspen ?\n")
+    config = {"results": "res", "models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"],
+              "data": {"sources": {"trec": {"source": "local", "path": "mydata"}}}}  # fmt: skip
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(config))
+    targets = ["res/data/bert-base-uncased/trec", "res/data/bert-base-uncased/mrpc"]
+    common = ["--configfile", str(ROOT / "config.yaml"), str(tmp_path / "local.yaml"), "--directory", str(tmp_path),
+              "--cores", "1"]  # fmt: skip
+    snakemake(*targets, *common, env={"MASKBERT_WORKFLOW_STUB": "1"})
+    proc = snakemake(*targets, *common, "--dry-run")
+    assert nothing_to_do(proc.stdout + proc.stderr), proc.stdout
+
+    with (local / "train_5500.label").open("a") as f:
+        f.write("LOC:city What is the capital of Peru ?\n")
+    out = snakemake(*targets, *common, "--dry-run")
+    out = out.stdout + out.stderr
+    assert job_counts(out) == {"prepare_data": 1, "total": 1}, out
+    assert "output: res/data/bert-base-uncased/trec" in out and "params" in out
+
+
+def test_table8_counts_one_classifier_output_for_swag(tmp_path):
+    """Table 8 from the default config's memory tasks, computed for real (model configs only): SWAG's
+    classifier has one output (choices are scored jointly), so after POS (45 PTB tags here, 49 in the paper)
+    the difference to the paper stays constant through SWAG."""
+    targets = [f"results/tables/table8_memory.{ext}" for ext in ("csv", "md", "tex")]
+    snakemake(*targets, "--configfile", str(ROOT / "config.yaml"), "--directory", str(tmp_path), "--cores", "1")
+    table = pd.read_csv(tmp_path / "results/tables/table8_memory.csv")
+    assert list(table["task"]) == ["mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner",
+                                   "swag"]  # fmt: skip
+    pos = list(table["task"]).index("pos")
+    assert (table["finetuning_params_diff"].iloc[:pos] == 0).all()
+    assert (table["finetuning_params_diff"].iloc[pos:] == (45 - 49) * 768).all(), table["finetuning_params_diff"]
+    assert (table["masking_params_diff"].iloc[pos:] == 2 * (45 - 49) * 768).all(), table["masking_params_diff"]
 
 
 def test_demo_config_dry_run(tmp_path):
