@@ -67,11 +67,14 @@ def _save_best(model, out: Path, record: dict) -> None:
         task = {"name": record["task"], "kind": record["task_kind"], "label_names": record["label_names"]}
         save_artifact(model, artifact / "mask.safetensors", base_model=record["model"], task=task)
         return
-    tmp = out / "artifact.tmp"
+    tmp, previous = out / "artifact.tmp", out / "artifact.previous"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
-    shutil.rmtree(artifact, ignore_errors=True)
+    if artifact.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(artifact, previous)
     os.replace(tmp, artifact)
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def load_run_model(run_dir: str | Path, device: str = "cpu"):
@@ -100,7 +103,11 @@ def train(cfg: TrainConfig) -> dict:
     task = prepared.task
     if task.name != cfg.task:
         raise ValueError(f"{prepared_dir}: prepared for task '{task.name}', but the run is for '{cfg.task}'")
-    record = {**asdict(cfg), "prepared_dir": str(prepared_dir), "task_kind": task.kind,
+    if prepared.meta["max_length"] != cfg.max_length:
+        raise ValueError(f"{prepared_dir}: tokenized with max_length {prepared.meta['max_length']}, "
+                         f"but the run asks for {cfg.max_length}")
+    record = {**asdict(cfg), "source": prepared.meta["source"], "path": prepared.meta["path"],
+              "prepared_dir": str(prepared_dir), "task_kind": task.kind,
               "label_names": list(task.label_names), "metric": task.metric}
     record.pop("device")
     summary_path, checkpoint_path, log_path = out / "summary.json", out / "checkpoint.pt", out / "metrics.jsonl"
@@ -125,6 +132,8 @@ def train(cfg: TrainConfig) -> dict:
                 trainable[name].copy_(value)
         optimizer.load_state_dict(checkpoint["optimizer"])
         torch.set_rng_state(checkpoint["rng"])
+        if checkpoint.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
         state = checkpoint["state"]
         kept = [line for line in log_path.read_text().splitlines() if json.loads(line)["epoch"] <= state["epoch"]]
         log_path.write_text("".join(line + "\n" for line in kept))
@@ -155,6 +164,8 @@ def train(cfg: TrainConfig) -> dict:
             steps += 1
         dev = predict(model, dev_split, task, prepared.pad_token_id, 2 * cfg.batch_size, device)
         dev_score = float(dev.score(task))
+        if not math.isfinite(dev_score):
+            raise FloatingPointError(f"{out}: dev {task.metric} is {dev_score} at epoch {epoch}")
         improved = dev_score > state["best_score"]
         line = {"epoch": epoch, "train_loss": total_loss / max(steps, 1), "dev_score": dev_score,
                 "metric": task.metric, "improved": improved, "seconds": round(time.time() - started, 2)}
@@ -173,9 +184,14 @@ def train(cfg: TrainConfig) -> dict:
         tmp = checkpoint_path.with_name("checkpoint.pt.tmp")
         torch.save({"record": record, "state": state, "optimizer": optimizer.state_dict(),
                     "trainable": {n: p.detach().cpu() for n, p in trainable.items()},
-                    "rng": torch.get_rng_state()}, tmp)
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, tmp)
         os.replace(tmp, checkpoint_path)
 
+    dev_path = out / "dev_predictions.safetensors"
+    if not dev_path.exists():  # removed by a workflow manager before it reran the interrupted job
+        best_model = load_run_model(out, device=device)
+        predict(best_model, dev_split, task, prepared.pad_token_id, 2 * cfg.batch_size, device).save(dev_path)
     history = [json.loads(line) for line in log_path.read_text().splitlines()]
     best = history[state["best_epoch"] - 1]
     summary = {"best_epoch": state["best_epoch"], "best_dev_score": state["best_score"], "metric": task.metric,

@@ -32,6 +32,8 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_b
     summary = train(_config(tiny_bert_with_tokenizer, prepared, tmp_path / "run"))
     run = tmp_path / "run"
     assert summary["done"] and summary["best_epoch"] in (1, 2)
+    record = json.loads((run / "run.json").read_text())
+    assert record["source"] == "synthetic" and record["task_kind"] == "single"
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2]
     assert all(np.isfinite(line["train_loss"]) and 0 < line["mask_changed"] < 1 for line in lines)
@@ -61,6 +63,11 @@ def test_finetuning_run_updates_weights_and_reloads(tiny_bert_with_tokenizer, pr
 
     base = AutoModel.from_pretrained(tiny_bert_with_tokenizer)
     assert not torch.equal(base.encoder.layer[0].output.dense.weight, model.bert.encoder.layer[0].output.dense.weight)
+
+
+def test_max_length_must_match_the_prepared_data(tiny_bert_with_tokenizer, prepared, tmp_path):
+    with pytest.raises(ValueError, match="tokenized with max_length 128, but the run asks for 64"):
+        train(_config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", max_length=64))
 
 
 def test_nan_loss_stops_the_job(tiny_bert_with_tokenizer, prepared, tmp_path):
@@ -96,6 +103,8 @@ def test_killed_run_resumes_to_the_same_result(tiny_bert_with_tokenizer, prepare
     assert not (killed / "summary.json").exists(), "the run finished before it could be killed"
     epochs_done = len((killed / "metrics.jsonl").read_text().splitlines())
     assert 1 <= epochs_done < 4
+    # a workflow manager deletes the declared outputs of an interrupted job before running it again
+    (killed / "dev_predictions.safetensors").unlink(missing_ok=True)
 
     subprocess.run(_cli_train(tiny_bert_with_tokenizer, prepared, killed), check=True, env=env, capture_output=True)
     whole_summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
@@ -108,7 +117,8 @@ def test_killed_run_resumes_to_the_same_result(tiny_bert_with_tokenizer, prepare
 def test_tagging_run_scores_kept_words_and_reports_dropped_ones(tiny_bert_with_tokenizer, tmp_path):
     prepared_ner = str(prepare("synth-ner", tiny_bert_with_tokenizer, source="synthetic", max_length=12,
                                out_dir=tmp_path / "prepared"))
-    config = _config(tiny_bert_with_tokenizer, prepared_ner, tmp_path / "run", task="synth-ner", epochs=1)
+    config = _config(tiny_bert_with_tokenizer, prepared_ner, tmp_path / "run", task="synth-ner", epochs=1,
+                     max_length=12)
     summary = train(config)
     result = evaluate_run(tmp_path / "run", "dev", device="cpu")
     assert result["score"] == summary["best_dev_score"]
