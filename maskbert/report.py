@@ -297,7 +297,12 @@ def table2_memory(rows: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
 # Table 5: split sizes and truncation, from the data stage's stats.json
 # ------------------------------------------------------------------------------------------------------
 def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = None) -> Table:
-    """Dev/test sizes (examples; words for tagging) and what the max length truncated, per (model, task)."""
+    """Dev/test sizes (examples; words for tagging) and what the max length truncated, per (model, task).
+
+    The paper's sizes (published for BERT) are shown beside every model's row: the number of dev/test
+    examples does not depend on the tokenizer. Its truncation counts (App. A.5) are BERT's wordpieces', so
+    they are matched on the model.
+    """
     rows = []
     for model, s in stats:
         task = s["task"]
@@ -307,7 +312,8 @@ def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = No
         row["paper_train_approx"] = paper_value(paper, "train_size_approx", table="1", task=task)
         for split in ("dev", "test"):
             ours = s.get("table5", {}).get(split)
-            p = paper_value(paper, f"{split}_size", table="5", model=model, task=task)
+            # The dataset's size, for every model (the paper's rows are BERT's).
+            p = paper_value(paper, f"{split}_size", table="5", task=task)
             trunc = s["splits"].get(split, {}).get("truncation", {})
             row.update({
                 f"{split}_ours": ours, f"{split}_paper": p, f"{split}_diff": _diff(ours, p),
@@ -341,7 +347,8 @@ def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = No
     })  # fmt: skip
     return Table("table5_split_sizes", "Table 5: examples in dev and test (words for POS/NER, after "
                  "truncation to the max length), and what truncation removed (examples over the max length; "
-                 "annotated words dropped); the paper's numbers are for BERT's tokenizer.", data, display)
+                 "annotated words dropped); the paper's sizes are shown for every model (its word counts are "
+                 "after BERT's truncation), its truncation counts for BERT only.", data, display)
 
 
 # ------------------------------------------------------------------------------------------------------

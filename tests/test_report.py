@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from maskbert import report
+from maskbert.data import get_task
+from maskbert.data.tasks import PTB_TAGS
 
 PAPER = report.load_paper(Path(__file__).resolve().parents[1] / "resources/paper_results.csv")
 
@@ -101,21 +103,48 @@ def test_table5_from_stats():
                                        "test": {"examples": 5462, "truncation": {"examples_truncated": 2,
                                                                                  "words_dropped": 80}}},
              "table5": {"dev": 135100, "test": 133002, "unit": "words"}}  # fmt: skip
-    table = report.table5([("bert-base-uncased", stats)], PAPER)
+    table = report.table5([("bert-base-uncased", stats), ("roberta-base", stats)], PAPER)
     row = table.data.iloc[0]
     assert row["dev_ours"] == 135100 and row["dev_paper"] == 135105 and row["dev_diff"] == -5
     assert row["test_words_dropped"] == 80 and row["test_words_dropped_paper"] == 87
     assert "135,100" in report.to_markdown(table.display)
+    # The split sizes are the dataset's: the paper's are shown beside every model; truncation is BERT's only.
+    rob = table.data.iloc[1]
+    assert rob["dev_paper"] == 135105 and rob["test_paper"] == 133082 and rob["dev_diff"] == -5
+    assert pd.isna(rob["test_words_dropped_paper"]) and pd.isna(rob["dev_truncated_paper"])
+
+
+# Classifier outputs of the paper's eleven tasks (TaskSpec.head_outputs: one score per choice for SWAG).
+PAPER_HEAD_OUTPUTS = {"mrpc": 2, "sst2": 2, "cola": 2, "rte": 2, "qnli": 2, "sem": 2, "trec": 6, "ag": 4,
+                      "pos": len(PTB_TAGS), "ner": 9, "swag": 1}  # fmt: skip
 
 
 def test_table8_and_figure3(tmp_path):
-    acc = report.paper_accumulated(PAPER)
-    ours = acc[["n_tasks", "task", "finetuning_params", "masking_params", "finetuning_mb", "masking_mb"]].copy()
-    other = ours.iloc[:3].copy()
+    from maskbert.memory import accumulated_memory
+
+    assert PAPER_HEAD_OUTPUTS == {t: get_task(t).head_outputs for t in report.PAPER_TASK_ORDER}
+    assert len(PTB_TAGS) == 45  # the paper's POS classifier is 768x49 (Table 8); ours has the 45 PTB tags
+    ours = accumulated_memory("bert-base-uncased", PAPER_HEAD_OUTPUTS)
+    other = accumulated_memory("sentence-transformers/all-MiniLM-L6-v2", {"mrpc": 2, "sst2": 2, "cola": 2})
     table = report.table8({"bert-base-uncased": ours, "sentence-transformers/all-MiniLM-L6-v2": other}, PAPER)
-    bert = table.data[table.data["model"] == "bert-base-uncased"]
-    assert (bert["masking_mb_diff"].abs() < 1e-9).all() and len(bert) == 11
-    assert table.data[table.data["model"] != "bert-base-uncased"]["masking_mb_paper"].isna().all()
+    bert = table.data[table.data["model"] == "bert-base-uncased"].reset_index(drop=True)
+    assert list(bert["task"]) == list(report.PAPER_TASK_ORDER)
+    # Our counts equal the paper's exactly up to POS; from POS on they differ by its 4 fewer classifier
+    # outputs (hidden size 768): finetuning 768 fp32 weights each; masking those plus their 1-bit masks.
+    pos = list(report.PAPER_TASK_ORDER).index("pos")
+    missing = len(PTB_TAGS) - 49
+    expected = {"finetuning_params": missing * 768, "masking_params": missing * 2 * 768,
+                "finetuning_mb": missing * 768 * 4 / 1e6, "masking_mb": missing * 768 * (4 + 1 / 8) / 1e6}  # fmt: skip
+    for column, after_pos in expected.items():
+        diffs = bert[f"{column}_diff"]
+        want = [0.0] * pos + [after_pos] * (len(bert) - pos)
+        if column.endswith("params"):
+            assert list(diffs) == want, (column, list(diffs))
+        else:
+            assert list(diffs) == pytest.approx(want, abs=1e-9), (column, list(diffs))
+        assert list(bert[column]) == list(ours[column])
+    minilm = table.data[table.data["model"] != "bert-base-uncased"]
+    assert len(minilm) == 3 and minilm["masking_mb_paper"].isna().all() and minilm["masking_mb"].gt(0).all()
     paths = report.figure3(table, [tmp_path / "f3.png", tmp_path / "f3.pdf"])
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
 
