@@ -40,8 +40,12 @@ def cmd_evaluate(args) -> int:
 def cmd_memory(args) -> int:
     from maskbert.memory import accumulated_memory, memory_table
 
-    labels = dict(item.split("=") for item in args.tasks.split(",")) if args.tasks else {"binary": "2"}
-    labels = {task: int(n) for task, n in labels.items()}
+    labels = {"binary": 2}
+    if args.tasks:
+        try:
+            labels = {task: int(n) for task, n in (item.split("=") for item in args.tasks.split(","))}
+        except ValueError:
+            raise ValueError(f"--tasks '{args.tasks}': expected TASK=LABELS[,TASK=LABELS...], e.g. MRPC=2,TREC=6")
     table = memory_table(args.model, labels, args.masked_blocks)
     print(table.to_string(index=False, formatters={"params": "{:,}".format, "memory_kb": "{:,.3f}".format}))
     if args.tasks:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from torch import nn
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
-from maskbert.families import LAYER_TYPES, block_layer_names, family_of, parse_blocks
+from maskbert.families import LAYER_TYPES, family_of
+from maskbert.masking import MaskingConfig, masked_layer_names
 from maskbert.pretrained import resolve_model_path, shipped_config_path
 
 FP32_BYTES, MASK_BYTES = 4, 1 / 8
@@ -26,20 +26,26 @@ def load_config(model: str):
 
 
 def model_sizes(model: str, masked_blocks: str | None = None, layer_types=LAYER_TYPES) -> dict:
-    """Pretrained parameter count, masked weight count (chosen blocks + pooler) and hidden size."""
+    """Pretrained parameter count, masked weight count (chosen blocks + W_P) and hidden size.
+
+    The masked layers are found as `mask_model` finds them, on a sequence-classification model built on
+    the meta device. RoBERTa's and DistilBERT's heads put a dense layer that is not pretrained where BERT
+    has its pooler: it is masked like W_P, and its fp32 weights are counted as `head_dense_params` because
+    a mask artifact has to store them.
+    """
     config = load_config(model)
-    family = family_of(config)
+    family_of(config)
     with torch.device("meta"):
         backbone = AutoModel.from_config(config)
-    modules = dict(backbone.named_modules())
-    prefix = family.name + "."
-    names = [n.removeprefix(prefix) for n in block_layer_names(family, parse_blocks(masked_blocks, config.num_hidden_layers),
-                                                                layer_types)]
-    if isinstance(modules.get("pooler.dense"), nn.Linear):
-        names.append("pooler.dense")
+        task_model = AutoModelForSequenceClassification.from_config(config)
+    _, names = masked_layer_names(task_model, MaskingConfig(masked_blocks=masked_blocks, layer_types=layer_types,
+                                                             mask_classifier=False))
+    modules = dict(task_model.named_modules())
+    pretrained = {f"{task_model.base_model_prefix}.{name}" for name, _ in backbone.named_parameters()}
     return {
         "pretrained_params": sum(p.numel() for p in backbone.parameters()),
         "masked_weights": sum(modules[n].weight.numel() for n in names),
+        "head_dense_params": sum(modules[n].weight.numel() for n in names if f"{n}.weight" not in pretrained),
         "hidden_size": config.hidden_size,
     }
 
@@ -58,6 +64,9 @@ def memory_table(model: str = "bert-base-uncased", task_num_labels: dict[str, in
         {"item": "masked weights per task", "params": sizes["masked_weights"],
          "memory_kb": kb(sizes["masked_weights"], MASK_BYTES), "note": "1 bit each"},
     ]
+    if sizes["head_dense_params"]:
+        rows.append({"item": "head dense layer per task (not pretrained)", "params": sizes["head_dense_params"],
+                     "memory_kb": kb(sizes["head_dense_params"], FP32_BYTES), "note": "fp32"})
     for task, labels in (task_num_labels or {"binary": 2}).items():
         params = sizes["hidden_size"] * labels
         rows.append({"item": f"classifier {task} {sizes['hidden_size']}x{labels}", "params": params,
@@ -76,16 +85,17 @@ def accumulated_memory(model: str, task_num_labels: dict[str, int], masked_block
     """
     sizes = model_sizes(model, masked_blocks)
     pretrained, masked, hidden = sizes["pretrained_params"], sizes["masked_weights"], sizes["hidden_size"]
+    head_dense = sizes["head_dense_params"]
     ft_params = ft_kb = 0.0
     mk_params, mk_kb = float(pretrained), kb(pretrained, FP32_BYTES)
     seen_label_counts: set[int] = set()
     rows = []
     for n, (task, labels) in enumerate(task_num_labels.items(), start=1):
         classifier = hidden * labels
-        ft_params += pretrained + classifier
-        ft_kb += kb(pretrained, FP32_BYTES) + kb(classifier, FP32_BYTES)
-        mk_params += masked + classifier
-        mk_kb += kb(masked, MASK_BYTES) + kb(classifier, MASK_BYTES)
+        ft_params += pretrained + head_dense + classifier
+        ft_kb += kb(pretrained + head_dense, FP32_BYTES) + kb(classifier, FP32_BYTES)
+        mk_params += masked + classifier + head_dense
+        mk_kb += kb(masked, MASK_BYTES) + kb(classifier, MASK_BYTES) + kb(head_dense, FP32_BYTES)
         if labels not in seen_label_counts:
             seen_label_counts.add(labels)
             mk_params += classifier
@@ -102,10 +112,11 @@ def ensemble_memory_mb(model: str, num_labels: int, members: int, method: str, m
     its masks and its own fp32 classifier (each seed's classifier starts from different random values).
     """
     sizes = model_sizes(model, masked_blocks)
-    classifier = sizes["hidden_size"] * num_labels
+    classifier = sizes["hidden_size"] * num_labels + sizes["head_dense_params"]
     if method == "finetuning":
         return members * (kb(sizes["pretrained_params"], FP32_BYTES) + kb(classifier, FP32_BYTES)) / 1000
     if method == "masking":
-        per_member = kb(sizes["masked_weights"], MASK_BYTES) + kb(classifier, MASK_BYTES) + kb(classifier, FP32_BYTES)
+        classifier_mask = sizes["hidden_size"] * num_labels
+        per_member = kb(sizes["masked_weights"], MASK_BYTES) + kb(classifier_mask, MASK_BYTES) + kb(classifier, FP32_BYTES)
         return (kb(sizes["pretrained_params"], FP32_BYTES) + members * per_member) / 1000
     raise ValueError(f"method '{method}': expected masking or finetuning")

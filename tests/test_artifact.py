@@ -118,14 +118,16 @@ def test_missing_metadata_field_is_named(saved, tmp_path):
         load_artifact(edited)
 
 
-def test_file_size_matches_the_memory_report(tiny_model_dirs, tmp_path):
+@pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
+def test_file_size_matches_the_memory_report(tiny_model_dirs, tmp_path, family):
     from maskbert.memory import memory_table
 
-    base = tiny_model_dirs["bert"]
+    base = tiny_model_dirs[family]
     model = _trained_masked_model(base)
     path = save_artifact(model, tmp_path / "mask.safetensors", base_model=base, task=TASK)
     report = memory_table(base, {"toy": 3}).set_index("item")["memory_kb"]
-    predicted_bytes = 1000 * report.iloc[1:].sum()  # masks + classifier fp32 + classifier mask
-    bias_bytes = 4 * 3
-    overhead = path.stat().st_size - predicted_bytes - bias_bytes
+    predicted_bytes = 1000 * report.drop(report.index[0]).sum()  # all but the shared pretrained model
+    state = model.state_dict()
+    bias_bytes = 4 * sum(state[n].numel() for n in model.maskbert_random_init if n.endswith(".bias"))
+    overhead = path.stat().st_size - predicted_bytes - bias_bytes  # biases are not counted, as in the paper
     assert 0 < overhead < 16_000
