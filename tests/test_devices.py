@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import time
 
 import pytest
 
 from maskbert.devices import acquire_device, candidate_devices
 
 
-def _fake_job(lock_dir: str, marker_dir: str, log_path: str, job: int, visible: str | None) -> None:
+def _fake_job(lock_dir: str, marker_dir: str, log_path: str, job: int, visible: str | None, barrier) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     if visible is not None:
         env["CUDA_VISIBLE_DEVICES"] = visible
@@ -20,56 +19,55 @@ def _fake_job(lock_dir: str, marker_dir: str, log_path: str, job: int, visible: 
         physical = env["CUDA_VISIBLE_DEVICES"]
         # Claim the device exclusively; a second holder would find the marker and fail here.
         fd = os.open(os.path.join(marker_dir, physical), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        start = time.time()
-        time.sleep(0.3)
-        end = time.time()
+        # Wait, holding the device, until as many jobs as there are devices hold one: only jobs that run at
+        # the same time get past it (a device handed out twice, or jobs run one after another, break it).
+        barrier.wait(timeout=60)
+        seen = sorted(os.listdir(marker_dir))  # every device held right now, this job's among them
+        barrier.wait(timeout=60)  # nobody releases before all have looked
         os.close(fd)
         os.unlink(os.path.join(marker_dir, physical))
     with open(log_path, "a") as log:
-        log.write(json.dumps({"job": job, "device": device, "physical": physical, "start": start, "end": end}))
-        log.write("\n")
+        log.write(json.dumps({"job": job, "device": device, "physical": physical, "seen": seen}) + "\n")
 
 
-def _run_jobs(tmp_path, n_jobs: int, visible: str | None) -> list[dict]:
+def _run_jobs(tmp_path, n_jobs: int, visible: str | None, n_devices: int) -> list[dict]:
     lock_dir, marker_dir = tmp_path / "locks", tmp_path / "markers"
     marker_dir.mkdir()
     log_path = tmp_path / "log.jsonl"
     ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(n_devices)
     procs = [
-        ctx.Process(target=_fake_job, args=(str(lock_dir), str(marker_dir), str(log_path), i, visible))
+        ctx.Process(target=_fake_job, args=(str(lock_dir), str(marker_dir), str(log_path), i, visible, barrier))
         for i in range(n_jobs)
     ]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(timeout=60)
+        p.join(timeout=120)
     assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
     return [json.loads(line) for line in log_path.read_text().splitlines()]
 
 
-def _assert_no_sharing(records: list[dict]) -> None:
-    for a in records:
-        for b in records:
-            if a["job"] < b["job"] and a["physical"] == b["physical"]:
-                overlap = min(a["end"], b["end"]) - max(a["start"], b["start"])
-                assert overlap <= 0, f"jobs {a['job']} and {b['job']} shared device {a['physical']}"
+def _assert_all_devices_busy_at_once(records: list[dict], devices: set[str]) -> None:
+    """Each job saw, while it held its device, every device held (by distinct jobs: the markers are
+    exclusive), and its own among them."""
+    for r in records:
+        assert set(r["seen"]) == devices and r["physical"] in r["seen"], r
 
 
 def test_four_slots_eight_concurrent_jobs_never_share(tmp_path):
-    records = _run_jobs(tmp_path, 8, visible=None)
+    records = _run_jobs(tmp_path, 8, visible=None, n_devices=4)
     assert len(records) == 8
-    assert {r["physical"] for r in records} <= {"0", "1", "2", "3"}
+    assert {r["physical"] for r in records} == {"0", "1", "2", "3"}
     assert all(r["device"] == "cuda:0" for r in records)
-    _assert_no_sharing(records)
-    # 8 jobs of 0.3 s on 4 devices: they really ran in parallel (at most 4 at once).
-    starts = sorted(r["start"] for r in records)
-    assert starts[3] - starts[0] < 0.3
+    # 8 jobs on 4 devices ran in two waves of 4 concurrent jobs, each wave on all four devices.
+    _assert_all_devices_busy_at_once(records, {"0", "1", "2", "3"})
 
 
 def test_existing_cuda_visible_devices_is_honoured(tmp_path):
-    records = _run_jobs(tmp_path, 4, visible="5,7")
-    assert {r["physical"] for r in records} <= {"5", "7"}
-    _assert_no_sharing(records)
+    records = _run_jobs(tmp_path, 4, visible="5,7", n_devices=2)
+    assert len(records) == 4 and {r["physical"] for r in records} == {"5", "7"}
+    _assert_all_devices_busy_at_once(records, {"5", "7"})
 
 
 def test_cpu_fallback_without_gpu(tmp_path):

@@ -87,9 +87,24 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert sizes.loc["synth-sentiment", "dev_ours"] == 200 and sizes.loc["synth-sentiment", "test_ours"] == 200
     assert sizes.loc["synth-ner", "unit"] == "words"
 
+    # Table 8 / Figure 3: every configured memory model over the memory tasks, as the library counts it.
+    from maskbert.data import get_task
+    from maskbert.memory import accumulated_memory
+
     memory = pd.read_csv(res / "tables/table8_memory.csv")
-    bert = memory[memory["model"] == "bert-base-uncased"]
-    assert np.allclose(bert["finetuning_mb"], bert["finetuning_mb_paper"])  # Table 8 reproduced exactly
+    defaults = yaml.safe_load((ROOT / "config.yaml").read_text())
+    blocks = {**defaults["training"]["masked_blocks"], **config["training"].get("masked_blocks", {})}
+    labels = {t: get_task(t).head_outputs for t in config["memory"]["tasks"]}
+    assert list(memory["model"].unique()) == config["memory"]["models"]
+    for model in config["memory"]["models"]:
+        source = (config.get("model_paths") or {}).get(model, model)
+        want = accumulated_memory(source, labels, blocks.get(model))
+        got = memory[memory["model"] == model].reset_index(drop=True)
+        assert list(got["task"]) == list(want["task"]) == config["memory"]["tasks"]
+        for column in ("finetuning_params", "masking_params"):
+            assert got[column].astype(int).tolist() == want[column].astype(int).tolist(), (model, column)
+        for column in ("finetuning_mb", "masking_mb"):
+            np.testing.assert_allclose(got[column], want[column], rtol=0, atol=1e-6, err_msg=f"{model} {column}")
     lrs = pd.read_csv(res / "tables/table4_best_lr.csv")
     assert len(lrs) == 4 and lrs["ours_lr"].gt(0).all()
 
