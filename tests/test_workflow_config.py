@@ -100,6 +100,10 @@ BAD = [
     ("training.batch_size_per_task", {"agnews": 128}, "training.batch_size_per_task"),
     ("data.sources", {"trec": {"source": "local"}}, "data.sources.trec"),
     ("training.masked_blocks", {"bert-base-uncased": "two-eleven"}, "training.masked_blocks.bert-base-uncased"),
+    ("memory.models", [], "memory.models"),
+    ("memory.tasks", [], "memory.tasks"),
+    ("ensemble.methods", [], "ensemble.methods"),
+    ("learning_rates.overrides.0.values", [], "learning_rates.overrides.0.values"),
 ]
 
 
@@ -128,7 +132,8 @@ def _snakemake_with(tmp_path, config) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(("key", "value"), [("training.initial_sparsity", 1.0), ("seeds", []),
-                                            ("training.epochz", 3), ("tasks", ["mrpc", "squad"])])  # fmt: skip
+                                            ("training.epochz", 3), ("tasks", ["mrpc", "squad"]),
+                                            ("memory.models", [])])  # fmt: skip
 def test_workflow_refuses_bad_config_before_any_job(tmp_path, key, value):
     config = _set({**copy.deepcopy(DEFAULT), "results": "res"}, key, value)
     proc = _snakemake_with(tmp_path, config)
