@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from maskbert.data import TASKS, get_task, read_splits
-from maskbert.data.cli import add_data_parser
+from maskbert.data.cli import add_data_parser, run_data
 from maskbert.pretrained import BUNDLED_MINILM
 
 PAPER = ("mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner", "swag", "imdb")
@@ -75,8 +75,7 @@ def test_synthetic_ner_tags_are_bio_and_ambiguous_words_take_both_types():
 def run_cli(argv):
     parser = argparse.ArgumentParser(prog="maskbert")
     add_data_parser(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return run_data(parser.parse_args(argv))
 
 
 def test_cli_prints_sizes_labels_and_truncation(capsys):

@@ -13,7 +13,7 @@ from .tasks import SOURCES, TASKS, get_task
 
 
 def add_data_parser(subparsers) -> argparse.ArgumentParser:
-    """Register the `data` subcommand on an argparse subparsers object."""
+    """Register the `data` subcommand on an argparse subparsers object; the caller dispatches to `run_data`."""
     parser = subparsers.add_parser(
         "data", help="print a task's split sizes, label distribution and truncation counts",
         description="Read a task (and with --model tokenize it in memory, nothing is cached) and print "
@@ -27,7 +27,6 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="dev hold-out and synthetic seed")
     parser.add_argument("--max-length", type=int, default=128, help="wordpiece limit incl. specials")
     parser.add_argument("--splits", help="comma-separated subset of splits, e.g. dev for a partial copy")
-    parser.set_defaults(func=run_data)
     return parser
 
 
