@@ -138,7 +138,8 @@ def write_table(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     for path in map(Path, paths):
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".csv":
-            table.data.to_csv(path, index=False, float_format="%.6g")
+            # 12 significant digits: parameter counts (~1e9) and MB stay exact; 6 rounded Table 8's counts.
+            table.data.to_csv(path, index=False, float_format="%.12g")
         elif path.suffix == ".md":
             path.write_text(to_markdown(table.display, table.caption))
         elif path.suffix == ".tex":

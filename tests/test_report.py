@@ -143,6 +143,12 @@ def test_table8_and_figure3(tmp_path):
         else:
             assert list(diffs) == pytest.approx(want, abs=1e-9), (column, list(diffs))
         assert list(bert[column]) == list(ours[column])
+    # The CSV keeps the counts exact (a billion parameters needs 10 significant digits) and MB to 1e-6.
+    csv = pd.read_csv(report.write_table(table, [tmp_path / "t8.csv"])[0])
+    for column in ("finetuning_params", "masking_params"):
+        assert csv[column].tolist() == table.data[column].tolist(), column
+    for column in ("finetuning_mb", "masking_mb"):
+        assert csv[column].tolist() == pytest.approx(table.data[column].tolist(), rel=0, abs=1e-6), column
     minilm = table.data[table.data["model"] != "bert-base-uncased"]
     assert len(minilm) == 3 and minilm["masking_mb_paper"].isna().all() and minilm["masking_mb"].gt(0).all()
     paths = report.figure3(table, [tmp_path / "f3.png", tmp_path / "f3.pdf"])
