@@ -179,11 +179,13 @@ def read_word_tag(spec: TaskSpec, file: Path) -> list[Example]:
     return _tagged(spec, file, split_line, "'word<TAB>TAG'")
 
 
-_LEAF = re.compile(r"\(([^\s()]+) ([^\s()]+)\)")
-
-
 def read_mrg(spec: TaskSpec, file: Path) -> list[Example]:
-    """Penn Treebank `.mrg` bracketed trees: the (TAG word) leaves of each tree, traces (-NONE-) dropped."""
+    """Penn Treebank `.mrg` bracketed trees: the (TAG word) leaves of each tree, traces (-NONE-) dropped.
+
+    Trees are cut from the file by bracket depth (so errors can name a line) and parsed by nltk.
+    """
+    from nltk.tree import Tree
+
     examples, depth, tree, start_line = [], 0, [], 1
     with open(file, encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
@@ -196,7 +198,11 @@ def read_mrg(spec: TaskSpec, file: Path) -> list[Example]:
             if depth < 0:
                 raise at(file, line_no, "unbalanced ')' in bracketed tree")
             if depth == 0:
-                leaves = [(tag, word) for tag, word in _LEAF.findall("".join(tree)) if tag != "-NONE-"]
+                try:
+                    parsed = Tree.fromstring("".join(tree))
+                except ValueError as error:
+                    raise at(file, start_line, f"unreadable bracketed tree ({error})") from None
+                leaves = [(tag, word) for word, tag in parsed.pos() if tag != "-NONE-"]
                 if not leaves:
                     raise at(file, start_line, "expected a tree with (TAG word) leaves")
                 tags = [_label(spec, _first_known_tag(spec, tag), file, start_line) for tag, _ in leaves]
