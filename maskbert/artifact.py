@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -106,8 +106,6 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ArtifactError(f"{path}: no such artifact file")
     try:
         tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get("maskbert")
     except (SafetensorError, OSError, ValueError) as error:

@@ -116,11 +116,10 @@ class MaskedModelInfo:
     """What mask_model did, kept on the model as ``model.maskbert_masking``."""
 
     config: MaskingConfig
-    blocks: tuple[int, ...]
     layer_names: list[str] = field(default_factory=list)
 
 
-def masked_layer_names(model: nn.Module, config: MaskingConfig) -> tuple[tuple[int, ...], list[str]]:
+def masked_layer_names(model: nn.Module, config: MaskingConfig) -> list[str]:
     """Module names to mask, in a fixed order: blocks first (by index, then K,Q,V,AO,I,O), then W_P, W_T.
 
     Backbone layers come first so that, for one seed, every task starts from the same backbone masks
@@ -137,7 +136,7 @@ def masked_layer_names(model: nn.Module, config: MaskingConfig) -> tuple[tuple[i
     missing = [n for n in names if not isinstance(modules.get(n), nn.Linear)]
     if missing:
         raise ValueError(f"{type(model).__name__} has no linear layer named {missing[0]}")
-    return blocks, names
+    return names
 
 
 def mask_model(model: nn.Module, config: MaskingConfig | None = None) -> nn.Module:
@@ -148,7 +147,7 @@ def mask_model(model: nn.Module, config: MaskingConfig | None = None) -> nn.Modu
     stay untouched.
     """
     config = config or MaskingConfig()
-    blocks, names = masked_layer_names(model, config)
+    names = masked_layer_names(model, config)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     generator = torch.Generator().manual_seed(config.seed)
@@ -158,7 +157,7 @@ def mask_model(model: nn.Module, config: MaskingConfig | None = None) -> nn.Modu
         layer = MaskedLinear(getattr(parent, child), config.threshold)
         layer.init_scores(config.initial_sparsity, config.init_low, generator)
         setattr(parent, child, layer)
-    model.maskbert_masking = MaskedModelInfo(config=config, blocks=blocks, layer_names=names)
+    model.maskbert_masking = MaskedModelInfo(config=config, layer_names=names)
     return model
 
 

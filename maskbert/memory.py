@@ -38,7 +38,7 @@ def model_sizes(model: str, masked_blocks: str | None = None, layer_types=LAYER_
     with torch.device("meta"):
         backbone = AutoModel.from_config(config)
         task_model = AutoModelForSequenceClassification.from_config(config)
-    _, names = masked_layer_names(task_model, MaskingConfig(masked_blocks=masked_blocks, layer_types=layer_types,
+    names = masked_layer_names(task_model, MaskingConfig(masked_blocks=masked_blocks, layer_types=layer_types,
                                                              mask_classifier=False))
     modules = dict(task_model.named_modules())
     pretrained = {f"{task_model.base_model_prefix}.{name}" for name, _ in backbone.named_parameters()}

@@ -6,7 +6,8 @@ import numpy as np
 from seqeval.metrics import f1_score
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-METRICS = ("accuracy", "mcc", "ner_f1", "token_accuracy")
+from maskbert.data.tasks import METRICS
+
 DROPPED = -1  # prediction id of a gold word that truncation removed: always an error
 
 

@@ -7,6 +7,7 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 from maskbert.data import get_task
+from maskbert.report import fmt_lr
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
@@ -137,10 +138,8 @@ def model_source(model):
 
 
 def lr_str(lr):
-    """Canonical spelling of a learning rate in paths: 5e-5, 1e-3, 2.5e-5."""
-    mantissa, exponent = f"{float(lr):e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
+    """Canonical spelling of a learning rate in paths, as the tables print it: 5e-5, 1e-3, 2.5e-5."""
+    return fmt_lr(lr)
 
 
 _LR_GRIDS = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -60,12 +59,3 @@ def tiny_bert_with_tokenizer(tmp_path_factory):
 def task_view(kind: str, labels: int = 3, metric: str = "accuracy", name: str = "toy"):
     """A stand-in TaskSpec with the fields the model code reads."""
     return SimpleNamespace(name=name, kind=kind, label_names=tuple(f"L{i}" for i in range(labels)), metric=metric)
-
-
-@pytest.fixture
-def copy_dir(tmp_path):
-    def copy(src):
-        dst = tmp_path / "copy"
-        shutil.copytree(src, dst)
-        return str(dst)
-    return copy
