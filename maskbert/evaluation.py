@@ -118,10 +118,11 @@ def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | Non
     """Score a finished run's best model on a split of its task; writes `{split}_predictions.safetensors`
     and `{split}_metrics.json` in the run directory."""
     from maskbert.data import load_prepared
-    from maskbert.training import load_run_model, pick_device
+    from maskbert.rundir import load_run_model, read_run
+    from maskbert.training import pick_device
 
     run_dir = Path(run_dir)
-    run = json.loads((run_dir / "run.json").read_text())
+    run = read_run(run_dir)
     prepared = load_prepared(prepared_dir or run["prepared_dir"])
     if split not in prepared.splits:
         raise ValueError(f"task '{prepared.task.name}' has no '{split}' split: it has {sorted(prepared.splits)}")

@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from maskbert.artifact import load_artifact, save_artifact
+from maskbert.artifact import save_artifact
 from maskbert.evaluation import predict
 from maskbert.masking import MaskingConfig, binary_masks, mask_changes, masking_report
-from maskbert.modeling import HEAD_CLASSES, build_model
+from maskbert.modeling import build_model
+from maskbert.rundir import load_run_model, write_json_atomic
 
 
 @dataclass
@@ -55,12 +56,6 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _atomic_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def _save_best(model, out: Path, record: dict) -> None:
     artifact = out / "artifact"
     if record["method"] == "masking":
@@ -75,17 +70,6 @@ def _save_best(model, out: Path, record: dict) -> None:
         os.replace(artifact, previous)
     os.replace(tmp, artifact)
     shutil.rmtree(previous, ignore_errors=True)
-
-
-def load_run_model(run_dir: str | Path, device: str = "cpu"):
-    """The best model of a finished run, ready for inference."""
-    run_dir = Path(run_dir)
-    record = json.loads((run_dir / "run.json").read_text())
-    if record["method"] == "masking":
-        model, _ = load_artifact(run_dir / "artifact" / "mask.safetensors", device=device)
-        return model
-    model = HEAD_CLASSES[record["task_kind"]].from_pretrained(run_dir / "artifact")
-    return model.to(device).eval()
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -115,7 +99,7 @@ def train(cfg: TrainConfig) -> dict:
         if json.loads((out / "run.json").read_text()) == record:
             return json.loads(summary_path.read_text())
         summary_path.unlink()
-    _atomic_json(out / "run.json", record)
+    write_json_atomic(out / "run.json", record)
 
     device = cfg.device or pick_device()
     masking = MaskingConfig(masked_blocks=cfg.masked_blocks, initial_sparsity=cfg.initial_sparsity)
@@ -199,6 +183,6 @@ def train(cfg: TrainConfig) -> dict:
                **{k: best[k] for k in ("mask_sparsity", "mask_changed") if k in best}, "done": True}
     if initial_masks is not None:
         summary["masked_weights"] = sum(m.numel() for m in initial_masks.values())
-    _atomic_json(summary_path, summary)
+    write_json_atomic(summary_path, summary)
     checkpoint_path.unlink(missing_ok=True)
     return summary

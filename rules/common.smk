@@ -7,7 +7,7 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 from maskbert.data import get_task
-from maskbert.report import fmt_lr
+from reproduction.report import fmt_lr
 
 WORKFLOW_DIR = Path(workflow.basedir)
 

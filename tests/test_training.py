@@ -13,7 +13,8 @@ import torch
 
 from maskbert.data import prepare
 from maskbert.evaluation import Predictions, evaluate_run
-from maskbert.training import TrainConfig, load_run_model, train
+from maskbert.rundir import load_run_model
+from maskbert.training import TrainConfig, train
 
 
 @pytest.fixture(scope="module")

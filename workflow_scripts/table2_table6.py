@@ -5,7 +5,8 @@ from _common import read_json, setup
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
 from maskbert.memory import ensemble_memory_mb
-from maskbert.report import load_paper, table2_6, table2_memory, write_table
+from reproduction.report import load_paper, write_table
+from reproduction.tables import table2_6, table2_memory
 
 p = snakemake.params  # noqa: F821
 paper = load_paper(snakemake.input.paper)  # noqa: F821

@@ -6,7 +6,8 @@ from _common import read_json, setup
 
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
-from maskbert.report import load_paper, table5, write_table
+from reproduction.report import load_paper, write_table
+from reproduction.tables import table5
 
 stats = [(model, read_json(Path(d) / "stats.json"))
          for model, d in zip(snakemake.params.models, snakemake.input.data)]  # noqa: F821  # fmt: skip

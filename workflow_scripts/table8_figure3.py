@@ -5,7 +5,9 @@ from _common import setup
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
 from maskbert.memory import accumulated_memory
-from maskbert.report import figure3, load_paper, table8, write_table
+from reproduction.figures import figure3
+from reproduction.report import load_paper, write_table
+from reproduction.tables import table8
 
 p = snakemake.params  # noqa: F821
 accumulated = {m: accumulated_memory(p.model_sources[m], dict(p.task_num_labels), p.masked_blocks[m])

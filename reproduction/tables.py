@@ -1,180 +1,28 @@
-"""The paper's tables and Figure 3 from the workflow's results, each beside the paper's published numbers.
+"""The paper's Tables 1, 2, 4, 5, 6 and 8 from the workflow's results, each beside the published numbers.
 
-Every builder returns a :class:`Table`: ``data`` (tidy, numeric: one row per cell of the paper's table,
-``ours``, ``paper`` and ``diff = ours - paper``) and ``display`` (the same rows formatted for reading).
-:func:`write_table` writes ``data`` as CSV and ``display`` as Markdown and LaTeX. The paper's numbers come
-from a long table (``resources/paper_results.csv`` in the workflow): columns table, model, method, kind,
-task, item, quantity, value, unit. A cell the paper does not have (another model, a synthetic task) is
-empty in ``paper`` and ``diff``.
-
-This module has no Snakemake dependency; the workflow scripts only load JSON and call it.
+Each builder returns a :class:`reproduction.report.Table`; see that module for the data/display split.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-MODEL_NAMES = {
-    "bert-base-uncased": "BERT",
-    "roberta-base": "RoBERTa",
-    "distilbert-base-uncased": "DistilBERT",
-    "sentence-transformers/all-MiniLM-L6-v2": "MiniLM-L6",
-    "all-MiniLM-L6-v2": "MiniLM-L6",
-}
-PAPER_TASK_ORDER = ("mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner", "swag")
-
-
-@dataclass
-class Table:
-    name: str
-    caption: str
-    data: pd.DataFrame
-    display: pd.DataFrame
-
-
-# ------------------------------------------------------------------------------------------------------
-# Formatting and writing
-# ------------------------------------------------------------------------------------------------------
-def model_name(model: str) -> str:
-    return MODEL_NAMES.get(model, model.split("/")[-1])
-
-
-def task_name(task: str) -> str:
-    try:
-        from maskbert.data import get_task
-
-        return get_task(task).display_name
-    except Exception:  # noqa: BLE001 - a name outside the registry is shown as is
-        return task
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
-def fmt(value, digits: int = 1, signed: bool = False) -> str:
-    """A number for display; missing values as an en dash."""
-    if _is_missing(value):
-        return "–"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:+,d}" if signed else f"{value:,d}"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def fmt_lr(value) -> str:
-    if _is_missing(value):
-        return "–"
-    mantissa, exponent = f"{float(value):e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-
-
-def fmt_pm(mean, std, digits: int = 1) -> str:
-    if _is_missing(mean):
-        return "–"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if not _is_missing(std) else f"{mean:.{digits}f}"
-
-
-def to_markdown(df: pd.DataFrame, caption: str | None = None) -> str:
-    def cell(v) -> str:
-        return ("–" if _is_missing(v) else str(v)).replace("|", "\\|").replace("\n", " ")
-
-    lines = []
-    if caption:
-        lines += [f"**{caption}**", ""]
-    lines.append("| " + " | ".join(cell(c) for c in df.columns) + " |")
-    lines.append("| " + " | ".join("---" for _ in df.columns) + " |")
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
-
-
-def latex_escape(text: str) -> str:
-    out = "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
-    return out.replace("±", r"$\pm$").replace("–", "--").replace("Δ", r"$\Delta$").replace("×", r"$\times$")
-
-
-def to_latex(df: pd.DataFrame, caption: str | None = None, label: str | None = None) -> str:
-    """A booktabs table (needs \\usepackage{booktabs})."""
-    align = "".join("r" if _numeric_looking(df[c]) else "l" for c in df.columns)
-    lines = [r"\begin{table}[t]", r"\centering", r"\small"]
-    lines.append(rf"\begin{{tabular}}{{{align}}}")
-    lines.append(r"\toprule")
-    lines.append(" & ".join(latex_escape(c) for c in df.columns) + r" \\")
-    lines.append(r"\midrule")
-    for row in df.itertuples(index=False):
-        lines.append(" & ".join(latex_escape("–" if _is_missing(v) else v) for v in row) + r" \\")
-    lines.append(r"\bottomrule")
-    lines.append(r"\end{tabular}")
-    if caption:
-        lines.append(rf"\caption{{{latex_escape(caption)}}}")
-    if label:
-        lines.append(rf"\label{{{label}}}")
-    lines.append(r"\end{table}")
-    return "\n".join(lines) + "\n"
-
-
-def _numeric_looking(series: pd.Series) -> bool:
-    """Right-align a column whose every shown value starts like a number (or is missing)."""
-    values = ["–" if _is_missing(v) else str(v) for v in series]
-    return any(v != "–" for v in values) and all(re.match(r"^(–$|[+-]?[0-9.])", v) for v in values)
-
-
-def write_table(table: Table, paths: Iterable[str | Path]) -> list[Path]:
-    """Write ``table`` to each path by suffix: .csv (numeric data), .md and .tex (display)."""
-    written = []
-    for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".csv":
-            # 12 significant digits: parameter counts (~1e9) and MB stay exact; 6 rounded Table 8's counts.
-            table.data.to_csv(path, index=False, float_format="%.12g")
-        elif path.suffix == ".md":
-            path.write_text(to_markdown(table.display, table.caption))
-        elif path.suffix == ".tex":
-            path.write_text(to_latex(table.display, table.caption, label=f"tab:{table.name}"))
-        else:
-            raise ValueError(f"{path}: expected a .csv, .md or .tex path")
-        written.append(path)
-    return written
-
-
-# ------------------------------------------------------------------------------------------------------
-# The paper's numbers
-# ------------------------------------------------------------------------------------------------------
-def load_paper(path: str | Path) -> pd.DataFrame:
-    """The long table of published numbers (comment lines start with #)."""
-    df = pd.read_csv(path, comment="#", dtype={"table": str}, keep_default_na=False)
-    df["value"] = pd.to_numeric(df["value"])
-    return df
-
-
-def paper_value(paper: pd.DataFrame | None, quantity: str, **match) -> float:
-    """One published number, or NaN when the paper has none for this cell."""
-    if paper is None:
-        return float("nan")
-    mask = paper["quantity"] == quantity
-    for key, value in match.items():
-        mask &= paper[key] == ("" if value is None else str(value))
-    values = paper.loc[mask, "value"]
-    return float(values.iloc[0]) if len(values) else float("nan")
-
-
-def _diff(ours, paper):
-    if _is_missing(ours) or _is_missing(paper):
-        return float("nan")
-    return float(ours) - float(paper)
+from reproduction.report import (
+    PAPER_TASK_ORDER,
+    Table,
+    diff_or_nan,
+    fmt,
+    fmt_lr,
+    fmt_pm,
+    is_missing,
+    model_name,
+    paper_value,
+    task_name,
+)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -190,7 +38,7 @@ def table1(selections: Sequence[Mapping], paper: pd.DataFrame | None = None) -> 
             "model": s["model"], "method": s["method"], "task": s["task"], "metric": s["metric"],
             "lr": s["best_lr"], "n_seeds": len(s["dev_scores"]),
             "ours_mean": s["dev_mean"], "ours_std": s["dev_std"],
-            "paper_mean": p_mean, "paper_std": p_std, "diff": _diff(s["dev_mean"], p_mean),
+            "paper_mean": p_mean, "paper_std": p_std, "diff": diff_or_nan(s["dev_mean"], p_mean),
         })  # fmt: skip
     data = pd.DataFrame(rows)
     display = pd.DataFrame({
@@ -256,7 +104,7 @@ def table2_6(ensembles: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
             p = paper_value(paper, "test_error", table=paper_table_of(e["model"]), model=e["model"],
                             method=e["method"], kind=kind, task=e["task"])  # fmt: skip
             rows.append({**base, "kind": kind, "ours_error": ours, "ours_std": std, "paper_error": p,
-                         "diff": _diff(ours, p), "ensemble_method": method, "memory_mb": memory,
+                         "diff": diff_or_nan(ours, p), "ensemble_method": method, "memory_mb": memory,
                          "paper_table": paper_table_of(e["model"])})  # fmt: skip
     data = pd.DataFrame(rows)
     if len(data):  # the paper's layout: per model, masking then finetuning, single then ensemble
@@ -282,7 +130,7 @@ def table2_memory(rows: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
     out = []
     for r in rows:
         p = paper_value(paper, "memory_mb", table="2", model=r["model"], method=r["method"], kind=r["kind"])
-        out.append({**r, "paper_mb": p, "diff": _diff(r["memory_mb"], p)})
+        out.append({**r, "paper_mb": p, "diff": diff_or_nan(r["memory_mb"], p)})
     data = pd.DataFrame(out)
     display = pd.DataFrame({
         "Model": data["model"].map(model_name), "Method": data["method"].str.capitalize(),
@@ -317,7 +165,7 @@ def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = No
             p = paper_value(paper, f"{split}_size", table="5", task=task)
             trunc = s["splits"].get(split, {}).get("truncation", {})
             row.update({
-                f"{split}_ours": ours, f"{split}_paper": p, f"{split}_diff": _diff(ours, p),
+                f"{split}_ours": ours, f"{split}_paper": p, f"{split}_diff": diff_or_nan(ours, p),
                 f"{split}_truncated": trunc.get("examples_truncated"),
                 f"{split}_truncated_paper": paper_value(paper, f"{split}_truncated_sentences", table="5",
                                                         model=model, task=task),
@@ -329,7 +177,7 @@ def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = No
     data = pd.DataFrame(rows)
 
     def num(v):
-        return fmt(int(v)) if not _is_missing(v) else "–"
+        return fmt(int(v)) if not is_missing(v) else "–"
 
     display = pd.DataFrame({
         "Model": data["model"].map(model_name), "Task": data["task"].map(task_name), "Unit": data["unit"],
@@ -399,12 +247,12 @@ def table8(accumulated: Mapping[str, pd.DataFrame], paper: pd.DataFrame | None =
                     p = float(ref[f"{method}_{unit}"].iloc[i]) if comparable else float("nan")
                     row[f"{method}_{unit}"] = ours
                     row[f"{method}_{unit}_paper"] = p
-                    row[f"{method}_{unit}_diff"] = _diff(ours, p)
+                    row[f"{method}_{unit}_diff"] = diff_or_nan(ours, p)
             rows.append(row)
     data = pd.DataFrame(rows)
 
     def mparams(v):
-        return "–" if _is_missing(v) else f"{v / 1e6:,.2f}M"
+        return "–" if is_missing(v) else f"{v / 1e6:,.2f}M"
 
     display = pd.DataFrame({
         "Model": data["model"].map(model_name), "Tasks": data["n_tasks"], "+ Task": data["task"].map(task_name),
@@ -424,41 +272,3 @@ def table8(accumulated: Mapping[str, pd.DataFrame], paper: pd.DataFrame | None =
                  data, display)
 
 
-def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
-    """Figure 3: accumulated parameters (millions) and MB against the number of tasks, per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = table.data
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    colors = {"finetuning": "tab:blue", "masking": "tab:red"}
-    for model, group in data.groupby("model", sort=False):
-        for method in ("finetuning", "masking"):
-            for ax, unit, scale in ((axes[0], "params", 1e6), (axes[1], "mb", 1.0)):
-                ax.plot(group["n_tasks"], group[f"{method}_{unit}"] / scale, marker="o", color=colors[method],
-                        label=f"{method.capitalize()} ({model_name(model)})",
-                        linestyle="-" if model == data["model"].iloc[0] else "--")  # fmt: skip
-                paper = group[f"{method}_{unit}_paper"]
-                if paper.notna().any():
-                    ax.scatter(group["n_tasks"], paper / scale, marker="x", s=50, color="black", zorder=3,
-                               label=f"{method.capitalize()}, paper" if ax is axes[0] else None)  # fmt: skip
-    first = data[data["model"] == data["model"].iloc[0]] if len(data) else data
-    for ax, ylabel in ((axes[0], "parameters (millions)"), (axes[1], "memory (MB)")):
-        ax.set_xlabel("number of tasks")
-        ax.set_ylabel(ylabel)
-        ax.set_xticks(list(first["n_tasks"]))
-        ax.set_xticklabels([f"{n}\n{task_name(t)}" for n, t in zip(first["n_tasks"], first["task"])], fontsize=7)
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].legend(handles, labels, fontsize=8)
-    fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks")
-    fig.tight_layout()
-    written = []
-    for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
-        written.append(path)
-    plt.close(fig)
-    return written

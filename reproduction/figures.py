@@ -1,0 +1,48 @@
+"""The paper's figures drawn with matplotlib (PNG and PDF), each with the paper's numbers where it has them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from reproduction.report import Table, model_name, task_name
+
+
+def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
+    """Figure 3: accumulated parameters (millions) and MB against the number of tasks, per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = table.data
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    colors = {"finetuning": "tab:blue", "masking": "tab:red"}
+    for model, group in data.groupby("model", sort=False):
+        for method in ("finetuning", "masking"):
+            for ax, unit, scale in ((axes[0], "params", 1e6), (axes[1], "mb", 1.0)):
+                ax.plot(group["n_tasks"], group[f"{method}_{unit}"] / scale, marker="o", color=colors[method],
+                        label=f"{method.capitalize()} ({model_name(model)})",
+                        linestyle="-" if model == data["model"].iloc[0] else "--")  # fmt: skip
+                paper = group[f"{method}_{unit}_paper"]
+                if paper.notna().any():
+                    ax.scatter(group["n_tasks"], paper / scale, marker="x", s=50, color="black", zorder=3,
+                               label=f"{method.capitalize()}, paper" if ax is axes[0] else None)  # fmt: skip
+    first = data[data["model"] == data["model"].iloc[0]] if len(data) else data
+    for ax, ylabel in ((axes[0], "parameters (millions)"), (axes[1], "memory (MB)")):
+        ax.set_xlabel("number of tasks")
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(list(first["n_tasks"]))
+        ax.set_xticklabels([f"{n}\n{task_name(t)}" for n, t in zip(first["n_tasks"], first["task"])], fontsize=7)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].legend(handles, labels, fontsize=8)
+    fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks")
+    fig.tight_layout()
+    written = []
+    for path in map(Path, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=150)
+        written.append(path)
+    plt.close(fig)
+    return written
