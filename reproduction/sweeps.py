@@ -13,6 +13,7 @@ No Snakemake here: rules/sweeps.smk calls these, and the tests call them on made
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,10 +43,15 @@ DIRECTIONS = ("bottom-up", "top-down")
 # ------------------------------------------------------------------------------------------------------
 @cache
 def num_blocks_of(model: str) -> int:
-    """Transformer blocks of a model, from its config (shipped for the paper's models; no weights needed)."""
-    from maskbert.memory import load_config
+    """Transformer blocks of a model, from its config.json (shipped for the paper's models, bundled for
+    MiniLM), read as JSON: importing transformers would add seconds to every DAG build."""
+    from maskbert.pretrained import resolve_model_path, shipped_config_path
 
-    return int(load_config(model).num_hidden_layers)
+    path = shipped_config_path(model) or Path(resolve_model_path(model)) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no config.json for model '{model}' (expected a shipped or local model)")
+    config = json.loads(path.read_text())
+    return int(config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"])
 
 
 def canonical_blocks(spec: str, num_blocks: int) -> str:
