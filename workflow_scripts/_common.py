@@ -14,7 +14,7 @@ if _REPO not in sys.path:
     sys.path.append(_REPO)
 
 
-from maskbert.rundir import write_json_atomic as write_json  # noqa: E402,F401 - the one atomic writer
+from maskbert.rundir import write_json_atomic as write_json  # noqa: F401 - the one atomic writer
 
 STUB_ENV = "MASKBERT_WORKFLOW_STUB"
 STUB_BEST_LR_ENV = "MASKBERT_STUB_BEST_LR"
