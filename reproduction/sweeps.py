@@ -91,22 +91,11 @@ def layerwise_item(masked_blocks: str, initial_sparsity: float) -> str:
 # ------------------------------------------------------------------------------------------------------
 # Config: what the schema cannot check
 # ------------------------------------------------------------------------------------------------------
-def coerce_sweep_config(cfg: dict) -> None:
-    """YAML reads '5e-5' (no dot) as a string: take the sweep's learning rate as the number it means."""
-    section = (cfg.get("sweeps") or {}).get("initial_sparsity")
-    if isinstance(section, dict) and isinstance(section.get("learning_rate"), str):
-        try:
-            section["learning_rate"] = float(section["learning_rate"])
-        except ValueError:
-            pass  # the schema then names the key
-
-
 def check_sweep_config(cfg: Mapping, num_blocks: Callable[[str], int] = num_blocks_of) -> list[str]:
     """Problems of the ``sweeps:`` section, one line each naming the config key; [] when it is valid.
 
-    Checked before any job runs: a sweep model must be one of ``models`` (its runs share the main grid's
-    data and paths); a task must exist and have a dev split; a sparsity must lie in (0, 1) and appear
-    once; a block set must lie inside every sweep model's blocks, be non-empty and appear once (after
+    Checked before any job runs: a task must exist and have a dev split; a sparsity must lie in (0, 1)
+    and appear once; a block set must lie inside every sweep model's blocks, be non-empty and appear once (after
     canonical spelling: '2-5,6-11' is '2-11'); the layer-wise sweep needs the masking learning-rate grid
     (its selection) and the finetuning grid (Table 7's finetuning row).
     """
@@ -122,10 +111,6 @@ def check_sweep_config(cfg: Mapping, num_blocks: Callable[[str], int] = num_bloc
             problems.append(f"config key '{key}': unknown sweep; expected one of {', '.join(SWEEPS)}")
             continue
         models = list(section.get("models") or [])
-        for i, model in enumerate(models):
-            if model not in cfg.get("models", []):
-                problems.append(f"config key '{key}.models.{i}': model '{model}' is not one of 'models' "
-                                f"({', '.join(cfg.get('models', []))})")  # fmt: skip
         for i, task in enumerate(section.get("tasks") or []):
             try:
                 spec = get_task(task)
@@ -191,27 +176,52 @@ class Point:
     method: str
     masked_blocks: str | None  # canonical spelling; None for finetuning
     initial_sparsity: float | None  # None for finetuning
-    lr: str  # as the paths spell it (fmt_lr)
+    lr: float
     seed: int
 
 
-def initial_sparsity_settings(cfg: Mapping) -> list[tuple[str, str, float]]:
-    """(model, masked blocks, sparsity) of every Figure 1 setting: all blocks, each configured sparsity."""
-    section = (cfg.get("sweeps") or {}).get("initial_sparsity") or {}
-    return [(m, all_blocks(num_blocks_of(m)), float(s)) for m in section.get("models", [])
-            for s in section.get("sparsities", [])]  # fmt: skip
+def figure1_runs(cfg: Mapping) -> list[Point]:
+    """Every Figure 1 run: all blocks masked, per model, sparsity, task and seed (default: ``seeds``), at the
+    sweep's fixed learning rate; none when the sweep is left out."""
+    section = (cfg.get("sweeps") or {}).get("initial_sparsity")
+    if not section:
+        return []
+    seeds = section.get("seeds") or cfg["seeds"]
+    return [Point(model, task, "masking", all_blocks(num_blocks_of(model)), float(sparsity),
+                  float(section["learning_rate"]), int(seed))
+            for model in section["models"] for sparsity in section["sparsities"] for task in section["tasks"]
+            for seed in seeds]  # fmt: skip
 
 
-def layerwise_settings(cfg: Mapping) -> list[tuple[str, str, float]]:
-    """(model, masked blocks, sparsity) of every Table 7 masking row, in the config's order."""
-    section = (cfg.get("sweeps") or {}).get("layerwise") or {}
-    return [(m, canonical_blocks(str(b), num_blocks_of(m)), float(s)) for m in section.get("models", [])
-            for b in section.get("block_sets", []) for s in section.get("sparsities", [])]  # fmt: skip
+@dataclass(frozen=True)
+class Group:
+    """A (model, task, method, setting) whose learning rate is selected on the mean dev score over seeds."""
+
+    model: str
+    task: str
+    method: str
+    masked_blocks: str | None
+    initial_sparsity: float | None
 
 
-def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[str]]) -> dict[str, list[Point]]:
+def layerwise_groups(cfg: Mapping) -> list[Group]:
+    """Table 7's selections: masking per model, block set, sparsity and task in the config's order, then
+    finetuning per model and task; none when the sweep is left out."""
+    section = (cfg.get("sweeps") or {}).get("layerwise")
+    if not section:
+        return []
+    masking = [Group(model, task, "masking", canonical_blocks(str(blocks), num_blocks_of(model)), float(sparsity))
+               for model in section["models"] for blocks in section["block_sets"]
+               for sparsity in section["sparsities"] for task in section["tasks"]]  # fmt: skip
+    finetuning = [Group(model, task, "finetuning", None, None) for model in section["models"]
+                  for task in section["tasks"]]  # fmt: skip
+    return masking + finetuning
+
+
+def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[float]]) -> dict[str, list[Point]]:
     """Every training point of each experiment: ``main`` (the §4 grid), ``layerwise`` and
-    ``initial_sparsity``; ``lr_grid(model, task, method)`` gives the learning rates (as paths spell them).
+    ``initial_sparsity``; ``lr_grid(model, task, method)`` gives the initial learning-rate grid (the §4
+    border rule may extend a selection's grid when it runs; those runs are not counted here).
 
     The same Point can appear under several experiments; :func:`new_points` counts what each adds.
     """
@@ -234,25 +244,11 @@ def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[str]]
                 ]  # fmt: skip
     sweeps = cfg.get("sweeps") or {}
     if sweeps.get("layerwise"):
-        tasks = sweeps["layerwise"]["tasks"]
-        points["layerwise"] = [
-            Point(model, task, "masking", blocks, sparsity, lr, seed)
-            for model, blocks, sparsity in layerwise_settings(cfg) for task in tasks
-            for lr in lr_grid(model, task, "masking") for seed in seeds
-        ] + [
-            Point(model, task, "finetuning", None, None, lr, seed)
-            for model in sweeps["layerwise"]["models"] for task in tasks
-            for lr in lr_grid(model, task, "finetuning") for seed in seeds
-        ]  # fmt: skip
+        points["layerwise"] = [Point(g.model, g.task, g.method, g.masked_blocks, g.initial_sparsity, lr, seed)
+                               for g in layerwise_groups(cfg) for lr in lr_grid(g.model, g.task, g.method)
+                               for seed in seeds]  # fmt: skip
     if sweeps.get("initial_sparsity"):
-        section = sweeps["initial_sparsity"]
-        lr = fmt_lr(section["learning_rate"])
-        fig1_seeds = [int(s) for s in section.get("seeds") or seeds]
-        points["initial_sparsity"] = [
-            Point(model, task, "masking", blocks, sparsity, lr, seed)
-            for model, blocks, sparsity in initial_sparsity_settings(cfg) for task in section["tasks"]
-            for seed in fig1_seeds
-        ]  # fmt: skip
+        points["initial_sparsity"] = figure1_runs(cfg)
     return points
 
 
