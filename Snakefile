@@ -1,11 +1,12 @@
-# maskbert: the paper's experiment grid as a DAG, from data to Tables 1, 2, 4, 5, 6, 8 and Figure 3.
+# maskbert: the paper's experiment grid as a DAG, from data to Tables 1, 2, 4-8 and Figures 1-3.
 #
 #   snakemake --cores 4 --resources gpu=4 tables          # on a machine with 4 GPUs
 #   snakemake --profile profiles/slurm tables             # on a Slurm cluster
 #   snakemake --cores 2 --configfile config/demo.yaml     # the offline demo (MiniLM, synthetic tasks)
 #   snakemake --report results/report.html tables         # one HTML report of every table and figure
 #
-# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate.
+# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate; the
+# §5.1/§5.2 sweeps (rules/sweeps.smk, targets figure1 and figure2) reuse train and select.
 # See docs/WORKFLOW.md.
 
 from snakemake.utils import min_version

@@ -54,6 +54,11 @@ def num_blocks_of(model: str) -> int:
     return int(config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"])
 
 
+def model_blocks(cfg: Mapping, model: str) -> int:
+    """Transformer blocks of a configured model: of its local copy when ``model_paths`` names one."""
+    return num_blocks_of((cfg.get("model_paths") or {}).get(model, model))
+
+
 def canonical_blocks(spec: str, num_blocks: int) -> str:
     """One spelling per block set ('02-11', '2-5,6-11' -> '2-11'), checked against the model's range."""
     from maskbert.families import format_blocks, parse_blocks
@@ -91,7 +96,7 @@ def layerwise_item(masked_blocks: str, initial_sparsity: float) -> str:
 # ------------------------------------------------------------------------------------------------------
 # Config: what the schema cannot check
 # ------------------------------------------------------------------------------------------------------
-def check_sweep_config(cfg: Mapping, num_blocks: Callable[[str], int] = num_blocks_of) -> list[str]:
+def check_sweep_config(cfg: Mapping) -> list[str]:
     """Problems of the ``sweeps:`` section, one line each naming the config key; [] when it is valid.
 
     Checked before any job runs: a task must exist and have a dev split; a sparsity must lie in (0, 1)
@@ -133,7 +138,7 @@ def check_sweep_config(cfg: Mapping, num_blocks: Callable[[str], int] = num_bloc
             if lr is not None and (not isinstance(lr, (int, float)) or not 0 < lr <= 1):
                 problems.append(f"config key '{key}.learning_rate': {lr!r} is not a learning rate in (0, 1]")
         if sweep == "layerwise":
-            problems += _check_block_sets(key, section, models, num_blocks)
+            problems += _check_block_sets(key, section, models, lambda model: model_blocks(cfg, model))
             for method in ("masking", "finetuning"):
                 if method not in (cfg.get("learning_rates") or {}):
                     problems.append(f"config key 'learning_rates.{method}': the layer-wise sweep (Table 7) "
@@ -187,7 +192,7 @@ def figure1_runs(cfg: Mapping) -> list[Point]:
     if not section:
         return []
     seeds = section.get("seeds") or cfg["seeds"]
-    return [Point(model, task, "masking", all_blocks(num_blocks_of(model)), float(sparsity),
+    return [Point(model, task, "masking", all_blocks(model_blocks(cfg, model)), float(sparsity),
                   float(section["learning_rate"]), int(seed))
             for model in section["models"] for sparsity in section["sparsities"] for task in section["tasks"]
             for seed in seeds]  # fmt: skip
@@ -210,7 +215,7 @@ def layerwise_groups(cfg: Mapping) -> list[Group]:
     section = (cfg.get("sweeps") or {}).get("layerwise")
     if not section:
         return []
-    masking = [Group(model, task, "masking", canonical_blocks(str(blocks), num_blocks_of(model)), float(sparsity))
+    masking = [Group(model, task, "masking", canonical_blocks(str(blocks), model_blocks(cfg, model)), float(sparsity))
                for model in section["models"] for blocks in section["block_sets"]
                for sparsity in section["sparsities"] for task in section["tasks"]]  # fmt: skip
     finetuning = [Group(model, task, "finetuning", None, None) for model in section["models"]
@@ -232,7 +237,7 @@ def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[float
     points: dict[str, list[Point]] = {"main": []}
     for model in cfg["models"]:
         spec = (training.get("masked_blocks") or {}).get(model)
-        n = num_blocks_of(model)
+        n = model_blocks(cfg, model)
         blocks = canonical_blocks(spec, n) if spec else format_blocks(default_masked_blocks(n))
         for task in cfg["tasks"]:
             for method in cfg["methods"]:

@@ -9,7 +9,7 @@
 
 from dataclasses import asdict
 
-from reproduction.sweeps import check_sweep_config, figure1_runs, layerwise_groups, num_blocks_of
+from reproduction.sweeps import check_sweep_config, figure1_runs, layerwise_groups, model_blocks
 
 _sweep_problems = check_sweep_config(config)
 if _sweep_problems:
@@ -54,7 +54,7 @@ rule figure1_initial_sparsity:
         pdf=f"{FIGURES}/figure1_initial_sparsity.pdf",
     params:
         points=[asdict(p) for p in FIGURE1_RUNS],
-        num_blocks={p.model: num_blocks_of(p.model) for p in FIGURE1_RUNS},
+        num_blocks={p.model: model_blocks(config, p.model) for p in FIGURE1_RUNS},
     conda:
         CONDA_ENV
     log:
@@ -76,7 +76,7 @@ rule figure2_table7_layerwise:
                    category="Figures"),
         pdf=f"{FIGURES}/figure2_layerwise.pdf",
     params:
-        num_blocks={g.model: num_blocks_of(g.model) for g in LAYERWISE_GROUPS},
+        num_blocks={g.model: model_blocks(config, g.model) for g in LAYERWISE_GROUPS},
     conda:
         CONDA_ENV
     log:

@@ -95,6 +95,16 @@ def test_sweep_config_problems_name_the_key():
 # ------------------------------------------------------------------------------------------------------
 # Training points: what each experiment adds to the main grid
 # ------------------------------------------------------------------------------------------------------
+def test_blocks_of_a_local_copy_come_from_its_config(tiny_model_dirs):
+    """model_paths swaps in another checkpoint (here a 4-block BERT): block sets are checked against it."""
+    cfg = demo_config()
+    cfg["model_paths"] = {MINILM: tiny_model_dirs["bert"]}
+    assert sweeps.model_blocks(cfg, MINILM) == 4
+    assert "config key 'sweeps.layerwise.block_sets.0': '0-5' for sentence-transformers/all-MiniLM-L6-v2 " \
+           "(4 blocks, 0-3)" in "\n".join(sweeps.check_sweep_config(cfg))  # fmt: skip
+    assert {p.masked_blocks for p in sweeps.figure1_runs(cfg)} == {"0-3"}
+
+
 def test_sweeps_share_points_with_the_main_grid():
     points = sweeps.sweep_points(CONFIG, lr_grid_of(CONFIG))
     fig1, layer = CONFIG["sweeps"]["initial_sparsity"], CONFIG["sweeps"]["layerwise"]
