@@ -99,10 +99,11 @@ def layerwise_item(masked_blocks: str, initial_sparsity: float) -> str:
 def check_sweep_config(cfg: Mapping) -> list[str]:
     """Problems of the ``sweeps:`` section, one line each naming the config key; [] when it is valid.
 
-    Checked before any job runs: a task must exist and have a dev split; a sparsity must lie in (0, 1)
-    and appear once; a block set must lie inside every sweep model's blocks, be non-empty and appear once (after
-    canonical spelling: '2-5,6-11' is '2-11'); the layer-wise sweep needs the masking learning-rate grid
-    (its selection) and the finetuning grid (Table 7's finetuning row).
+    Checked before any job runs: a model's config.json must be readable (its number of blocks); a task must
+    exist and have a dev split; a sparsity must lie in (0, 1) and appear once; a block set must lie inside
+    every sweep model's blocks, be non-empty and appear once (after canonical spelling: '2-5,6-11' is
+    '2-11'); the layer-wise sweep needs the masking learning-rate grid (its selection) and the finetuning
+    grid (Table 7's finetuning row).
     """
     from maskbert.data import get_task
 
@@ -115,7 +116,12 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
         if sweep not in SWEEPS:
             problems.append(f"config key '{key}': unknown sweep; expected one of {', '.join(SWEEPS)}")
             continue
-        models = list(section.get("models") or [])
+        blocks_of = {}
+        for i, model in enumerate(section.get("models") or []):
+            try:
+                blocks_of[model] = model_blocks(cfg, model)
+            except (OSError, ValueError, KeyError) as error:
+                problems.append(f"config key '{key}.models.{i}': cannot read the config of '{model}' ({error})")
         for i, task in enumerate(section.get("tasks") or []):
             try:
                 spec = get_task(task)
@@ -138,7 +144,7 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
             if lr is not None and (not isinstance(lr, (int, float)) or not 0 < lr <= 1):
                 problems.append(f"config key '{key}.learning_rate': {lr!r} is not a learning rate in (0, 1]")
         if sweep == "layerwise":
-            problems += _check_block_sets(key, section, models, lambda model: model_blocks(cfg, model))
+            problems += _check_block_sets(key, section.get("block_sets") or [], blocks_of)
             for method in ("masking", "finetuning"):
                 if method not in (cfg.get("learning_rates") or {}):
                     problems.append(f"config key 'learning_rates.{method}': the layer-wise sweep (Table 7) "
@@ -146,15 +152,11 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
     return problems
 
 
-def _check_block_sets(key: str, section: Mapping, models: Sequence[str], num_blocks) -> list[str]:
+def _check_block_sets(key: str, block_sets: Sequence[str], blocks_of: Mapping[str, int]) -> list[str]:
+    """Each block set against each model's number of blocks; empty and repeated sets."""
     problems, seen = [], {}
-    for model in models:
-        try:
-            n = num_blocks(model)
-        except Exception as error:  # noqa: BLE001 - any failure to read a config is reported by key
-            problems.append(f"config key '{key}.models': cannot read the config of '{model}' ({error})")
-            continue
-        for i, spec in enumerate(section.get("block_sets") or []):
+    for model, n in blocks_of.items():
+        for i, spec in enumerate(block_sets):
             try:
                 canonical = canonical_blocks(str(spec), n)
             except ValueError as error:

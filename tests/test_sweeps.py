@@ -103,6 +103,10 @@ def test_blocks_of_a_local_copy_come_from_its_config(tiny_model_dirs):
     assert "config key 'sweeps.layerwise.block_sets.0': '0-5' for sentence-transformers/all-MiniLM-L6-v2 " \
            "(4 blocks, 0-3)" in "\n".join(sweeps.check_sweep_config(cfg))  # fmt: skip
     assert {p.masked_blocks for p in sweeps.figure1_runs(cfg)} == {"0-3"}
+    cfg["model_paths"] = {MINILM: str(Path(tiny_model_dirs["bert"]) / "missing-copy")}
+    assert sweeps.check_sweep_config(cfg)[0].startswith(
+        "config key 'sweeps.initial_sparsity.models.0': cannot read the config of "
+        "'sentence-transformers/all-MiniLM-L6-v2' (")  # fmt: skip
 
 
 def test_sweeps_share_points_with_the_main_grid():
