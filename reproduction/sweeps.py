@@ -333,7 +333,7 @@ def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
 
     data = table.data
     tasks = list(dict.fromkeys(data["task"]))
-    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 1), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 2), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for model, group in data[data["task"] == task].groupby("model", sort=False):
             x = 100 * group["initial_sparsity"]
@@ -345,7 +345,7 @@ def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
         ax.set_ylabel(f"dev {metric} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Dev performance of masking against the initial sparsity (mean ± std over seeds)")
+    fig.suptitle("Masking: dev score against the initial sparsity (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
     return _save(fig, paths)
 
@@ -375,7 +375,7 @@ def table7(masking: Sequence[Mapping], finetuning: Sequence[Mapping], num_blocks
         raise ValueError(f"Table 7: selection {data.loc[duplicated].iloc[0][['model', 'method', 'task']].to_dict()}"
                          f" given twice")  # fmt: skip
     return Table("table7_layerwise", "Table 7 (§5.2, App. D.1): dev score (%) when masking a subset of the "
-                 "transformer blocks (plus W_P and W_T) at two initial sparsities, and of finetuning; mean ± "
+                 "transformer blocks (plus W_P and W_T) at each initial sparsity, and of finetuning; mean ± "
                  "std over seeds at the learning rate selected on the mean dev score; Δ = ours - paper.",
                  data, _table7_display(data))  # fmt: skip
 
@@ -428,13 +428,14 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     data = table.data
     masking = data[data["method"] == "masking"]
     sparsities = sorted(masking["initial_sparsity"].unique())
     tasks = list(dict.fromkeys(masking["task"]))
     fig, axes = plt.subplots(max(len(sparsities), 1), max(len(tasks), 1), squeeze=False,
-                             figsize=(3.8 * max(len(tasks), 1), 3.2 * max(len(sparsities), 1)))  # fmt: skip
+                             figsize=(3.8 * max(len(tasks), 2), 3.2 * max(len(sparsities), 1)))  # fmt: skip
     colors = {"bottom-up": "tab:blue", "top-down": "tab:orange"}
     markers = ["o", "s", "^", "D"]
     for row, sparsity in enumerate(sparsities):
@@ -460,12 +461,12 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
             metric = cell["metric"].iloc[0] if len(cell) else ""
             ax.set_title(f"{task_name(task)}, initial sparsity {100 * sparsity:g}%", fontsize=9)
             ax.set_xlabel("masked transformer blocks")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"dev {metric} (%)")
             ax.grid(alpha=0.3)
             if col == 0:
                 ax.legend(fontsize=6)
-    fig.suptitle("Masking a subset of the transformer blocks: bottom-up vs top-down (mean ± std over seeds)",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle("Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
     return _save(fig, paths)
 

@@ -132,11 +132,11 @@ def test_sweeps_share_points_with_the_main_grid():
         sweeps.canonical_blocks(b, 12) for b in layer["block_sets"]}  # fmt: skip
 
 
-def test_demo_sweeps_add_twelve_runs():
-    """The demo's sweeps reuse the main grid's MiniLM 2-5 runs and the layer-wise 0-5 runs at 1e-3."""
+def test_demo_sweeps_add_ten_runs():
+    """The demo's sweeps reuse the main grid's MiniLM 2-5 runs and the layer-wise 0-5 run at 1e-3."""
     cfg = demo_config()
     assert sweeps.new_points(sweeps.sweep_points(cfg, lr_grid_of(cfg))) == {
-        "main": 16, "layerwise": 8, "initial_sparsity": 4}  # fmt: skip
+        "main": 16, "layerwise": 8, "initial_sparsity": 2}  # fmt: skip
 
 
 def test_a_new_sweep_value_adds_exactly_its_points():

@@ -174,12 +174,22 @@ def test_a_block_outside_the_model_is_refused_naming_the_key(tmp_path):
     assert "Job stats" not in out and not (tmp_path / "res").exists()
 
 
-def test_demo_config_adds_twelve_runs(tmp_path):
+def test_sweeps_null_leaves_both_out(tmp_path):
+    """`sweeps: null` in a config merged over config.yaml: the main grid alone, empty sweep targets."""
+    cfg = {**SMALL, "sweeps": None}
+    (tmp_path / "main.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("tables", "--configfile", str(tmp_path / "main.yaml"), "--dry-run", "--directory", str(tmp_path))
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train"] == 3 and "figure1_initial_sparsity" not in counts
+    assert "figure2_table7_layerwise" not in counts
+
+
+def test_demo_config_adds_ten_runs(tmp_path):
     proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), str(ROOT / "config/demo.yaml"),
                      "--dry-run", "--directory", str(tmp_path))  # fmt: skip
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
-    assert job_counts(out)["train"] == len({identity(run) for run in runs}) == 16 + 12
+    assert job_counts(out)["train"] == len({identity(run) for run in runs}) == 16 + 10
     settings = {run.split("/")[-3] for run in runs if "/masking/" in run}
     assert settings == {"blocks2-5_sparsity0.05", "blocks0-5_sparsity0.05", "blocks0-3_sparsity0.05",
                         "blocks0-5_sparsity0.2", "blocks0-5_sparsity0.6"}  # fmt: skip
