@@ -82,6 +82,7 @@ def link_or_copy_tree(source: str | Path, target: str | Path) -> Path:
         return replace_dir(tmp, target)
     tmp.unlink(missing_ok=True)
     _link_or_copy(source, tmp)
+    os.utime(tmp)  # published now: newer than the job's inputs, whenever the scratch copy was written
     os.replace(tmp, target)
     return target
 

@@ -85,6 +85,7 @@ def train(cfg: TrainConfig) -> dict:
     record = run_record(cfg, prepared)
     finished = _finished_summary(out, record)
     if finished is not None:
+        _remove(out / PROGRESS)  # left behind if the finishing run was killed right after summary.json
         return finished
     for stale in (SUMMARY, DEV_PREDICTIONS, ARTIFACT):  # outputs of an earlier run with another config
         _remove(out / stale)

@@ -4,10 +4,12 @@ evaluation into its own folder, every family and task kind."""
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +32,13 @@ def _config(model, prepared, out, **overrides):
     values = {"model": model, "task": "synth-sentiment", "method": "masking", "seed": 1, "lr": 1e-2,
               "out_dir": str(out), "epochs": 2, "batch_size": 32, "prepared_dir": prepared, "device": "cpu"}
     return TrainConfig(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_bert_with_tokenizer, prepared, tmp_path_factory):
+    """A finished one-epoch masking run, shared by the tests that only read it (or copy it first)."""
+    config = _config(tiny_bert_with_tokenizer, prepared, tmp_path_factory.mktemp("finished") / "run", epochs=1)
+    return config, train(config)
 
 
 def _log(run):
@@ -65,9 +74,8 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_b
     assert json.loads((run / "evaluation" / "dev_metrics.json").read_text()) == result
 
 
-def test_evaluation_on_test_scores_the_test_split(tiny_bert_with_tokenizer, prepared, tmp_path):
-    run = tmp_path / "run"
-    train(_config(tiny_bert_with_tokenizer, prepared, run, epochs=1))
+def test_evaluation_on_test_scores_the_test_split(finished_run, prepared, tmp_path):
+    run = Path(finished_run[0].out_dir)
     result = evaluate_run(run, "test", out_dir=tmp_path / "scores", device="cpu")
     test = load_prepared(prepared).splits["test"]
     predictions = Predictions.load(tmp_path / "scores" / "test_predictions.safetensors")
@@ -82,10 +90,10 @@ def test_evaluation_on_test_scores_the_test_split(tiny_bert_with_tokenizer, prep
     assert explicit == result and (tmp_path / "p.safetensors").is_file()
 
 
-def test_cross_task_evaluation_maps_labels_by_name_and_refuses_other_label_sets(tiny_bert_with_tokenizer, prepared,
-                                                                                tmp_path):
+def test_cross_task_evaluation_maps_labels_by_name_and_refuses_other_label_sets(tiny_bert_with_tokenizer,
+                                                                                finished_run, tmp_path):
     run = tmp_path / "run"
-    train(_config(tiny_bert_with_tokenizer, prepared, run, epochs=1))
+    shutil.copytree(finished_run[0].out_dir, run)
     plain = Predictions.load(run / "dev_predictions.safetensors")
     record = json.loads((run / "run.json").read_text())
     record["label_names"] = record["label_names"][::-1]  # as if the model's outputs came in the other order
@@ -121,12 +129,11 @@ def test_early_stopping_keeps_the_best_epoch_not_the_last(tiny_bert_with_tokeniz
     assert np.array_equal(reloaded.logits, seen[1])
 
 
-def test_finished_run_is_not_retrained(tiny_bert_with_tokenizer, prepared, tmp_path):
-    config = _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", epochs=1)
-    first = train(config)
-    stamp = (tmp_path / "run" / "summary.json").stat().st_mtime_ns
+def test_finished_run_is_not_retrained(finished_run):
+    config, first = finished_run
+    stamp = (Path(config.out_dir) / "summary.json").stat().st_mtime_ns
     assert train(config) == first
-    assert (tmp_path / "run" / "summary.json").stat().st_mtime_ns == stamp
+    assert (Path(config.out_dir) / "summary.json").stat().st_mtime_ns == stamp
 
 
 def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(tiny_bert_with_tokenizer, prepared,

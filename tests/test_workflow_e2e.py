@@ -98,7 +98,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert list(memory["model"].unique()) == config["memory"]["models"]
     for model in config["memory"]["models"]:
         source = (config.get("model_paths") or {}).get(model, model)
-        want = accumulated_memory(source, labels, blocks.get(model))
+        want = accumulated_memory(source, labels, blocks.get(model),
+                                  task_kinds={t: get_task(t).kind for t in config["memory"]["tasks"]})
         got = memory[memory["model"] == model].reset_index(drop=True)
         assert list(got["task"]) == list(want["task"]) == config["memory"]["tasks"]
         for column in ("finetuning_params", "masking_params"):
