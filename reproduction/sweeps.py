@@ -515,7 +515,7 @@ def gpu_hours(points: Mapping[str, Sequence[Point]], sizes: Mapping[str, tuple[i
 
     ``sizes``: {task: (train examples, dev examples)}; ``steps``: {model: {batch size: measured step}}
     (the nearest measured batch is scaled to the run's); an experiment with a model that has no measured
-    step gets NaN hours rather than a guess.
+    step or a task of unknown size gets NaN hours rather than a guess.
     """
     seen: set[Point] = set()
     rows = []
@@ -525,7 +525,7 @@ def gpu_hours(points: Mapping[str, Sequence[Point]], sizes: Mapping[str, tuple[i
         seen |= unique
         seconds = 0.0
         for p in new:
-            if p.model not in steps:
+            if p.model not in steps or p.task not in sizes:
                 seconds = float("nan")
                 break
             b = batch_size(p.task)

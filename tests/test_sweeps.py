@@ -276,6 +276,8 @@ def test_gpu_hours_per_experiment_counts_only_new_jobs():
     expected = 4 * 10 * (math.ceil(67349 / 32) * 0.06 + 872 * 0.06 / 32 / 3) / 3600  # one SST-2 point, 4 seeds
     per_sparsity = cost.loc["initial_sparsity", "gpu_hours"] / 21
     assert expected < per_sparsity < 2 * expected
-    assert math.isnan(sweeps.gpu_hours({"x": [sweeps.Point("roberta-base", "rte", "finetuning", None, None,
-                                                           1e-5, 1)]}, sizes, lambda t: 32, 10, steps)
-                      .loc[0, "gpu_hours"])  # fmt: skip
+    # the main grid first: its points are not counted again, and it has models and tasks without a step/size
+    with_main = sweeps.gpu_hours(points, sizes, lambda task: 32, 10, steps).set_index("experiment")
+    assert math.isnan(with_main.loc["main", "gpu_hours"])
+    assert with_main.loc["layerwise", "new_jobs"] == sweeps.new_points(points)["layerwise"] == 2244
+    assert with_main.loc["layerwise", "gpu_hours"] < cost.loc["layerwise", "gpu_hours"]
