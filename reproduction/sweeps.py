@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from maskbert.data import get_task
+from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
+from maskbert.pretrained import resolve_model_path, shipped_config_path
 from reproduction.report import (
     Table,
     diff_or_nan,
@@ -45,8 +48,6 @@ DIRECTIONS = ("bottom-up", "top-down")
 def num_blocks_of(model: str) -> int:
     """Transformer blocks of a model, from its config.json (shipped for the paper's models, bundled for
     MiniLM), read as JSON: importing transformers would add seconds to every DAG build."""
-    from maskbert.pretrained import resolve_model_path, shipped_config_path
-
     path = shipped_config_path(model) or Path(resolve_model_path(model)) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no config.json for model '{model}' (expected a shipped or local model)")
@@ -61,20 +62,16 @@ def model_blocks(cfg: Mapping, model: str) -> int:
 
 def canonical_blocks(spec: str, num_blocks: int) -> str:
     """One spelling per block set ('02-11', '2-5,6-11' -> '2-11'), checked against the model's range."""
-    from maskbert.families import format_blocks, parse_blocks
-
     return format_blocks(parse_blocks(spec, num_blocks))
 
 
 def all_blocks(num_blocks: int) -> str:
     """Every block, as Figure 1 masks them ('0-11' for BERT-base)."""
-    return f"0-{num_blocks - 1}"
+    return format_blocks(tuple(range(num_blocks)))
 
 
 def block_direction(spec: str, num_blocks: int) -> str | None:
     """'all' (every block), 'bottom-up' (0..k), 'top-down' (k..last), else None (Figure 2 has no line for it)."""
-    from maskbert.families import parse_blocks
-
     blocks = parse_blocks(spec, num_blocks)
     contiguous = bool(blocks) and blocks == tuple(range(blocks[0], blocks[-1] + 1))
     if not contiguous:
@@ -105,8 +102,6 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
     '2-11'); the layer-wise sweep needs the masking learning-rate grid (its selection) and the finetuning
     grid (Table 7's finetuning row).
     """
-    from maskbert.data import get_task
-
     sweeps = cfg.get("sweeps") or {}
     problems = []
     for sweep, section in sweeps.items():
@@ -232,8 +227,6 @@ def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[float
 
     The same Point can appear under several experiments; :func:`new_points` counts what each adds.
     """
-    from maskbert.families import default_masked_blocks, format_blocks
-
     seeds = [int(s) for s in cfg["seeds"]]
     training = cfg.get("training") or {}
     points: dict[str, list[Point]] = {"main": []}
@@ -381,8 +374,6 @@ def table7(masking: Sequence[Mapping], finetuning: Sequence[Mapping], num_blocks
 
 
 def _count_blocks(blocks: str, num_blocks: int) -> int:
-    from maskbert.families import parse_blocks
-
     return len(parse_blocks(blocks, num_blocks))
 
 
