@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -306,12 +307,15 @@ def figure1_table(runs: Iterable[Mapping]) -> Table:
 
 
 def _save(fig, paths: Iterable[str | Path]) -> list[Path]:
+    """Each path by its suffix (png, pdf), written under a temporary name first: never half a file."""
     import matplotlib.pyplot as plt
 
     written = []
     for path in map(Path, paths):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=150)
+        os.replace(tmp, path)
         written.append(path)
     plt.close(fig)
     return written
