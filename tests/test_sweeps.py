@@ -175,6 +175,7 @@ def test_figure1_table_mean_std_and_files(tmp_path):
     assert "| BERT | CoLA | mcc | 5 | 45.0 ± 5.0 |" in md and "5e-5" in md
     for path in sweeps.figure1(table, [tmp_path / "f1.png", tmp_path / "f1.pdf"]):
         assert path.stat().st_size > 1000
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*"))  # written, then renamed
 
 
 def test_figure1_refuses_a_run_given_twice():
