@@ -1,0 +1,97 @@
+"""Table 3 (§6.2): does a model trained on one sentiment task work on another?
+
+A run's best model is evaluated on a split of another task, its output columns matched to the evaluated
+task's labels by name; the number reported is the accuracy minus the majority-class baseline of the
+evaluated split. The paper does this between SST-2 and SEM (dev) and applies the SST-2 models to IMDB's
+test set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from maskbert.evaluation import Predictions
+from maskbert.rundir import load_run_model, read_run
+from reproduction.analysis.models import evaluate
+from reproduction.report import Table, diff_or_nan, fmt, fmt_pm, model_name, paper_value, task_name
+
+
+def label_permutation(trained: list[str], evaluated: list[str], aliases: Mapping[str, str] | None = None,
+                      where: str = "") -> np.ndarray:  # fmt: skip
+    """Column of the trained model's logits for each evaluated label, matched by name.
+
+    `aliases` renames the evaluated task's labels first (IMDB calls them neg/pos, SST-2 negative/positive).
+    Two label sets that differ are an error naming both.
+    """
+    renamed = [(aliases or {}).get(name, name) for name in evaluated]
+    if sorted(renamed) != sorted(trained) or len(set(renamed)) != len(renamed):
+        shown = f"{list(evaluated)}" + (f" (renamed {renamed})" if renamed != list(evaluated) else "")
+        raise ValueError(f"{where}the trained model's labels {list(trained)} differ from the evaluated task's "
+                         f"labels {shown}; a label map (analyses.table3.label_aliases) can rename them")  # fmt: skip
+    return np.array([trained.index(name) for name in renamed])
+
+
+def majority_baseline(labels: np.ndarray) -> float:
+    """Accuracy (%) of always predicting the split's most frequent label."""
+    if len(labels) == 0:
+        raise ValueError("majority baseline of an empty split")
+    return 100.0 * np.bincount(labels).max() / len(labels)
+
+
+def cross_evaluate(run_dir: str | Path, prepared, split: str, aliases: Mapping[str, str] | None = None,
+                   batch_size: int = 64, device: str = "cpu") -> dict:  # fmt: skip
+    """Accuracy of a run's model on `split` of a prepared task, with the split's majority baseline."""
+    record = read_run(run_dir)
+    task = prepared.task
+    if task.kind != record["task_kind"] or task.metric != "accuracy":
+        raise ValueError(f"{run_dir}: a {record['task_kind']} model cannot be scored on {task.name} "
+                         f"({task.kind}, {task.metric}); Table 3 compares accuracy on single-text tasks")  # fmt: skip
+    columns = label_permutation(record["label_names"], list(task.label_names), aliases, where=f"{run_dir}: ")
+    predictions = evaluate(load_run_model(run_dir, device), prepared, split, batch_size, device)
+    matched = Predictions(logits=predictions.logits[:, columns], labels=predictions.labels)
+    accuracy, majority = matched.score(task), majority_baseline(predictions.labels)
+    return {"model": record["model"], "method": record["method"], "seed": int(record["seed"]),
+            "train_task": record["task"], "eval_task": task.name, "split": split, "examples": len(matched.labels),
+            "accuracy": accuracy, "majority": majority, "improvement": accuracy - majority}  # fmt: skip
+
+
+def table3(records: list[dict], paper: pd.DataFrame | None, paper_model: str = "bert-base-uncased") -> Table:
+    """Table 3: improvement over the majority baseline, mean ± std over seeds, per (model, method, trained
+    on, evaluated on), beside the paper's; the test-set transfer (IMDB in the paper) as accuracy.
+
+    Rows whose evaluated split is not a dev split are reported as accuracy (the paper's IMDB numbers), the
+    others as improvement. Paper numbers exist for BERT only (`paper_model`), matched by task name.
+    """
+    if not records:
+        raise ValueError("Table 3: no evaluations to tabulate")
+    df = pd.DataFrame(records)
+    rows, shown = [], []
+    keys = ["model", "method", "train_task", "eval_task", "split"]
+    for (model, method, train_task, eval_task, split), group in df.groupby(keys, sort=False):
+        transfer = split != "dev"
+        quantity = "accuracy" if transfer else "improvement"
+        values = group[quantity].to_numpy(dtype=float)
+        mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+        paper_model_match = model in (paper_model, paper_model.split("/")[-1])
+        paper_number = paper_value(paper, quantity, table="3", model=paper_model, method=method,
+                                   task=eval_task, item=train_task) if paper_model_match else float("nan")  # fmt: skip
+        majority = float(group["majority"].iloc[0])
+        paper_majority = (paper_value(paper, "majority_baseline", table="3", task=eval_task)
+                          if paper_model_match else float("nan"))  # fmt: skip
+        rows.append({"model": model, "method": method, "train_task": train_task, "eval_task": eval_task,
+                     "split": split, "quantity": quantity, "seeds": len(values), "ours": mean, "ours_std": std,
+                     "paper": paper_number, "diff": diff_or_nan(mean, paper_number),
+                     "majority": majority, "majority_paper": paper_majority})  # fmt: skip
+        shown.append({"Model": model_name(model), "Method": method, "Trained on": task_name(train_task),
+                      "Evaluated on": f"{task_name(eval_task)} {split}",
+                      "Quantity": "accuracy" if transfer else "Δ vs majority",
+                      "Ours": fmt_pm(mean, std), "Paper": fmt(paper_number, 2 if transfer else 1),
+                      "Majority (ours / paper)": f"{fmt(majority)} / {fmt(paper_majority)}"})  # fmt: skip
+    caption = ("Table 3: generalisation, accuracy minus the majority-class baseline of the evaluated dev set "
+               "(%, mean ± std over seeds; row: training task); the test-set rows give accuracy (the paper's "
+               "IMDB transfer: masking 84.79, finetuning 85.25)")  # fmt: skip
+    return Table("table3_generalization", caption, pd.DataFrame(rows), pd.DataFrame(shown))
