@@ -12,7 +12,15 @@ from maskbert.data import get_task
 from maskbert.data import synthetic as synth
 from maskbert.data.synthetic import generate
 from reproduction.analysis import plots
-from reproduction.analysis.connectivity import bernstein, curve_point, evenly_spaced, interpolate
+from reproduction.analysis.connectivity import (
+    bernstein,
+    bezier_rows,
+    curve_point,
+    evenly_spaced,
+    figure6_table,
+    figure7_table,
+    interpolate,
+)
 from reproduction.analysis.generalization import label_permutation, majority_baseline, table3
 from reproduction.analysis.masks import block_layer, dissimilarity, figure5_table
 from reproduction.analysis.representations import figure4_table, probe_accuracy, tsne_2d
@@ -132,6 +140,18 @@ def test_line_and_bezier_end_points_are_exact():
     # middle points on the line make the curve the line
     on_line = [start, *[interpolate(start, end, i / 4) for i in (1, 2, 3)], end]
     assert torch.allclose(curve_point(on_line, 0.37)["w"], interpolate(start, end, 0.37)["w"], atol=1e-6)
+
+
+def test_path_table_reports_ends_and_the_lowest_point_mean_over_seeds():
+    rows = pd.DataFrame([{"model": "bert-base-uncased", "task": "mrpc", "seed": seed, "path": "finetuned→masked",
+                          "gamma": g, "score": score} for seed, scores in ((1, (80, 60, 90)), (2, (84, 70, 88)))
+                         for g, score in zip((0.0, 0.5, 1.0), scores)])  # fmt: skip
+    row = figure6_table(rows).data.iloc[0]
+    assert (row["start"], row["end"], row["min"], row["argmin_gamma"]) == (82.0, 89.0, 65.0, 0.5)
+    assert row["drop"] == 17.0 and row["seeds"] == 2
+    result = {"t": [0.0, 1.0], "curve": [80.0, 90.0], "line": [80.0, 90.0], "metric": "accuracy"}
+    table = figure7_table(pd.DataFrame(bezier_rows(result, "m", "mrpc", 1)))
+    assert list(table.data["path"]) == ["bezier", "line"] and (table.data["drop"] == 0).all()
 
 
 def test_figures_are_written(tmp_path):
