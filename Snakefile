@@ -32,6 +32,7 @@ include: "rules/aggregate.smk"
 localrules:
     all,
     tables,
+    select_round,
     select_lr,
     ensemble,
     table1_dev,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +113,11 @@ def _length(row: dict) -> int:
 
 
 def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | None = None,
-                 device: str | None = None) -> dict:
+                 out_dir: str | Path | None = None, device: str | None = None) -> dict:
     """Score a finished run's best model on a split of its task; writes `{split}_predictions.safetensors`
-    and `{split}_metrics.json` in the run directory."""
+    and `{split}_metrics.json` into out_dir (default RUN/evaluation/), never over the run's own files."""
     from maskbert.data import load_prepared
-    from maskbert.rundir import load_run_model, read_run
+    from maskbert.rundir import load_run_model, read_run, write_json_atomic
     from maskbert.training import pick_device
 
     run_dir = Path(run_dir)
@@ -130,11 +129,13 @@ def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | Non
     model = load_run_model(run_dir, device=device)
     predictions = predict(model, prepared.splits[split], prepared.task, prepared.pad_token_id,
                           batch_size=2 * run["batch_size"], device=device)
-    predictions.save(run_dir / f"{split}_predictions.safetensors")
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "evaluation"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    predictions.save(out_dir / f"{split}_predictions.safetensors")
     result = {"split": split, "metric": prepared.task.metric, "score": predictions.score(prepared.task),
               "examples": len(prepared.splits[split])}
     if prepared.task.kind == "tagging":
         result.update(words_scored=int(predictions.kept_counts.sum()), words_dropped=predictions.words_dropped,
                       score_all_words=predictions.score(prepared.task, all_words=True))
-    (run_dir / f"{split}_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(out_dir / f"{split}_metrics.json", result)
     return result

@@ -66,6 +66,7 @@ def table4(selections: Sequence[Mapping], paper: pd.DataFrame | None = None) -> 
             "diff_log10": float(np.log10(ours / p_lr)) if not math.isnan(p_lr) else float("nan"),
             "grid_min": min(grid), "grid_max": max(grid), "n_grid": len(grid),
             "on_grid_border": len(grid) > 1 and ours in (min(grid), max(grid)),
+            "extensions": int(s.get("extensions", 0)),
             "dev_mean": s["dev_mean"],
         })  # fmt: skip
     data = pd.DataFrame(rows)
@@ -76,10 +77,12 @@ def table4(selections: Sequence[Mapping], paper: pd.DataFrame | None = None) -> 
         "Δ log10": [fmt(d, 2, signed=True) for d in data["diff_log10"]],
         "Grid": [f"{fmt_lr(a)}..{fmt_lr(b)} ({n})" for a, b, n in zip(data["grid_min"], data["grid_max"],
                                                                       data["n_grid"])],
-        "On border": data["on_grid_border"].map(fmt),
+        "On border": data["on_grid_border"].map(fmt), "Extended": data["extensions"],
     })  # fmt: skip
     return Table("table4_best_lr", "Table 4: learning rate with the best mean dev score over seeds (ours) and "
-                 "the paper's; Δ log10 = log10(ours / paper).", data, display)
+                 "the paper's; Δ log10 = log10(ours / paper). Extended: how many times §4's rule added the next "
+                 "1-3-5-7-9 value beyond a best rate on the grid's border; 'On border' is left when that "
+                 "budget (learning_rates.max_extensions) ran out.", data, display)
 
 
 # ------------------------------------------------------------------------------------------------------

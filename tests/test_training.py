@@ -46,7 +46,7 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_b
     recomputed = Predictions.load(run / "dev_predictions.safetensors")
     assert result["score"] == summary["best_dev_score"] == recomputed.score(type("T", (), {"metric": "accuracy"}))
     assert evaluate_run(run, "test", device="cpu")["split"] == "test"
-    assert (run / "test_metrics.json").exists()
+    assert (run / "evaluation" / "test_metrics.json").exists()
 
 
 def test_finished_run_is_not_retrained(tiny_bert_with_tokenizer, prepared, tmp_path):
