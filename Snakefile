@@ -26,6 +26,7 @@ include: "rules/select.smk"
 include: "rules/test.smk"
 include: "rules/ensemble.smk"
 include: "rules/aggregate.smk"
+include: "rules/analyses.smk"
 
 
 # Light bookkeeping runs where snakemake runs, never on a cluster node.
@@ -40,6 +41,10 @@ localrules:
     table2_table6_test_error,
     table5_split_sizes,
     table8_figure3_memory,
+    table3,
+    figure4,
+    figure6,
+    figure7,
 
 
 TABLE_AND_FIGURE_OUTPUTS = (
@@ -50,6 +55,7 @@ TABLE_AND_FIGURE_OUTPUTS = (
     + table_files("table5_split_sizes")
     + table_files("table8_memory")
     + figure_files("figure3_memory")
+    + [path for outputs in ANALYSIS_OUTPUTS.values() for path in outputs]
 )
 
 

@@ -3,7 +3,8 @@
     s = ‖M1 − M2‖₁ / (‖M1 − M1_init‖₁ + ‖M2 − M2_init‖₁)
 
 per masked layer: the bits on which two trained masks differ, as a fraction of all bits training changed.
-0 means identical masks; 1 means the two trainings changed disjoint bits (from a shared start). For one
+0 means identical masks; 1 means the two trainings changed disjoint bits (from a shared start); with two
+different starts (two seeds) the masks also differ where the starts did, and s can exceed 1. For one
 seed every task starts from the same backbone masks, because ``masked_layer_names`` orders the blocks
 before the head; the initial masks are regenerated from the seed and masking config the artifact records.
 Masks stay bit-packed (as the artifact stores them): differences are popcounts of XORs.
