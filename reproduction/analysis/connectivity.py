@@ -111,7 +111,9 @@ def train_curve(network: nn.Module, start: dict, end: dict, prepared, training: 
     """
     middles = [{name: torch.lerp(start[name], end[name], i / (BENDS + 1)).clone().requires_grad_(True)
                 for name in start} for i in range(1, BENDS + 1)]  # fmt: skip
-    optimizer = torch.optim.Adam([w for point in middles for w in point.values()], lr=training.lr)
+    # one parameter at a time (foreach=False): the multi-tensor path would add temporaries as large as all
+    # three middle points together
+    optimizer = torch.optim.Adam([w for point in middles for w in point.values()], lr=training.lr, foreach=False)
     generator = torch.Generator().manual_seed(training.seed)
     torch.manual_seed(training.seed)  # dropout
     rows = list(prepared.splits["train"])
