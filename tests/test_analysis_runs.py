@@ -177,23 +177,22 @@ def test_mask_dissimilarities_over_tasks_and_seeds(runs):
 # ---------------------------------------------------------------------------------------------- Table 3
 def test_cross_evaluation_on_own_dev_matches_training_and_labels_are_matched_by_name(runs, prepared):
     run = runs["synth-sentiment", "masking", 1]
-    own = cross_evaluate(run, load_prepared(prepared["synth-sentiment"]), "dev")
+    own_data, tweets = load_prepared(prepared["synth-sentiment"]), load_prepared(prepared["synth-tweets"])
+    own, other = cross_evaluate(run, [(own_data, "dev"), (tweets, "test")])
     assert own["accuracy"] == read_run_summary(run)
-    labels = np.array(load_prepared(prepared["synth-sentiment"]).splits["dev"]["labels"])
+    labels = np.array(own_data.splits["dev"]["labels"])
     assert own["majority"] == pytest.approx(100 * max(labels.mean(), 1 - labels.mean()))
     assert own["improvement"] == pytest.approx(own["accuracy"] - own["majority"])
-    tweets = load_prepared(prepared["synth-tweets"])
-    other = cross_evaluate(run, tweets, "test")
     assert other["eval_task"] == "synth-tweets" and other["split"] == "test" and other["examples"] == 200
     # a task naming its labels neg/pos (IMDB) needs the alias map, and with it scores the same
     imdb_like = SimpleNamespace(task=get_task("imdb"), splits=tweets.splits, pad_token_id=tweets.pad_token_id,
                                 path=tweets.path)  # fmt: skip
     with pytest.raises(ValueError, match=r"\['negative', 'positive'\] differ .*\['neg', 'pos'\]"):
-        cross_evaluate(run, imdb_like, "test")
-    aliased = cross_evaluate(run, imdb_like, "test", aliases={"neg": "negative", "pos": "positive"})
-    assert aliased["accuracy"] == other["accuracy"]
+        cross_evaluate(run, [(own_data, "dev"), (imdb_like, "test")])
+    [aliased] = cross_evaluate(run, [(imdb_like, "test")], aliases={"imdb": {"neg": "negative", "pos": "positive"}})
+    assert aliased["accuracy"] == other["accuracy"] and aliased["eval_task"] == "imdb"
     with pytest.raises(ValueError, match="tagging"):
-        cross_evaluate(run, load_prepared(prepared["synth-ner"]), "dev")
+        cross_evaluate(run, [(load_prepared(prepared["synth-ner"]), "dev")])
 
 
 # ---------------------------------------------------------------------------------------------- Figure 4

@@ -10,15 +10,12 @@ from reproduction.analysis.generalization import cross_evaluate
 
 p = snakemake.params  # noqa: F821
 selection = read_json(snakemake.input.selection)  # noqa: F821
+targets = [(load_prepared(data), e["split"]) for e, data in zip(p.evaluations, snakemake.input.data)]  # noqa: F821
 records = []
 with acquire_device() as device:
     set_torch_threads(snakemake)  # noqa: F821
-    for evaluation, data in zip(p.evaluations, snakemake.input.data):  # noqa: F821
-        prepared = load_prepared(data)
-        for seed in selection["seeds"]:
-            record = cross_evaluate(selection["runs"][str(seed)], prepared, evaluation["split"],
-                                    aliases=p.label_aliases.get(evaluation["eval_task"]),
-                                    batch_size=p.batch_size, device=device)  # fmt: skip
+    for seed in selection["seeds"]:
+        for record in cross_evaluate(selection["runs"][str(seed)], targets, p.label_aliases, p.batch_size, device):
             record.update(model=p.model, lr=selection["best_lr"], setting=selection["setting"])
             log.info("%s %s seed %s on %s %s: accuracy %.2f, majority %.2f", p.model, record["train_task"], seed,
                      record["eval_task"], record["split"], record["accuracy"], record["majority"])  # fmt: skip

@@ -42,21 +42,31 @@ def majority_baseline(labels: np.ndarray) -> float:
     return 100.0 * np.bincount(labels).max() / len(labels)
 
 
-def cross_evaluate(run_dir: str | Path, prepared, split: str, aliases: Mapping[str, str] | None = None,
-                   batch_size: int = 64, device: str = "cpu") -> dict:  # fmt: skip
-    """Accuracy of a run's model on `split` of a prepared task, with the split's majority baseline."""
+def cross_evaluate(run_dir: str | Path, targets: list[tuple], aliases: Mapping[str, Mapping[str, str]] | None = None,
+                   batch_size: int = 64, device: str = "cpu") -> list[dict]:  # fmt: skip
+    """Accuracy of a run's model on each (prepared task, split) of `targets`, with the split's majority
+    baseline; `aliases` maps an evaluated task's name to its label renaming. Every label set is checked
+    before the model is loaded (once)."""
     record = read_run(run_dir)
-    task = prepared.task
-    if task.kind != record["task_kind"] or task.metric != "accuracy":
-        raise ValueError(f"{run_dir}: a {record['task_kind']} model cannot be scored on {task.name} "
-                         f"({task.kind}, {task.metric}); Table 3 compares accuracy on single-text tasks")  # fmt: skip
-    columns = label_permutation(record["label_names"], list(task.label_names), aliases, where=f"{run_dir}: ")
-    predictions = evaluate(load_run_model(run_dir, device), prepared, split, batch_size, device)
-    matched = Predictions(logits=predictions.logits[:, columns], labels=predictions.labels)
-    accuracy, majority = matched.score(task), majority_baseline(predictions.labels)
-    return {"model": record["model"], "method": record["method"], "seed": int(record["seed"]),
-            "train_task": record["task"], "eval_task": task.name, "split": split, "examples": len(matched.labels),
-            "accuracy": accuracy, "majority": majority, "improvement": accuracy - majority}  # fmt: skip
+    columns = []
+    for prepared, _ in targets:
+        task = prepared.task
+        if task.kind != record["task_kind"] or task.metric != "accuracy":
+            raise ValueError(f"{run_dir}: a {record['task_kind']} model cannot be scored on {task.name} "
+                             f"({task.kind}, {task.metric}); Table 3 compares accuracy on single-text tasks")  # fmt: skip
+        columns.append(label_permutation(record["label_names"], list(task.label_names),
+                                         (aliases or {}).get(task.name), where=f"{run_dir}: "))  # fmt: skip
+    model = load_run_model(run_dir, device)
+    results = []
+    for (prepared, split), order in zip(targets, columns):
+        predictions = evaluate(model, prepared, split, batch_size, device)
+        matched = Predictions(logits=predictions.logits[:, order], labels=predictions.labels)
+        accuracy, majority = matched.score(prepared.task), majority_baseline(predictions.labels)
+        results.append({"model": record["model"], "method": record["method"], "seed": int(record["seed"]),
+                        "train_task": record["task"], "eval_task": prepared.task.name, "split": split,
+                        "examples": len(matched.labels), "accuracy": accuracy, "majority": majority,
+                        "improvement": accuracy - majority})  # fmt: skip
+    return results
 
 
 def table3(records: list[dict], paper: pd.DataFrame | None, paper_model: str = "bert-base-uncased") -> Table:
