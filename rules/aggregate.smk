@@ -89,6 +89,7 @@ rule table8_figure3_memory:
         models=MEMORY.get("models", MODELS),
         model_sources={m: model_source(m) for m in MEMORY.get("models", MODELS)},
         task_num_labels=num_labels_of(MEMORY.get("tasks", TASKS)),
+        task_kinds={t: get_task(t).kind for t in MEMORY.get("tasks", TASKS)},
         masked_blocks={m: masked_blocks(m) for m in MEMORY.get("models", MODELS)},
     conda:
         CONDA_ENV

@@ -10,6 +10,8 @@ import json
 
 from maskbert.data import get_task
 from maskbert.families import format_blocks, parse_blocks
+from maskbert.methods import METHODS as METHOD_REGISTRY
+from maskbert.methods import get_method
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
@@ -196,22 +198,27 @@ def masked_blocks(model):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Settings: what besides (model, task, method, lr, seed) defines a run. A masking run's masked blocks and
-# initial sparsity are part of its identity (its path), so one training job serves every experiment that
-# needs that point; finetuning has one setting, "full".
+# Settings: what besides (model, task, method, lr, seed) defines a run: its method's options. A masking run's
+# masked blocks and initial sparsity are part of its identity (its path), so one training job serves every
+# experiment that needs that point; finetuning has one setting, "full".
 # ---------------------------------------------------------------------------------------------------
 SETTINGS = {}
 
 
 def setting_name(method, blocks=None, initial_sparsity=None):
-    """The path component of a run's setting, registered so that the train rule finds its params."""
-    if method != "masking":
-        name, params = "full", {"masked_blocks": None, "initial_sparsity": None}
-    else:
-        canonical = None if blocks is None else format_blocks(parse_blocks(blocks, 10**6))
-        sparsity = float(INITIAL_SPARSITY if initial_sparsity is None else initial_sparsity)
-        name = f"blocks{canonical or 'default'}_sparsity{sparsity!r}"
-        params = {"masked_blocks": canonical, "initial_sparsity": sparsity}
+    """The path component of a run's setting, registered so that the train rule finds its params: the
+    method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking; `full` for a
+    method without options (finetuning)."""
+    options = get_method(method).options
+    params = {"masked_blocks": None, "initial_sparsity": None}
+    parts = []
+    if "masked_blocks" in options:
+        params["masked_blocks"] = None if blocks is None else format_blocks(parse_blocks(blocks, 10**6))
+        parts.append(f"blocks{params['masked_blocks'] or 'default'}")
+    if "initial_sparsity" in options:
+        params["initial_sparsity"] = float(INITIAL_SPARSITY if initial_sparsity is None else initial_sparsity)
+        parts.append(f"sparsity{params['initial_sparsity']!r}")
+    name = "_".join(parts) or "full"
     SETTINGS[name] = params
     return name
 
@@ -305,7 +312,7 @@ RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.saf
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
-    method="masking|finetuning",
+    method="|".join(METHOD_REGISTRY),
     setting="full|blocks[^/]+",
     seed="[0-9]+",
     lr="[0-9.e+-]+",

@@ -164,7 +164,7 @@ def test_string_learning_rates_are_read_as_numbers(tmp_path):
 def test_schema_enums_agree_with_the_registries():
     """One source of truth: the schema's task, method and model names are exactly what the library knows."""
     from maskbert.data import TASKS
-    from maskbert.modeling import METHODS
+    from maskbert.methods import METHODS
     from maskbert.pretrained import BUNDLED_MINILM, SHIPPED_CONFIGS
 
     defs = SCHEMA["$defs"]

@@ -63,8 +63,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         assert 0 <= row.ours_mean <= 100 and row.n_seeds == 2
         grid = config["learning_rates"][row.method]
         assert any(np.isclose(row.lr, lr) for lr in grid)
-        lr_dir = next(p for p in (res / "runs/all-MiniLM-L6-v2" / row.task / row.method).iterdir()
-                      if np.isclose(float(p.name.removeprefix("lr")), row.lr))  # fmt: skip
+        (setting,) = (res / "runs/all-MiniLM-L6-v2" / row.task / row.method).iterdir()  # one setting per method
+        lr_dir = next(p for p in setting.iterdir() if np.isclose(float(p.name.removeprefix("lr")), row.lr))
         scores = [json.loads((lr_dir / f"seed{s}/summary.json").read_text())["best_dev_score"] for s in (1, 2)]
         assert row.ours_mean == pytest.approx(np.mean(scores), abs=1e-4)
         # ... and the best mean dev score over the grid
@@ -79,8 +79,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert set(ens["ensemble_method"]) <= {"majority", "logits", "probabilities"}
     single = errors[errors["kind"] == "single"]
     for row in single.itertuples():
-        scores = [json.loads((res / "test" / "all-MiniLM-L6-v2" / row.task / row.method / f"seed{s}" /
-                              "test_metrics.json").read_text())["score"] for s in (1, 2)]  # fmt: skip
+        (setting,) = (res / "test" / "all-MiniLM-L6-v2" / row.task / row.method).iterdir()
+        scores = [json.loads((setting / f"seed{s}" / "test_metrics.json").read_text())["score"] for s in (1, 2)]
         assert row.ours_error == pytest.approx(100 - np.mean(scores), abs=1e-4)
 
     sizes = pd.read_csv(res / "tables/table5_split_sizes.csv").set_index("task")
@@ -98,7 +98,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert list(memory["model"].unique()) == config["memory"]["models"]
     for model in config["memory"]["models"]:
         source = (config.get("model_paths") or {}).get(model, model)
-        want = accumulated_memory(source, labels, blocks.get(model))
+        want = accumulated_memory(source, labels, blocks.get(model),
+                                  task_kinds={t: get_task(t).kind for t in config["memory"]["tasks"]})
         got = memory[memory["model"] == model].reset_index(drop=True)
         assert list(got["task"]) == list(want["task"]) == config["memory"]["tasks"]
         for column in ("finetuning_params", "masking_params"):
