@@ -7,6 +7,8 @@ from _common import read_json, setup
 
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
+from maskbert.methods.masking import ARTIFACT_FILE
+from maskbert.rundir import ARTIFACT
 from reproduction.analysis.masks import figure5_table, mask_dissimilarities
 from reproduction.analysis.plots import figure5
 from reproduction.report import write_table
@@ -16,7 +18,7 @@ artifacts = {}
 for task in p.tasks:
     runs = read_json(getattr(inputs, "selection_" + task.replace("-", "_")))["runs"]
     for seed in p.seeds:
-        artifacts[task, int(seed)] = Path(runs[str(seed)]) / "artifact" / "mask.safetensors"
+        artifacts[task, int(seed)] = Path(runs[str(seed)]) / ARTIFACT / ARTIFACT_FILE
 scores = mask_dissimilarities(artifacts)
 tmp = Path(out.scores).with_name(Path(out.scores).name + ".tmp")
 scores.insert(0, "model", p.model)

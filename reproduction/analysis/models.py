@@ -1,9 +1,9 @@
 """The models of one seed as weights over one network: pretrained (with the seed's random classifier),
 finetuned and masked (its effective weights W ⊙ M), so that paths between them can be evaluated.
 
-Both methods start from ``build_model(model, task, method, seed)``, which seeds the classifier's random
-initialisation before loading the checkpoint; building it again with method "finetuning" gives the
-pretrained end with exactly the classifier both runs started from.
+Both methods start from ``load_task_model(model, task, seed)``, which seeds the classifier's random
+initialisation before loading the checkpoint; loading it again gives the pretrained end with exactly the
+classifier both runs started from.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from torch.func import functional_call
 from maskbert.data import get_task
 from maskbert.evaluation import Predictions, predict
 from maskbert.masking import masked_layers
-from maskbert.modeling import build_model
+from maskbert.modeling import load_task_model
 from maskbert.rundir import load_run_model, read_run
 
 
 def pretrained_model(run_dir: str | Path, device: str = "cpu") -> nn.Module:
     """The run's starting point: the pretrained checkpoint under the head its seed initialised."""
     record = read_run(run_dir)
-    model = build_model(record["model"], get_task(record["task"]), "finetuning", int(record["seed"]))
+    model = load_task_model(record["model"], get_task(record["task"]), int(record["seed"]))
     return model.to(device).eval()
 
 
