@@ -26,7 +26,14 @@ include: "rules/select.smk"
 include: "rules/test.smk"
 include: "rules/ensemble.smk"
 include: "rules/aggregate.smk"
-include: "rules/analyses.smk"
+
+
+# §6 / App. B analyses (config key `analyses`; a config without it runs none).
+ANALYSIS_OUTPUTS = {}
+if config.get("analyses"):
+
+    include: "rules/analyses.smk"
+
 
 
 # Light bookkeeping runs where snakemake runs, never on a cluster node.
@@ -41,10 +48,6 @@ localrules:
     table2_table6_test_error,
     table5_split_sizes,
     table8_figure3_memory,
-    table3,
-    figure4,
-    figure6,
-    figure7,
 
 
 TABLE_AND_FIGURE_OUTPUTS = (

@@ -12,6 +12,14 @@
 
 include: "analyses_common.smk"
 
+
+localrules:
+    table3,
+    figure4,
+    figure6,
+    figure7,
+
+
 # ---------------------------------------------------------------------------------------------------
 # Table 3 (§6.2): generalisation across sentiment tasks, and the transfer to IMDB
 # ---------------------------------------------------------------------------------------------------

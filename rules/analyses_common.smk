@@ -1,7 +1,5 @@
 # Config, paths and input functions of the §6 / App. B analyses (rules in analyses.smk, which includes this).
 
-if "analyses" not in config:
-    raise WorkflowError("config key 'analyses' is missing: the section of config.yaml is needed (see docs/WORKFLOW.md)")
 ANALYSES = config["analyses"]
 ANALYSES_DIR = f"{RESULTS}/analyses"
 ANALYSIS_BATCH = int(ANALYSES.get("batch_size", 64))

@@ -84,6 +84,15 @@ def test_an_analysis_outside_the_grid_is_refused_naming_the_key(tmp_path):
     assert proc.returncode != 0 and "analyses.figure7" in out and "optimizer" in out
 
 
+def test_a_config_without_analyses_runs_none(tmp_path):
+    config = {"results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"], "methods": ["masking"],
+              "seeds": [1], "learning_rates": {"masking": [1.0e-4], "overrides": []}}  # fmt: skip
+    proc = dry_run(tmp_path, "tables", config=config)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train"] == 1 and not set(counts) & {*ANALYSIS_TARGETS, "table3_evaluate", "figure6_paths"}
+
+
 def test_demo_config_lists_every_analysis(tmp_path):
     demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     assert demo["analyses"]["table3"]["eval_tasks"] == ["synth-sentiment", "synth-tweets"]
