@@ -12,18 +12,18 @@ from maskbert.data import get_task
 from maskbert.data import synthetic as synth
 from maskbert.data.synthetic import generate
 from reproduction.analysis import plots
-from reproduction.analysis.connectivity import (
-    bernstein,
+from reproduction.analysis.connectivity import bernstein, curve_point, evenly_spaced, interpolate
+from reproduction.analysis.generalization import label_permutation, majority_baseline
+from reproduction.analysis.masks import block_layer, dissimilarity
+from reproduction.analysis.representations import probe_accuracy, tsne_2d
+from reproduction.analysis.tables import (
     bezier_rows,
-    curve_point,
-    evenly_spaced,
+    figure4_table,
+    figure5_table,
     figure6_table,
     figure7_table,
-    interpolate,
+    table3,
 )
-from reproduction.analysis.generalization import label_permutation, majority_baseline, table3
-from reproduction.analysis.masks import block_layer, dissimilarity, figure5_table
-from reproduction.analysis.representations import figure4_table, probe_accuracy, tsne_2d
 from reproduction.report import load_paper
 
 PAPER = load_paper(Path(__file__).resolve().parents[1] / "resources/paper_results.csv")

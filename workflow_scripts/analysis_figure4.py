@@ -7,7 +7,7 @@ log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 import numpy as np
 
 from reproduction.analysis.plots import figure4
-from reproduction.analysis.representations import figure4_table
+from reproduction.analysis.tables import figure4_table
 from reproduction.report import write_table
 
 results = [read_json(path) for path in snakemake.input]  # noqa: F821

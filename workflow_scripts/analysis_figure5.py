@@ -9,8 +9,9 @@ log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
 from maskbert.methods.masking import ARTIFACT_FILE
 from maskbert.rundir import ARTIFACT
-from reproduction.analysis.masks import figure5_table, mask_dissimilarities
+from reproduction.analysis.masks import mask_dissimilarities
 from reproduction.analysis.plots import figure5
+from reproduction.analysis.tables import figure5_table
 from reproduction.report import write_table
 
 p, inputs, out = snakemake.params, snakemake.input, snakemake.output  # noqa: F821

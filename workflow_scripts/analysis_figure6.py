@@ -5,8 +5,8 @@ from _common import read_json, setup
 
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
-from reproduction.analysis.connectivity import figure6_table
 from reproduction.analysis.plots import figure6
+from reproduction.analysis.tables import figure6_table
 from reproduction.report import write_table
 
 rows = pd.DataFrame([row for path in snakemake.input for row in read_json(path)["rows"]])  # noqa: F821

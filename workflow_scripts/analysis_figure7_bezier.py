@@ -7,7 +7,8 @@ log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
 from maskbert.data import load_prepared
 from maskbert.devices import acquire_device
-from reproduction.analysis.connectivity import CurveTraining, bezier_connectivity, bezier_rows
+from reproduction.analysis.connectivity import CurveTraining, bezier_connectivity
+from reproduction.analysis.tables import bezier_rows
 
 p, inputs = snakemake.params, snakemake.input  # noqa: F821
 seed = str(p.seed)

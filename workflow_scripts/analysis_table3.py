@@ -4,7 +4,7 @@ from _common import read_json, setup
 
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
-from reproduction.analysis.generalization import table3
+from reproduction.analysis.tables import table3
 from reproduction.report import load_paper, write_table
 
 records = [r for path in snakemake.input.evaluations for r in read_json(path)["records"]]  # noqa: F821

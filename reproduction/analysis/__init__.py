@@ -5,6 +5,7 @@
 - :mod:`.masks`: Figure 5, dissimilarity of trained masks across tasks and seeds;
 - :mod:`.connectivity`: Figures 6 and 7, the line and a Bézier curve between finetuned and masked weights.
 
-:mod:`.models` holds what they share: the three models of one seed (pretrained with the seed's random
+:mod:`.tables` builds their tables (pandas only) and :mod:`.plots` draws their figures; :mod:`.models` holds
+what they share: the three models of one seed (pretrained with the seed's random
 classifier, finetuned, masked) as parameter dictionaries over one network.
 """

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -30,7 +29,6 @@ from reproduction.analysis.models import (
     load_pair,
     pretrained_model,
 )
-from reproduction.report import Table, fmt, model_name, task_name
 
 PATHS = ("finetuned→masked", "pretrained→finetuned", "pretrained→masked")
 
@@ -155,45 +153,3 @@ def bezier_connectivity(finetuned_run: str | Path, masked_run: str | Path, prepa
              .score(prepared.task) for t in ts]  # fmt: skip
     return {"t": ts, "curve": curve, "line": line, "train_loss": losses, "training": asdict(training),
             "metric": prepared.task.metric}
-
-
-# ------------------------------------------------------------------------------------------------------
-# Tables beside Figures 6 and 7 (the paper gives the figures only)
-# ------------------------------------------------------------------------------------------------------
-def path_table(rows: pd.DataFrame, position: str, name: str, caption: str) -> Table:
-    """Per (model, task, path): the score at both ends, the lowest score between them and where it lies,
-    each the mean over seeds. `position` names the path coordinate column (gamma or t)."""
-    data, display = [], []
-    for (model, task, path), group in rows.groupby(["model", "task", "path"], sort=False):
-        per_seed = group.groupby("seed")
-        start = per_seed.apply(lambda g: g.loc[g[position].idxmin(), "score"]).mean()
-        end = per_seed.apply(lambda g: g.loc[g[position].idxmax(), "score"]).mean()
-        lowest = per_seed["score"].min().mean()
-        where = per_seed.apply(lambda g: g.loc[g["score"].idxmin(), position]).mean()
-        data.append({"model": model, "task": task, "path": path, "seeds": per_seed.ngroups, "start": start,
-                     "end": end, "min": lowest, f"argmin_{position}": where,
-                     "drop": min(start, end) - lowest})  # fmt: skip
-        display.append({"Model": model_name(model), "Task": task_name(task), "Path": path, "Seeds": per_seed.ngroups,
-                        "Start": fmt(start), "End": fmt(end), "Lowest": fmt(lowest),
-                        f"at {position}": fmt(where, 2), "Drop below the lower end": fmt(min(start, end) - lowest)})
-    return Table(name, caption, pd.DataFrame(data), pd.DataFrame(display))
-
-
-def figure6_table(rows: pd.DataFrame) -> Table:
-    caption = ("Figure 6's table: dev score (%) along the line W(γ) = W0 + γ(W1 − W0), mean over seeds; the paper "
-               "reports (figure only) that the finetuned → masked line keeps a high accuracy all along, while the "
-               "lines from the pretrained model pass through low accuracy")  # fmt: skip
-    return path_table(rows, "gamma", "figure6_mode_connectivity", caption)
-
-
-def figure7_table(rows: pd.DataFrame) -> Table:
-    caption = ("Figure 7's table: dev score (%) along the trained 3-bend Bézier curve and the line segment "
-               "between the finetuned (t=0) and the masked (t=1) model, mean over seeds; the paper reports (figure "
-               "only) that the Bézier curve also connects the two minima with high accuracy")  # fmt: skip
-    return path_table(rows, "t", "figure7_bezier", caption)
-
-
-def bezier_rows(result: dict, model: str, task: str, seed: int) -> list[dict]:
-    """bezier_connectivity's result as tidy rows {model, task, seed, path (bezier|line), t, score, metric}."""
-    return [{"model": model, "task": task, "seed": seed, "path": path, "t": t, "score": s, "metric": result["metric"]}
-            for path in ("bezier", "line") for t, s in zip(result["t"], result["curve" if path == "bezier" else path])]

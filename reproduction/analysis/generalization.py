@@ -12,12 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from maskbert.evaluation import Predictions
 from maskbert.rundir import load_run_model, read_run
 from reproduction.analysis.models import evaluate
-from reproduction.report import Table, diff_or_nan, fmt, fmt_pm, model_name, paper_value, task_name
 
 
 def label_permutation(trained: list[str], evaluated: list[str], aliases: Mapping[str, str] | None = None,
@@ -67,41 +65,3 @@ def cross_evaluate(run_dir: str | Path, targets: list[tuple], aliases: Mapping[s
                         "examples": len(matched.labels), "accuracy": accuracy, "majority": majority,
                         "improvement": accuracy - majority})  # fmt: skip
     return results
-
-
-def table3(records: list[dict], paper: pd.DataFrame | None, paper_model: str = "bert-base-uncased") -> Table:
-    """Table 3: improvement over the majority baseline, mean ± std over seeds, per (model, method, trained
-    on, evaluated on), beside the paper's; the test-set transfer (IMDB in the paper) as accuracy.
-
-    Rows whose evaluated split is not a dev split are reported as accuracy (the paper's IMDB numbers), the
-    others as improvement. Paper numbers exist for BERT only (`paper_model`), matched by task name.
-    """
-    if not records:
-        raise ValueError("Table 3: no evaluations to tabulate")
-    df = pd.DataFrame(records)
-    rows, shown = [], []
-    keys = ["model", "method", "train_task", "eval_task", "split"]
-    for (model, method, train_task, eval_task, split), group in df.groupby(keys, sort=False):
-        transfer = split != "dev"
-        quantity = "accuracy" if transfer else "improvement"
-        values = group[quantity].to_numpy(dtype=float)
-        mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-        paper_model_match = model in (paper_model, paper_model.split("/")[-1])
-        paper_number = paper_value(paper, quantity, table="3", model=paper_model, method=method,
-                                   task=eval_task, item=train_task) if paper_model_match else float("nan")  # fmt: skip
-        majority = float(group["majority"].iloc[0])
-        paper_majority = (paper_value(paper, "majority_baseline", table="3", task=eval_task)
-                          if paper_model_match else float("nan"))  # fmt: skip
-        rows.append({"model": model, "method": method, "train_task": train_task, "eval_task": eval_task,
-                     "split": split, "quantity": quantity, "seeds": len(values), "ours": mean, "ours_std": std,
-                     "paper": paper_number, "diff": diff_or_nan(mean, paper_number),
-                     "majority": majority, "majority_paper": paper_majority})  # fmt: skip
-        shown.append({"Model": model_name(model), "Method": method, "Trained on": task_name(train_task),
-                      "Evaluated on": f"{task_name(eval_task)} {split}",
-                      "Quantity": "accuracy" if transfer else "Δ vs majority",
-                      "Ours": fmt_pm(mean, std), "Paper": fmt(paper_number, 2 if transfer else 1),
-                      "Majority (ours / paper)": f"{fmt(majority)} / {fmt(paper_majority)}"})  # fmt: skip
-    caption = ("Table 3: generalisation, accuracy minus the majority-class baseline of the evaluated dev set "
-               "(%, mean ± std over seeds; row: training task); the test-set rows give accuracy (the paper's "
-               "IMDB transfer: masking 84.79, finetuning 85.25)")  # fmt: skip
-    return Table("table3_generalization", caption, pd.DataFrame(rows), pd.DataFrame(shown))

@@ -25,7 +25,6 @@ from maskbert.data import get_task
 from maskbert.families import FAMILIES
 from maskbert.masking import MaskingConfig, binary_masks
 from maskbert.modeling import build_model
-from reproduction.report import Table, fmt, model_name
 
 
 def bits_differing(a: np.ndarray, b: np.ndarray) -> int:
@@ -101,18 +100,3 @@ def mask_dissimilarities(artifacts: Mapping[tuple[str, int], str | Path]) -> pd.
     if not rows:
         raise ValueError("Figure 5: no two masks to compare (need two tasks with one seed, or two seeds of a task)")
     return pd.DataFrame(rows)
-
-
-def figure5_table(scores: pd.DataFrame, model: str) -> Table:
-    """s per block, averaged over layer types and over the compared pairs (and seeds)."""
-    per_block = scores.groupby(["comparison", "block"])["s"].mean().unstack("comparison")
-    per_block = per_block.reindex(columns=["tasks", "seeds"])
-    data = pd.DataFrame({"model": model, "block": per_block.index,
-                         "s_tasks": per_block["tasks"].to_numpy(), "s_seeds": per_block["seeds"].to_numpy()})  # fmt: skip
-    display = pd.DataFrame({"Model": model_name(model), "Block": data["block"],
-                            "s, two tasks (same seed)": [fmt(v, 3) for v in data["s_tasks"]],
-                            "s, two seeds (same task)": [fmt(v, 3) for v in data["s_seeds"]]})  # fmt: skip
-    caption = ("Figure 5's table: mask dissimilarity s per transformer block, averaged over layer types "
-               "(K, Q, V, AO, I, O) and compared pairs; the paper reports (for BERT, figure only) that s grows "
-               "with depth and that masks of different tasks, and of different seeds, are dissimilar")  # fmt: skip
-    return Table("figure5_mask_dissimilarity", caption, data, display)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import TSNE
@@ -21,7 +20,6 @@ from sklearn.preprocessing import StandardScaler
 from maskbert.data import collate
 from maskbert.rundir import load_run_model
 from reproduction.analysis.models import pretrained_model
-from reproduction.report import Table, fmt_pm, model_name, task_name
 
 KINDS = ("pretrained", "finetuned", "masked")
 
@@ -68,20 +66,3 @@ def probe_accuracy(vectors: np.ndarray, labels: np.ndarray, folds: int = 5, rand
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     return 100.0 * cross_val_score(probe, vectors, labels, cv=splitter, scoring="accuracy")
-
-
-def figure4_table(records: list[dict]) -> Table:
-    """Probe accuracy per (model, task, kind): records {model, task, seed, kind, fold_scores}."""
-    data, display = [], []
-    for record in records:
-        scores = np.asarray(record["fold_scores"], dtype=float)
-        mean, std = float(scores.mean()), float(scores.std(ddof=1)) if len(scores) > 1 else float("nan")
-        data.append({"model": record["model"], "task": record["task"], "seed": record["seed"],
-                     "representation": record["kind"], "folds": len(scores), "probe_accuracy": mean,
-                     "probe_accuracy_std": std})  # fmt: skip
-        display.append({"Model": model_name(record["model"]), "Task": task_name(record["task"]),
-                        "Seed": record["seed"], "[CLS] of": record["kind"], "Probe accuracy": fmt_pm(mean, std)})
-    caption = ("Figure 4's table: cross-validated accuracy (%, mean ± std over folds) of a logistic-regression "
-               "probe on the top block's [CLS] vectors; the paper gives no number, only that pretrained "
-               "vectors are not separable and finetuned and masked ones almost linearly separable")  # fmt: skip
-    return Table("figure4_probe", caption, pd.DataFrame(data), pd.DataFrame(display))
