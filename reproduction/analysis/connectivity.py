@@ -24,6 +24,7 @@ from torch import nn
 from maskbert.data import collate
 from reproduction.analysis.models import (
     WithParameters,
+    check_same_layout,
     effective_parameters,
     evaluate,
     load_pair,
@@ -59,6 +60,7 @@ def mode_connectivity(finetuned_run: str | Path, masked_run: str | Path, prepare
     network, masked = load_pair(finetuned_run, masked_run, device)
     finetuned = {name: p.detach() for name, p in network.named_parameters()}
     pretrained = effective_parameters(pretrained_model(finetuned_run, device))
+    check_same_layout(finetuned, pretrained, f"{finetuned_run}: the pretrained model")
     gammas = evenly_spaced(points)
     rows = []
     for path, (start, end) in zip(PATHS, ((finetuned, masked), (pretrained, finetuned), (pretrained, masked))):
