@@ -30,6 +30,14 @@ include: "rules/aggregate.smk"
 include: "rules/sweeps.smk"
 
 
+# §6 / App. B analyses (config key `analyses`; a config without it runs none).
+ANALYSIS_OUTPUTS = {}
+if config.get("analyses"):
+
+    include: "rules/analyses.smk"
+
+
+
 # Light bookkeeping runs where snakemake runs, never on a cluster node.
 localrules:
     all,
@@ -58,6 +66,7 @@ TABLE_AND_FIGURE_OUTPUTS = (
     + figure_files("figure3_memory")
     + SWEEP_OUTPUTS["figure1"]
     + SWEEP_OUTPUTS["figure2"]
+    + [path for outputs in ANALYSIS_OUTPUTS.values() for path in outputs]
 )
 
 
