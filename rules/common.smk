@@ -10,7 +10,6 @@ import json
 
 from maskbert.data import get_task
 from maskbert.families import format_blocks, parse_blocks
-from maskbert.methods import METHODS as METHOD_REGISTRY
 from maskbert.methods import get_method
 
 WORKFLOW_DIR = Path(workflow.basedir)
@@ -206,9 +205,9 @@ SETTINGS = {}
 
 
 def setting_name(method, blocks=None, initial_sparsity=None):
-    """The path component of a run's setting, registered so that the train rule finds its params: the
-    method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking; `full` for a
-    method without options (finetuning)."""
+    """The path component of a run's setting, registered so that the train job finds its params. It
+    spells the method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking, and is
+    `full` for a method without options (finetuning)."""
     options = get_method(method).options
     params = {"masked_blocks": None, "initial_sparsity": None}
     parts = []
@@ -312,7 +311,7 @@ RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.saf
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
-    method="|".join(METHOD_REGISTRY),
+    method="masking|finetuning",
     setting="full|blocks[^/]+",
     seed="[0-9]+",
     lr="[0-9.e+-]+",
