@@ -9,8 +9,9 @@ from snakemake.utils import validate
 import json
 
 from maskbert.data import get_task
-from maskbert.families import format_blocks, parse_blocks
+from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
 from maskbert.methods import get_method
+from reproduction.sweeps import model_blocks
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
@@ -223,8 +224,12 @@ def setting_name(method, blocks=None, initial_sparsity=None):
 
 
 def main_setting(model, method):
-    """The main grid's setting of a (model, method): config training.masked_blocks / initial_sparsity."""
-    return setting_name(method, masked_blocks(model), INITIAL_SPARSITY)
+    """The main grid's setting of a (model, method): config training.masked_blocks (else the family's
+    default, spelt out so that a sweep naming the same blocks shares the runs) and initial_sparsity."""
+    blocks = masked_blocks(model)
+    if blocks is None:
+        blocks = format_blocks(default_masked_blocks(model_blocks(config, model)))
+    return setting_name(method, blocks, INITIAL_SPARSITY)
 
 
 # Selections: per (model key, task, method, setting), the seeds and the initial learning-rate grid.
