@@ -73,12 +73,14 @@ def test_an_analysis_outside_the_grid_is_refused_naming_the_key(tmp_path):
     config["analyses"]["figure6"]["tasks"] = ["mrpc", "imdb"]
     config["analyses"]["figure4"]["seeds"] = [9]
     config["analyses"]["figure4"]["task"] = "ner"
+    config["analyses"]["table3"]["transfer"] = [{"train_task": "mrpc", "eval_task": "imdb", "split": "test"}]
     proc = dry_run(tmp_path, "figure6", config=config)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "config key 'analyses.figure6.tasks': 'imdb' is not in the main grid's tasks" in out
     assert "config key 'analyses.figure4.seeds': 9 is not in the main grid's seeds" in out
     assert "config key 'analyses.figure4.task': 'ner' is a tagging task" in out
+    assert "config key 'analyses.table3.transfer': train_task 'mrpc' is not one of" in out
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["analyses"]["figure7"]["optimizer"] = "sgd"
     proc = dry_run(tmp_path, "figure7", config=config)
