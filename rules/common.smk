@@ -9,9 +9,9 @@ from snakemake.utils import validate
 import json
 
 from maskbert.data import get_task
-from maskbert.families import format_blocks, parse_blocks
-from maskbert.methods import METHODS as METHOD_REGISTRY
+from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
 from maskbert.methods import get_method
+from reproduction.sweeps import model_blocks
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
@@ -206,9 +206,9 @@ SETTINGS = {}
 
 
 def setting_name(method, blocks=None, initial_sparsity=None):
-    """The path component of a run's setting, registered so that the train rule finds its params: the
-    method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking; `full` for a
-    method without options (finetuning)."""
+    """The path component of a run's setting, registered so that the train job finds its params. It
+    spells the method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking, and is
+    `full` for a method without options (finetuning)."""
     options = get_method(method).options
     params = {"masked_blocks": None, "initial_sparsity": None}
     parts = []
@@ -224,8 +224,12 @@ def setting_name(method, blocks=None, initial_sparsity=None):
 
 
 def main_setting(model, method):
-    """The main grid's setting of a (model, method): config training.masked_blocks / initial_sparsity."""
-    return setting_name(method, masked_blocks(model), INITIAL_SPARSITY)
+    """The main grid's setting of a (model, method): config training.masked_blocks (else the family's
+    default, spelt out so that a sweep naming the same blocks shares the runs) and initial_sparsity."""
+    blocks = masked_blocks(model)
+    if blocks is None:
+        blocks = format_blocks(default_masked_blocks(model_blocks(config, model)))
+    return setting_name(method, blocks, INITIAL_SPARSITY)
 
 
 # Selections: per (model key, task, method, setting), the seeds and the initial learning-rate grid.
@@ -312,7 +316,7 @@ RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.saf
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
-    method="|".join(METHOD_REGISTRY),
+    method="masking|finetuning",
     setting="full|blocks[^/]+",
     seed="[0-9]+",
     lr="[0-9.e+-]+",

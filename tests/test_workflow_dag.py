@@ -62,7 +62,10 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
-    assert counts["train"] == n_train
+    # The §5.1/§5.2 sweeps add the points the main grid lacks (tests/test_sweeps_dag.py): layer-wise
+    # 3 tasks x (9 block sets x 2 sparsities - the main 2-11/5%) x 11 rates x 4 seeds; Figure 1 4 tasks x 21
+    # sparsities x 4 seeds, less the 0-11 runs at 5e-5 and 5%/15% the layer-wise grid has (3 tasks x 2 x 4).
+    assert counts["train"] == n_train + 3 * 17 * 11 * 4 + (4 * 21 * 4 - 3 * 2 * 4)
     # SEM and POS are local-only: the default config names placeholder paths and warns, naming the key,
     # while they do not exist; the dry run still works.
     for task, path in (("sem", "data/semeval2016"), ("pos", "data/ptb_pos")):
@@ -70,10 +73,11 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
         assert f"config key 'data.sources.{task}.path': {path} does not exist" in out, out[:3000]
     assert counts["prepare_data"] == len(config["models"]) * len(config["tasks"])
     groups = len(config["models"]) * len(config["tasks"]) * len(config["methods"])
-    assert counts["select_round"] == counts["select_lr"] == groups  # round 0 of each; later rounds appear at run time
+    # round 0 of each; later rounds appear at run time; the layer-wise sweep adds 3 tasks x 17 settings
+    assert counts["select_round"] == counts["select_lr"] == groups + 3 * 17
     test_tasks = [t for t in config["tasks"] if t in ("sem", "trec", "ag", "pos", "ner")]
     assert counts["evaluate_test"] == counts["ensemble"] == len(config["models"]) * len(test_tasks) * 2
-    # The DAG of ~2,400 jobs is built in under 15 s (CPU time; wall time too unless others load the machine).
+    # The DAG of ~5,100 jobs is built in under 15 s (CPU time; wall time too unless others load the machine).
     assert cpu < 15, f"dry run took {cpu:.1f} s of CPU"
     if os.getloadavg()[0] < (os.cpu_count() or 1):
         assert wall < 15, f"dry run took {wall:.1f} s"
@@ -205,7 +209,8 @@ def test_demo_config_dry_run(tmp_path):
     proc = snakemake("--configfile", str(ROOT / "config.yaml"), str(ROOT / "config/demo.yaml"), "--dry-run",
                      "--quiet", "all", "--directory", str(tmp_path))  # fmt: skip
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts["train"] == 1 * 2 * 2 * 2 * 2  # model x tasks x methods x seeds x lrs
+    # model x tasks x methods x seeds x lrs, and the demo's sweeps' 10 runs (tests/test_sweeps_dag.py)
+    assert counts["train"] == 1 * 2 * 2 * 2 * 2 + 10
     assert counts["prepare_data"] == 2
     assert counts["evaluate_test"] == counts["ensemble"] == 4
 

@@ -12,9 +12,10 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from torch import nn
+if TYPE_CHECKING:  # the registry is imported where torch is not needed (the workflow's DAG build)
+    from torch import nn
 
 FP32_BYTES, BIT_BYTES = 4, 1 / 8
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from maskbert.methods.base import FP32_BYTES, Method, StorageItem, artifact_bytes
-from maskbert.modeling import HEAD_CLASSES, load_task_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class Finetuning(Method):
     name = "finetuning"
 
     def build(self, model_name: str, task, seed: int, options=None) -> nn.Module:
+        from maskbert.modeling import load_task_model
+
         return load_task_model(model_name, task, seed)
 
     def save(self, model: nn.Module, artifact_dir: Path, record: dict) -> dict:
@@ -21,6 +24,8 @@ class Finetuning(Method):
         return {"artifact_bytes": artifact_bytes(artifact_dir)}
 
     def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
+        from maskbert.modeling import HEAD_CLASSES
+
         model = HEAD_CLASSES[record["task_kind"]].from_pretrained(artifact_dir)
         return model.to(device).eval()
 

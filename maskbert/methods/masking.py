@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import nn
-
-from maskbert.artifact import load_artifact, save_artifact
-from maskbert.masking import MaskingConfig, binary_masks, mask_changes, mask_model, masking_report
 from maskbert.methods.base import BIT_BYTES, FP32_BYTES, Method, StorageItem
-from maskbert.modeling import load_task_model
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from maskbert.masking import MaskingConfig
 
 ARTIFACT_FILE = "mask.safetensors"
 
@@ -31,6 +32,8 @@ class Masking(Method):
     @classmethod
     def masking_config(cls, options: MaskingConfig | Mapping | None) -> MaskingConfig:
         """A MaskingConfig from a full one or from TrainConfig-style options (None or missing: the default)."""
+        from maskbert.masking import MaskingConfig
+
         if isinstance(options, MaskingConfig):
             return dataclasses.replace(options)
         given = {key: (options or {}).get(key) for key in cls.options}
@@ -38,24 +41,36 @@ class Masking(Method):
 
     def build(self, model_name: str, task, seed: int, options: MaskingConfig | Mapping | None = None) -> nn.Module:
         """The task model with its chosen layers masked; `seed` fixes the head and the initial masks."""
+        from maskbert.masking import mask_model
+        from maskbert.modeling import load_task_model
+
         config = self.masking_config(options)
         config.seed = seed
         return mask_model(load_task_model(model_name, task, seed), config)
 
     def start_state(self, model: nn.Module):
+        from maskbert.masking import binary_masks
+
         return binary_masks(model)
 
     def epoch_stats(self, model: nn.Module, start_state) -> dict:
+        from maskbert.masking import binary_masks, mask_changes, masking_report
+
         return {"mask_sparsity": masking_report(model)["sparsity"],
                 "mask_changed": mask_changes(start_state, binary_masks(model))}
 
     def save(self, model: nn.Module, artifact_dir: Path, record: dict) -> dict:
+        from maskbert.artifact import save_artifact
+        from maskbert.masking import binary_masks
+
         task = {"name": record["task"], "kind": record["task_kind"], "label_names": record["label_names"]}
         path = save_artifact(model, Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], task=task)
         return {"artifact_bytes": path.stat().st_size,
                 "masked_weights": sum(m.numel() for m in binary_masks(model).values())}
 
     def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
+        from maskbert.artifact import load_artifact
+
         model, _ = load_artifact(Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], device=device)
         return model
 
