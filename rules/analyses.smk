@@ -113,7 +113,7 @@ rule figure5:
     input:
         unpack(_figure5_inputs),
     output:
-        scores=f"{ANALYSES_DIR}/figure5/{model_key(F5['model'])}/scores.csv",
+        scores=FIGURE5_SCORES,
         figure=report(figure_files("figure5_mask_dissimilarity")[0], caption="../resources/report/figure5.rst",
                       category="Figures"),
         figure_pdf=figure_files("figure5_mask_dissimilarity")[1],

@@ -4,6 +4,18 @@ ANALYSES = config["analyses"]
 ANALYSES_DIR = f"{RESULTS}/analyses"
 ANALYSIS_BATCH = int(ANALYSES.get("batch_size", 64))
 T3, F4, F5, F6, F7 = (ANALYSES[k] for k in ("table3", "figure4", "figure5", "figure6", "figure7"))
+TABLE3_JSON = f"{ANALYSES_DIR}/table3/{{model}}/{{task}}/{{method}}.json"
+FIGURE4_JSON = f"{ANALYSES_DIR}/figure4/{{model}}/{{task}}/seed{{seed}}.json"
+FIGURE5_SCORES = f"{ANALYSES_DIR}/figure5/{model_key(F5['model'])}/scores.csv"
+FIGURE6_JSON = f"{ANALYSES_DIR}/figure6/{{model}}/{{task}}/seed{{seed}}.json"
+FIGURE7_JSON = f"{ANALYSES_DIR}/figure7/{{model}}/{{task}}/seed{{seed}}.json"
+ANALYSIS_OUTPUTS = {
+    "table3": table_files("table3_generalization"),
+    "figure4": figure_files("figure4_tsne") + table_files("figure4_probe"),
+    "figure5": figure_files("figure5_mask_dissimilarity") + table_files("figure5_mask_dissimilarity"),
+    "figure6": figure_files("figure6_mode_connectivity") + table_files("figure6_mode_connectivity"),
+    "figure7": figure_files("figure7_bezier") + table_files("figure7_bezier"),
+}
 
 
 def _check_analyses():
@@ -22,7 +34,10 @@ def _check_analyses():
         problems.append("config key 'methods': the analyses compare masking with finetuning and need both")
     within("table3.models", T3["models"], "models")
     within("table3.train_tasks", T3["train_tasks"], "tasks")
-    within("table3.transfer", [t["train_task"] for t in T3.get("transfer") or []], "tasks")
+    for transfer in T3.get("transfer") or []:
+        if transfer["train_task"] not in T3["train_tasks"]:
+            problems.append(f"config key 'analyses.table3.transfer': train_task {transfer['train_task']!r} is not "
+                            f"one of analyses.table3.train_tasks {T3['train_tasks']}")  # fmt: skip
     for name, section in (("figure4", F4), ("figure6", F6), ("figure7", F7)):
         within(f"{name}.models", section["models"], "models")
         within(f"{name}.tasks", section.get("tasks", [section.get("task")]), "tasks")
@@ -62,8 +77,6 @@ def _per_seed(template, section, tasks=None):
     return [template.format(model=model_key(m), task=t, seed=s) for m in section["models"]
             for t in (tasks or section["tasks"]) for s in section["seeds"]]  # fmt: skip
 
-TABLE3_JSON = f"{ANALYSES_DIR}/table3/{{model}}/{{task}}/{{method}}.json"
-
 
 def table3_evaluations(task):
     """What a model trained on `task` is evaluated on: every eval task's dev set, then its transfers."""
@@ -78,7 +91,6 @@ def _table3_inputs(w):
     data = [DATA_DIR.format(model=w.model, task=e["eval_task"]) for e in table3_evaluations(w.task)]
     return {"selection": selection, "runs": runs, "data": data}
 
-FIGURE4_JSON = f"{ANALYSES_DIR}/figure4/{{model}}/{{task}}/seed{{seed}}.json"
 
 def _figure5_inputs(w):
     inputs = {}
@@ -86,15 +98,3 @@ def _figure5_inputs(w):
         key = task.replace("-", "_")
         inputs[f"selection_{key}"], inputs[f"runs_{key}"] = _selected(F5["model"], task, "masking")
     return inputs
-
-FIGURE6_JSON = f"{ANALYSES_DIR}/figure6/{{model}}/{{task}}/seed{{seed}}.json"
-
-FIGURE7_JSON = f"{ANALYSES_DIR}/figure7/{{model}}/{{task}}/seed{{seed}}.json"
-
-ANALYSIS_OUTPUTS = {
-    "table3": table_files("table3_generalization"),
-    "figure4": figure_files("figure4_tsne") + table_files("figure4_probe"),
-    "figure5": figure_files("figure5_mask_dissimilarity") + table_files("figure5_mask_dissimilarity"),
-    "figure6": figure_files("figure6_mode_connectivity") + table_files("figure6_mode_connectivity"),
-    "figure7": figure_files("figure7_bezier") + table_files("figure7_bezier"),
-}

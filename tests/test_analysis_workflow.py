@@ -55,8 +55,12 @@ def test_tables_lists_the_analysis_jobs_and_no_training_outside_the_grid(tmp_pat
     assert counts["figure6_paths"] == len(f6["models"]) * len(f6["tasks"]) * len(f6["seeds"]) == 16
     assert counts["figure7_bezier"] == len(f7["models"]) * len(f7["tasks"]) * len(f7["seeds"])
     assert all(counts[target] == 1 for target in ANALYSIS_TARGETS)
-    # the main grid's training jobs and no more (the figure in tests/test_workflow_dag.py)
-    assert counts["train"] == 2212
+    # the analyses add no training job: the same config without them plans the same training
+    without = {key: value for key, value in config.items() if key != "analyses"}
+    (tmp_path / "without").mkdir()
+    proc = dry_run(tmp_path / "without", "tables", config=without)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert job_counts(proc.stdout + proc.stderr)["train"] == counts["train"]
     # the analyses alone ask only for grid points: the grid's models, tasks, seeds and learning rates
     proc = dry_run(tmp_path, *ANALYSIS_TARGETS)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -73,12 +77,14 @@ def test_an_analysis_outside_the_grid_is_refused_naming_the_key(tmp_path):
     config["analyses"]["figure6"]["tasks"] = ["mrpc", "imdb"]
     config["analyses"]["figure4"]["seeds"] = [9]
     config["analyses"]["figure4"]["task"] = "ner"
+    config["analyses"]["table3"]["transfer"] = [{"train_task": "mrpc", "eval_task": "imdb", "split": "test"}]
     proc = dry_run(tmp_path, "figure6", config=config)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "config key 'analyses.figure6.tasks': 'imdb' is not in the main grid's tasks" in out
     assert "config key 'analyses.figure4.seeds': 9 is not in the main grid's seeds" in out
     assert "config key 'analyses.figure4.task': 'ner' is a tagging task" in out
+    assert "config key 'analyses.table3.transfer': train_task 'mrpc' is not one of" in out
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["analyses"]["figure7"]["optimizer"] = "sgd"
     proc = dry_run(tmp_path, "figure7", config=config)
