@@ -72,17 +72,24 @@ def test_tables_lists_the_analysis_jobs_and_no_training_outside_the_grid(tmp_pat
     assert {j["setting"] for j in jobs if j["method"] == "masking"} == {"blocks2-11_sparsity0.05"}
 
 
-def test_an_analysis_outside_the_grid_is_refused_naming_the_key(tmp_path):
+def test_an_analysis_outside_the_grid_is_narrowed_or_refused_naming_the_key(tmp_path):
+    """Names outside the main grid are left out with a warning naming the key (a narrower grid narrows the
+    analyses); an analysis left with nothing leaves `tables`; impossible requests are refused."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["analyses"]["figure6"]["tasks"] = ["mrpc", "imdb"]
     config["analyses"]["figure4"]["seeds"] = [9]
+    proc = dry_run(tmp_path, "tables", config=config)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "config key 'analyses.figure6.tasks': ['imdb'] not in the main grid's tasks" in out
+    assert "config key 'analyses.figure4.seeds': [9] not in the main grid's seeds" in out
+    assert "config key 'analyses.figure4': nothing of the main grid to read" in out
+    assert "figure4_tsne" not in out and "figure6_mode_connectivity" in out
     config["analyses"]["figure4"]["task"] = "ner"
     config["analyses"]["table3"]["transfer"] = [{"train_task": "mrpc", "eval_task": "imdb", "split": "test"}]
     proc = dry_run(tmp_path, "figure6", config=config)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "config key 'analyses.figure6.tasks': 'imdb' is not in the main grid's tasks" in out
-    assert "config key 'analyses.figure4.seeds': 9 is not in the main grid's seeds" in out
     assert "config key 'analyses.figure4.task': 'ner' is a tagging task" in out
     assert "config key 'analyses.table3.transfer': train_task 'mrpc' is not one of" in out
     config = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -14,7 +14,7 @@ PAPER = ("mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner
 
 
 def test_registry_covers_the_paper_and_synthetic_tasks():
-    assert set(TASKS) == {*PAPER, "synth-sentiment", "synth-ner"}
+    assert set(TASKS) == {*PAPER, "synth-sentiment", "synth-ner", "synth-tweets"}
     assert [TASKS[t].display_name for t in PAPER] == ["MRPC", "SST2", "CoLA", "RTE", "QNLI", "SEM", "TREC", "AG",
                                                       "POS", "NER", "SWAG", "IMDB"]  # fmt: skip
     assert {t for t in PAPER if TASKS[t].reported_split == "test"} == {"sem", "trec", "ag", "pos", "ner", "imdb"}
