@@ -18,9 +18,11 @@ def _quiet_libraries() -> None:
 
 
 def cmd_train(args) -> int:
+    from maskbert.data.custom import task_argument
     from maskbert.training import TrainConfig, train
 
-    config = TrainConfig(model=args.model, task=args.task, method=args.method, seed=args.seed, lr=args.lr,
+    task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column)
+    config = TrainConfig(model=args.model, task=task, method=args.method, seed=args.seed, lr=args.lr,
                          out_dir=args.out, epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                          max_length=args.max_length, initial_sparsity=args.initial_sparsity,
                          masked_blocks=args.masked_blocks, source=args.source, path=args.path,
@@ -55,6 +57,8 @@ def cmd_memory(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from maskbert.data.custom import add_column_arguments
+
     parser = argparse.ArgumentParser(prog="maskbert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -63,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "artifact, metrics.jsonl, the best epoch's dev predictions and summary.json; "
                                 "rerunning an interrupted run resumes it.")
     train.add_argument("--model", required=True, help="hub id or local directory (BERT, RoBERTa or DistilBERT)")
-    train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`)")
+    train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`), "
+                       "or a .csv/.tsv/.jsonl file or a folder of train/dev/test files (see README)")
+    add_column_arguments(train)
     train.add_argument("--method", required=True, choices=["masking", "finetuning"])
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
