@@ -179,7 +179,6 @@ def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Te
             f"but the given base model has fingerprint {fingerprint}"
         )
     layers = masked_layers(model)
-    masks = _decode_masks(metadata, tensors, where) if metadata.get("mask_coding") == "flips" else None
     for name, shape in metadata["layers"].items():
         if name not in layers:
             raise ArtifactError(f"{where}layer '{name}' is not masked in the rebuilt model")
@@ -188,13 +187,8 @@ def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Te
                 f"{where}layer '{name}' has shape {shape} in the artifact but "
                 f"{list(layers[name].weight.shape)} in the model"
             )
-        if masks is not None:
-            layers[name].set_binary_mask(masks[name].to(layers[name].scores.device))
-            continue
-        packed = tensors.get(MASK_PREFIX + name)
-        if packed is None or packed.numel() != (int(np.prod(shape)) + 7) // 8:
-            raise ArtifactError(f"{where}mask of layer '{name}' is missing or has the wrong length")
-        layers[name].set_binary_mask(unpack_mask(packed, shape).to(layers[name].scores.device))
+    for name, mask in artifact_masks(metadata, tensors, path).items():
+        layers[name].set_binary_mask(mask.to(layers[name].scores.device))
     state = model.state_dict()
     for name in metadata["random_init"]:
         value = tensors.get(HEAD_PREFIX + name)
@@ -205,7 +199,17 @@ def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Te
     return model
 
 
-def _decode_masks(metadata: dict, tensors: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
+def artifact_masks(metadata: dict, tensors: dict[str, torch.Tensor], path: str = "") -> dict[str, torch.Tensor]:
+    """Bool mask of every layer of an artifact (1-bit or coded), checked against the recorded shapes."""
+    where = f"{path}: " if path else ""
+    if metadata.get("mask_coding") != "flips":
+        masks = {}
+        for name, shape in metadata["layers"].items():
+            packed = tensors.get(MASK_PREFIX + name)
+            if packed is None or packed.numel() != (int(np.prod(shape)) + 7) // 8:
+                raise ArtifactError(f"{where}mask of layer '{name}' is missing or has the wrong length")
+            masks[name] = unpack_mask(packed, shape)
+        return masks
     order = metadata["init_order"]
     missing = [name for name in order if CODED_PREFIX + name not in tensors or name not in metadata["layers"]]
     if missing:
