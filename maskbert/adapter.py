@@ -21,7 +21,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from maskbert.artifact import ArtifactError, base_fingerprint, load_artifact, save_artifact
+from maskbert.artifact import (
+    ArtifactError,
+    artifact_masks,
+    base_fingerprint,
+    init_order,
+    load_artifact,
+    masking_config,
+    read_artifact,
+    save_artifact,
+)
+from maskbert.coding import coded_size
 from maskbert.masking import masked_layers
 
 CONFIG_NAME = "masking_config.json"
@@ -126,6 +136,17 @@ def load_masked(path: str | Path, base_model: str | None = None, device: str = "
                                 f"{metadata['base_fingerprint']}")
     model.maskbert_task = dict(metadata["task"])
     return model
+
+
+def mask_coded_size(path: str | Path) -> dict:
+    """coded_size() of the masks saved at `path` (a mask directory, run directory or mask file, either coding).
+
+    What a run's summary.json and the memory tables record as "masking, coded": {bits, bits_per_weight,
+    entropy_bits, entropy_bits_per_weight, weights, flipped, flip_fraction}.
+    """
+    file = mask_file(path)
+    metadata, tensors = read_artifact(file)
+    return coded_size(artifact_masks(metadata, tensors, str(file)), masking_config(metadata), init_order(metadata))
 
 
 @torch.no_grad()

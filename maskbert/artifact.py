@@ -21,6 +21,7 @@ import json
 import os
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from maskbert.coding import MaskCodingError, decode_masks, encode_masks
+from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
 from maskbert.masking import MaskingConfig, binary_masks, masked_layers
 
 FORMAT_VERSION = 1
@@ -219,6 +221,21 @@ def artifact_masks(metadata: dict, tensors: dict[str, torch.Tensor], path: str =
                             masking_config(metadata), [(name, tuple(metadata["layers"][name])) for name in order])
     except MaskCodingError as error:
         raise ArtifactError(f"{where}{error}") from error
+
+
+def init_order(metadata: dict) -> list[str]:
+    """The artifact's masked layers in mask_model's order (recorded in coded artifacts, rebuilt for 1-bit ones)."""
+    if "init_order" in metadata:
+        return list(metadata["init_order"])
+    layers = metadata["layers"]
+    family = family_of(SimpleNamespace(model_type=metadata["model_type"]))
+    prefix = family.block_format.split("{")[0]
+    blocks = sorted({int(n[len(prefix):].split(".")[0]) for n in layers if n.startswith(prefix)})
+    order = [n for n in block_layer_names(family, tuple(blocks), masking_config(metadata).layer_types) if n in layers]
+    order += [n for n in (*POOLER_NAMES, *CLASSIFIER_NAMES) if n in layers]
+    if sorted(order) != sorted(layers):
+        raise ArtifactError(f"cannot order the masked layers {sorted(set(layers) - set(order))}")
+    return order
 
 
 def masking_config(metadata: dict) -> MaskingConfig:

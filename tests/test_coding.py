@@ -173,3 +173,12 @@ def test_coded_artifact_for_another_base_model_is_refused(coded_artifact, tiny_m
     _, path, _ = coded_artifact
     with pytest.raises(ArtifactError, match=r"mask.safetensors: made for base model"):
         load_artifact(path, base_model=tiny_model_dirs["roberta"])
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
+def test_coded_size_of_a_one_bit_artifact_equals_that_of_the_model(tiny_model_dirs, tmp_path, family):
+    from maskbert.adapter import mask_coded_size
+
+    model = _trained(tiny_model_dirs[family])
+    path = save_artifact(model, tmp_path / "mask.safetensors", base_model=tiny_model_dirs[family], task=TASK)
+    assert mask_coded_size(path) == model_coded_size(model)  # layer order rebuilt from a format-1 file
