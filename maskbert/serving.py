@@ -119,8 +119,11 @@ class MaskServer:
             model.maskbert_random_init = sorted(info["missing_keys"])
             self._fingerprints[head_class] = base_fingerprint(model)
             if self._models:
-                shared = next(iter(self._models.values()))
-                setattr(model, model.base_model_prefix, getattr(shared, shared.base_model_prefix))
+                shared = getattr(next(iter(self._models.values())), model.base_model_prefix)
+                own = getattr(model, model.base_model_prefix)
+                if getattr(shared, "pooler", None) is None and getattr(own, "pooler", None) is not None:
+                    shared.pooler = own.pooler  # a tagging model came first: its backbone has no pooler
+                setattr(model, model.base_model_prefix, shared)
             self._models[head_class] = model.to(self.device).eval()
             self.base_model = base
         if self._fingerprints[head_class] != metadata["base_fingerprint"]:

@@ -128,3 +128,13 @@ def test_predict_command(mask_dirs, tmp_path, capsys):
     assert [r["line"] for r in records] == [1, 2, 3]
     assert records[0]["task"] == "a" and abs(sum(records[0]["probabilities"].values()) - 1) < 1e-4
     assert "error" in records[1] and records[2]["label"] in ("L0", "L1")
+
+
+def test_a_tagging_mask_first_then_a_sequence_mask(mask_dirs, tiny_bert_with_tokenizer):
+    server = MaskServer()
+    server.add(mask_dirs["tags"])
+    server.add(mask_dirs["topic"])
+    request = {"task": "topic", "text": TEXTS[1]}
+    result = server.predict([{"task": "tags", "text": TEXTS[0]}, request])[1]
+    expected = _expected(mask_dirs["topic"], tiny_bert_with_tokenizer, request)
+    assert torch.allclose(torch.tensor(list(result["probabilities"].values())), expected, atol=1e-5)
