@@ -43,13 +43,24 @@ class ArtifactError(ValueError):
     """An artifact that cannot be applied: unreadable, corrupted, or made for another base model."""
 
 
+def head_parameter_names(model: nn.Module) -> list[str]:
+    """Parameters not from the pretrained checkpoint: those build_model recorded as randomly initialised,
+    or, for a model the caller loaded and masked, every parameter outside the base model (the task head)."""
+    recorded = getattr(model, "maskbert_random_init", None)
+    if recorded is not None:
+        return list(recorded)
+    prefix = model.base_model_prefix + "."
+    return sorted(name for name, _ in model.named_parameters() if not name.startswith(prefix)
+                  and not name.endswith(".scores"))
+
+
 def base_fingerprint(model: nn.Module) -> str:
     """Hash of the pretrained parameters' names, shapes and a strided sample of their values.
 
     Randomly initialised head parameters and mask scores are left out, so the fingerprint identifies
     the checkpoint the model was loaded from, not the task head.
     """
-    skip = set(getattr(model, "maskbert_random_init", ()))
+    skip = set(head_parameter_names(model))
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         if name in skip or name.endswith(".scores"):
@@ -100,7 +111,8 @@ def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: 
         coded = encode_masks(masks, info.config, info.layer_names)
         tensors = {CODED_PREFIX + name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
                    for name, data in coded.items()}
-    for name in model.maskbert_random_init:
+    head = head_parameter_names(model)
+    for name in head:
         tensors[HEAD_PREFIX + name] = state[name].detach().float().cpu().contiguous()
     metadata = {
         "format_version": FORMAT_VERSION if coding == "bits" else CODED_FORMAT_VERSION,
@@ -111,7 +123,7 @@ def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: 
         "masking": info.config.to_dict(),
         "threshold": info.config.threshold,
         "layers": {name: list(mask.shape) for name, mask in masks.items()},
-        "random_init": list(model.maskbert_random_init),
+        "random_init": head,
         "task": task,
         "tensor_sha256": _tensor_checksum(tensors),
     }

@@ -115,3 +115,17 @@ def test_merged_folder_loads_without_maskbert(tiny_bert_with_tokenizer, tmp_path
     subprocess.run([sys.executable, "-c", LOADER, str(folder), str(tmp_path / "ids.pt"), str(tmp_path / "out.pt")],
                    check=True, cwd=tmp_path)
     assert torch.equal(_logits(model), torch.load(tmp_path / "out.pt"))
+
+
+def test_a_model_the_user_loaded_and_masked_saves_and_loads(tiny_model_dirs, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    from maskbert.masking import mask_model
+
+    base = tiny_model_dirs["roberta"]
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=4)
+    mask_model(model, MaskingConfig(seed=5, initial_sparsity=0.2)).eval()
+    directory = save_masks(model, tmp_path / "mine")
+    config = json.loads((directory / CONFIG_NAME).read_text())
+    assert config["base_model"] == base and config["task"]["label_names"] == ["LABEL_0", "LABEL_1", "LABEL_2", "LABEL_3"]
+    assert torch.equal(_logits(model), _logits(load_masked(directory)))
