@@ -182,3 +182,11 @@ def test_coded_size_of_a_one_bit_artifact_equals_that_of_the_model(tiny_model_di
     model = _trained(tiny_model_dirs[family])
     path = save_artifact(model, tmp_path / "mask.safetensors", base_model=tiny_model_dirs[family], task=TASK)
     assert mask_coded_size(path) == model_coded_size(model)  # layer order rebuilt from a format-1 file
+
+
+def test_regenerated_scores_equal_torchs_arithmetic_bit_for_bit():
+    config = MaskingConfig(seed=11, initial_sparsity=0.07)
+    high = config.init_low + (config.threshold - config.init_low) / config.initial_sparsity
+    (_, scores), = initial_scores(config, [("w", (1000, 997))])
+    reference = torch.rand((1000, 997), generator=torch.Generator().manual_seed(11)) * (high - config.init_low) + config.init_low
+    assert torch.equal(scores, reference)
