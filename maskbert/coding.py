@@ -14,10 +14,11 @@ everything closer than 2^-16 of it.
 
 One layer's coded bytes (all counted in the coded size):
   8 bytes  bit b set when bin b has a flip probability above 0
-  1 byte   per such bin: its probability level (255: every weight of the bin flipped; 1..254: a
-           logit on a 1/8 grid, quantized from the bin's flip count)
   4 bytes  CRC-32 of the decoded mask (bit-packed), so a wrong decode is an error, never a wrong mask
-  rest     the ANS words (little-endian uint32), bins in index order, weights in layer order
+  rest     one ANS stream (little-endian uint32 words): first each such bin's probability level (255: every
+           weight of the bin flipped; 1..254: a logit on a 1/4 grid, quantized from the bin's flip count),
+           coded as the step from the previous bin's level; then the flips, bins in index order, weights
+           in layer order
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from maskbert.masking import MaskingConfig
 
 BINS_PER_SIDE = 32
 BINS = 2 * BINS_PER_SIDE
-LOGIT_STEP = 1 / 8
+LOGIT_STEP = 1 / 4
 FIXED_POINT = 2**24
 HEADER_BYTES = 8 + 4
 
@@ -126,13 +127,28 @@ def _grouped_positions(bins: np.ndarray, coded: np.ndarray) -> tuple[np.ndarray,
     return positions[order], np.bincount(members, minlength=BINS)
 
 
+def _delta_model():
+    """Categorical model of the step between the levels of consecutive bins with flips (-254..254): weights
+    0.7^|step|, built by multiplication alone so every machine gets the same model."""
+    weight, weights = 1.0, []
+    for _ in range(255):
+        weights.append(weight)
+        weight *= 0.7
+    probabilities = np.array(weights[:0:-1] + weights)
+    return constriction.stream.model.Categorical(probabilities / probabilities.sum(), perfect=False)
+
+
+DELTA_MODEL = _delta_model()
+FIRST_LEVEL = 110  # what the first bin's level is coded against (a flip probability of about 1%)
+
+
 def encode_layer(mask: np.ndarray, bins: np.ndarray) -> bytes:
     """Coded bytes of one layer's final mask (flat bool) given its initial-score bins."""
     mask = np.asarray(mask, dtype=bool).reshape(-1)
     flips = mask != (bins >= BINS_PER_SIDE)
     counts = np.bincount(bins, minlength=BINS)
     flipped = np.bincount(bins, weights=flips, minlength=BINS).astype(np.int64)
-    levels = np.array([_quantize(int(k), int(n)) for k, n in zip(flipped, counts)], dtype=np.uint8)
+    levels = np.array([_quantize(int(k), int(n)) for k, n in zip(flipped, counts)], dtype=np.int32)
     occupied = levels > 0
     positions, sizes = _grouped_positions(bins, occupied)
     encoder = constriction.stream.stack.AnsCoder()
@@ -140,31 +156,33 @@ def encode_layer(mask: np.ndarray, bins: np.ndarray) -> bytes:
     for b in reversed(np.flatnonzero((levels > 0) & (levels < 255))):
         symbols = flips[positions[starts[b] : starts[b + 1]]].astype(np.int32)
         encoder.encode_reverse(symbols, constriction.stream.model.Bernoulli(LEVEL_PROBABILITY[levels[b]], perfect=False))
+    table = levels[occupied]
+    if table.size:  # pushed last, so decoded first: each level as the step from the previous one
+        encoder.encode_reverse((np.diff(table, prepend=FIRST_LEVEL) + 254).astype(np.int32), DELTA_MODEL)
     bitmap = int(sum(1 << int(b) for b in np.flatnonzero(occupied)))
     crc = zlib.crc32(np.packbits(mask).tobytes())
     words = encoder.get_compressed().astype("<u4").tobytes()
-    return bitmap.to_bytes(8, "little") + levels[occupied].tobytes() + crc.to_bytes(4, "little") + words
+    return bitmap.to_bytes(8, "little") + crc.to_bytes(4, "little") + words
 
 
 def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
     """The final mask (flat bool) of one layer from its coded bytes and initial-score bins."""
     where = f"layer '{name}': "
-    if len(coded) < HEADER_BYTES:
-        raise MaskCodingError(f"{where}coded mask is {len(coded)} bytes, shorter than its header (truncated)")
+    if len(coded) < HEADER_BYTES or (len(coded) - HEADER_BYTES) % 4:
+        raise MaskCodingError(f"{where}coded mask of {len(coded)} bytes does not fit its layout (truncated)")
     bitmap = int.from_bytes(coded[:8], "little")
     occupied = np.array([(bitmap >> b) & 1 for b in range(BINS)], dtype=bool)
-    header = 8 + int(occupied.sum()) + 4
-    if len(coded) < header or (len(coded) - header) % 4:
-        raise MaskCodingError(f"{where}coded mask of {len(coded)} bytes does not fit its header (truncated)")
-    levels = np.zeros(BINS, dtype=np.uint8)
-    levels[occupied] = np.frombuffer(coded[8 : header - 4], dtype=np.uint8)
-    if (levels[occupied] == 0).any():
-        raise MaskCodingError(f"{where}coded mask header names a bin with level 0 (corrupted)")
-    crc = int.from_bytes(coded[header - 4 : header], "little")
-    words = np.frombuffer(coded[header:], dtype="<u4").astype(np.uint32)
+    crc = int.from_bytes(coded[8:12], "little")
+    decoder = constriction.stream.stack.AnsCoder(np.frombuffer(coded[12:], dtype="<u4").astype(np.uint32))
+    levels = np.zeros(BINS, dtype=np.int32)
+    level = FIRST_LEVEL
+    for b in np.flatnonzero(occupied):
+        level += int(decoder.decode(DELTA_MODEL)) - 254
+        if not 1 <= level <= 255:
+            raise MaskCodingError(f"{where}coded mask's bin table holds level {level} (corrupted)")
+        levels[b] = level
     positions, sizes = _grouped_positions(bins, occupied)
     flips = np.zeros(bins.size, dtype=bool)
-    decoder = constriction.stream.stack.AnsCoder(words)
     start = 0
     for b in np.flatnonzero(occupied):
         group = positions[start : start + sizes[b]]
