@@ -13,12 +13,12 @@ top bin of a side holds the largest distance the initialisation can produce and 
 everything closer than 2^-16 of it.
 
 One layer's coded bytes (all counted in the coded size):
-  8 bytes  bit b set when bin b has a flip probability above 0
   4 bytes  CRC-32 of the decoded mask (bit-packed), so a wrong decode is an error, never a wrong mask
-  rest     one ANS stream (little-endian uint32 words): first each such bin's probability level (255: every
-           weight of the bin flipped; 1..254: a logit on a 1/4 grid, quantized from the bin's flip count),
-           coded as the step from the previous bin's level; then the flips, bins in index order, weights
-           in layer order
+  rest     one ANS stream (little-endian uint32 words) holding, in decoding order: for every bin that has
+           weights, whether it has flips; for each bin with flips, its probability level (255: every weight
+           of the bin flipped; 1..254: a logit on a 1/4 grid, quantized from the bin's flip count) as the
+           step from the previous such bin's level; then the flips, bins in index order, weights in layer
+           order
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ BINS_PER_SIDE = 32
 BINS = 2 * BINS_PER_SIDE
 LOGIT_STEP = 1 / 4
 FIXED_POINT = 2**24
-HEADER_BYTES = 8 + 4
+HEADER_BYTES = 4
 
 
 class MaskCodingError(ValueError):
@@ -140,6 +140,7 @@ def _delta_model():
 
 DELTA_MODEL = _delta_model()
 FIRST_LEVEL = 110  # what the first bin's level is coded against (a flip probability of about 1%)
+OCCUPIED_MODEL = constriction.stream.model.Bernoulli(0.75, perfect=False)  # a non-empty bin has flips
 
 
 def encode_layer(mask: np.ndarray, bins: np.ndarray) -> bytes:
@@ -157,12 +158,11 @@ def encode_layer(mask: np.ndarray, bins: np.ndarray) -> bytes:
         symbols = flips[positions[starts[b] : starts[b + 1]]].astype(np.int32)
         encoder.encode_reverse(symbols, constriction.stream.model.Bernoulli(LEVEL_PROBABILITY[levels[b]], perfect=False))
     table = levels[occupied]
-    if table.size:  # pushed last, so decoded first: each level as the step from the previous one
+    if table.size:  # pushed after the flips, so decoded before them: each level as the step from the previous one
         encoder.encode_reverse((np.diff(table, prepend=FIRST_LEVEL) + 254).astype(np.int32), DELTA_MODEL)
-    bitmap = int(sum(1 << int(b) for b in np.flatnonzero(occupied)))
+    encoder.encode_reverse(occupied[counts > 0].astype(np.int32), OCCUPIED_MODEL)  # decoded first of all
     crc = zlib.crc32(np.packbits(mask).tobytes())
-    words = encoder.get_compressed().astype("<u4").tobytes()
-    return bitmap.to_bytes(8, "little") + crc.to_bytes(4, "little") + words
+    return crc.to_bytes(4, "little") + encoder.get_compressed().astype("<u4").tobytes()
 
 
 def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
@@ -170,10 +170,11 @@ def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
     where = f"layer '{name}': "
     if len(coded) < HEADER_BYTES or (len(coded) - HEADER_BYTES) % 4:
         raise MaskCodingError(f"{where}coded mask of {len(coded)} bytes does not fit its layout (truncated)")
-    bitmap = int.from_bytes(coded[:8], "little")
-    occupied = np.array([(bitmap >> b) & 1 for b in range(BINS)], dtype=bool)
-    crc = int.from_bytes(coded[8:12], "little")
-    decoder = constriction.stream.stack.AnsCoder(np.frombuffer(coded[12:], dtype="<u4").astype(np.uint32))
+    crc = int.from_bytes(coded[:HEADER_BYTES], "little")
+    decoder = constriction.stream.stack.AnsCoder(np.frombuffer(coded[HEADER_BYTES:], dtype="<u4").astype(np.uint32))
+    nonempty = np.bincount(bins, minlength=BINS) > 0
+    occupied = np.zeros(BINS, dtype=bool)
+    occupied[nonempty] = decoder.decode(OCCUPIED_MODEL, int(nonempty.sum())).astype(bool)
     levels = np.zeros(BINS, dtype=np.int32)
     level = FIRST_LEVEL
     for b in np.flatnonzero(occupied):

@@ -90,7 +90,7 @@ def test_uniformly_random_mask_and_edge_bins_round_trip():
     cases["all flips in a bin"] = whole_bin
     for label, mask in cases.items():
         assert np.array_equal(decode_layer(encode_layer(mask, bins), bins, "w"), mask), label
-    assert len(encode_layer(initial, bins)) == 12  # header only: no bin has flips, no ANS words
+    assert len(encode_layer(initial, bins)) <= 4 + 8  # CRC and a few words: no bin has flips
 
 
 def test_coded_size_approaches_the_conditional_entropy():
