@@ -110,13 +110,31 @@ def _bits_entropy(flipped: np.ndarray, counts: np.ndarray) -> float:
     return float(-(counts[mixed] * (p * np.log2(p) + (1 - p) * np.log2(1 - p))).sum())
 
 
-def _quantize(flipped: int, count: int) -> int:
-    if flipped == 0:
-        return 0
-    if flipped == count:
-        return 255
-    p = flipped / count
-    return int(np.clip(round(math.log(p / (1 - p)) / LOGIT_STEP + 127.5), 1, 254))
+def _choose_levels(flipped: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each bin's probability level (0: no flips; 255: all flipped; else a Bernoulli level), chosen jointly
+    for the bins with flips to minimise payload plus table bits (a shortest path over levels), so a small
+    bin does not pay for a level of its own when its neighbours' is nearly as good."""
+    levels = np.zeros(BINS, dtype=np.int32)
+    with_flips = np.flatnonzero(flipped > 0)
+    if with_flips.size == 0:
+        return levels
+    total, choices = None, []
+    for b in with_flips:
+        k, n = float(flipped[b]), float(counts[b])
+        payload = np.append(-(k * LOG2_LEVEL[1:255] + (n - k) * LOG2_NOT_LEVEL[1:255]), 0.0 if k == n else np.inf)
+        if total is None:
+            total = payload + DELTA_BITS[np.arange(1, 256) - FIRST_LEVEL + 254]
+            continue
+        paths = total[None, :] + STEP_BITS  # [new level, previous level]
+        best = paths.argmin(axis=1)
+        choices.append(best)
+        total = payload + paths[np.arange(255), best]
+    level = int(total.argmin())
+    for b, best in zip(with_flips[::-1], [*choices[::-1], None]):
+        levels[b] = level + 1
+        if best is not None:
+            level = int(best[level])
+    return levels
 
 
 def _grouped_positions(bins: np.ndarray, coded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +153,14 @@ def _delta_model():
         weights.append(weight)
         weight *= 0.7
     probabilities = np.array(weights[:0:-1] + weights)
-    return constriction.stream.model.Categorical(probabilities / probabilities.sum(), perfect=False)
+    probabilities /= probabilities.sum()
+    return constriction.stream.model.Categorical(probabilities, perfect=False), -np.log2(probabilities)
 
 
-DELTA_MODEL = _delta_model()
+DELTA_MODEL, DELTA_BITS = _delta_model()
+with np.errstate(divide="ignore"):
+    LOG2_LEVEL, LOG2_NOT_LEVEL = np.log2(LEVEL_PROBABILITY), np.log2(1 - LEVEL_PROBABILITY)
+STEP_BITS = DELTA_BITS[np.arange(1, 256)[:, None] - np.arange(1, 256)[None, :] + 254]  # [new, previous] levels
 FIRST_LEVEL = 110  # what the first bin's level is coded against (a flip probability of about 1%)
 OCCUPIED_MODEL = constriction.stream.model.Bernoulli(0.75, perfect=False)  # a non-empty bin has flips
 
@@ -149,7 +171,7 @@ def encode_layer(mask: np.ndarray, bins: np.ndarray) -> bytes:
     flips = mask != (bins >= BINS_PER_SIDE)
     counts = np.bincount(bins, minlength=BINS)
     flipped = np.bincount(bins, weights=flips, minlength=BINS).astype(np.int64)
-    levels = np.array([_quantize(int(k), int(n)) for k, n in zip(flipped, counts)], dtype=np.int32)
+    levels = _choose_levels(flipped, counts)
     occupied = levels > 0
     positions, sizes = _grouped_positions(bins, occupied)
     encoder = constriction.stream.stack.AnsCoder()

@@ -105,7 +105,7 @@ def test_coded_size_approaches_the_conditional_entropy():
 def test_decoding_with_another_seed_is_refused_naming_the_layer():
     config, layers = MaskingConfig(seed=1), _layers(2)
     coded = encode_masks(_flipped_masks(config, layers, 0.2, np.random.default_rng(0)), config, ["layer0", "layer1"])
-    with pytest.raises(MaskCodingError, match="layer 'layer0': decoded mask fails its CRC-32"):
+    with pytest.raises(MaskCodingError, match=r"layer 'layer0': (decoded mask fails its CRC-32|coded mask's bin table)"):
         decode_masks(coded, MaskingConfig(seed=2), layers)
 
 
