@@ -96,6 +96,7 @@ def test_train_evaluate_and_load_a_custom_task_end_to_end(tmp_path, tiny_bert_wi
     from maskbert.adapter import load_masked
     from maskbert.cli import main
     from maskbert.evaluation import evaluate_run
+    from maskbert.serving import MaskServer
 
     monkeypatch.setenv("MASKBERT_CACHE", str(tmp_path / "cache"))
     (tmp_path / "data").mkdir()
@@ -111,3 +112,7 @@ def test_train_evaluate_and_load_a_custom_task_end_to_end(tmp_path, tiny_bert_wi
     assert result["examples"] == 12 and 0 <= result["score"] <= 100
     model = load_masked(run)
     assert model.maskbert_task["label_names"] == ["neg", "pos"] and model.config.id2label[1] == "pos"
+    server = MaskServer()
+    assert server.add(run) == "data"  # a custom task is served under its file or folder name
+    answer = server.predict([{"task": "data", "text": "the film was dull and bad"}])[0]
+    assert answer["label"] in ("neg", "pos") and set(answer["probabilities"]) == {"neg", "pos"}
