@@ -8,8 +8,9 @@ Measured:
 - switching task (MaskServer.activate) against one forward batch of 32 requests (their real length, and
   padded to 128 tokens);
 - resident memory (process RSS above the same process before loading any model, each setting in a fresh
-  process; and tensor bytes) of the server with 11 masks against one plain model (target <= 1.1x) and
-  against 11 plain models;
+  process, after malloc_trim; and tensor bytes) of the server with 11 masks against one plain model
+  (target <= 1.1x) and against 11 plain models (each model's weights written once, as a finetuned model owns
+  its weights rather than sharing the checkpoint file's pages);
 - requests per second on a shuffled mixed-task stream: the server (grouping by task per chunk of lines)
   against 11 plain models (one per task, same grouping).
 Writes bench/results/serving.md naming the machine.
@@ -20,6 +21,7 @@ Writes bench/results/serving.md naming the machine.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -89,7 +91,9 @@ def requests(per_task: int, seed: int = 0) -> list[dict]:
 
 
 def rss_bytes() -> int:
+    """Resident set size after freed memory is handed back to the system (glibc keeps freed arenas)."""
     gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
@@ -99,7 +103,12 @@ def rss_bytes() -> int:
 def _plain_models(names):
     from maskbert.modeling import build_model
 
-    return {name: build_model(MINILM, _task(name), "finetuning", 1).eval() for name in names}
+    models = {name: build_model(MINILM, _task(name), "finetuning", 1).eval() for name in names}
+    for model in models.values():  # a finetuned model owns its weights: no pages shared through the checkpoint file
+        for parameter in model.parameters():
+            values = parameter.detach().numpy()
+            values *= 1.0
+    return models
 
 
 def memory_probe(setting: str, mask_dirs: dict[str, str]) -> dict:

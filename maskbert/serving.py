@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,9 +30,7 @@ from maskbert.artifact import (
     ArtifactError,
     artifact_masks,
     base_fingerprint,
-    pack_mask,
     read_artifact,
-    unpack_mask,
 )
 from maskbert.modeling import HEAD_CLASSES, head_kwargs
 from maskbert.pretrained import resolve_model_path
@@ -81,7 +80,7 @@ class MaskServer:
         self.active: str | None = None
         self._models: dict[type, nn.Module] = {}  # one per head class, all sharing the first one's backbone
         self._fingerprints: dict[type, str] = {}
-        self._zeroed: dict[nn.Linear, tuple[torch.Tensor, torch.Tensor]] = {}  # packed zero positions, values
+        self._zeroed: dict[nn.Linear, tuple] = {}  # positions the active mask zeroed, and their pretrained values
         self._tokenizers: dict[str, object] = {}
 
     def add(self, path: str | Path, name: str | None = None) -> str:
@@ -138,9 +137,8 @@ class MaskServer:
         if name == self.active:
             return self._models[HEAD_CLASSES[self.tasks[name].kind]]
         task = self.tasks[name]
-        for layer, (packed, values) in self._zeroed.items():
-            zero = unpack_mask(packed, list(layer.weight.shape)).to(layer.weight.device)
-            layer.weight.masked_scatter_(zero, values)
+        for layer, (positions, values) in self._zeroed.items():
+            _flat(layer.weight)[positions] = values
         self._zeroed.clear()
         model = self._models[HEAD_CLASSES[task.kind]]
         for parameter, value in task.head.items():
@@ -150,10 +148,14 @@ class MaskServer:
         masks = artifact_masks(task.metadata, task.mask_tensors, str(task.path))
         for layer_name, mask in masks.items():
             layer = model.get_submodule(layer_name)
-            zero = ~mask.to(layer.weight.device)
+            weights = _flat(layer.weight)
+            positions = np.flatnonzero(~mask.reshape(-1).numpy()).astype(np.int32)
+            if not isinstance(weights, np.ndarray):
+                positions = torch.from_numpy(positions).to(weights.device, torch.long)
             if layer_name + ".weight" not in task.head:  # backbone weight: keep what is zeroed, to put it back
-                self._zeroed[layer] = (pack_mask(zero.cpu()), layer.weight[zero].clone())
-            layer.weight.masked_fill_(zero, 0.0)
+                self._zeroed[layer] = (positions, weights[positions].copy() if isinstance(weights, np.ndarray)
+                                       else weights[positions].clone())
+            weights[positions] = 0.0
         self.active = name
         return model
 
@@ -217,8 +219,16 @@ class MaskServer:
         weights kept aside for the active task."""
         held = model_bytes(*self._models.values())
         stored = sum(task.stored_bytes() for task in self.tasks.values())
-        aside = sum(p.numel() + v.numel() * v.element_size() for p, v in self._zeroed.values())
+        aside = sum(p.nbytes + v.nbytes if isinstance(v, np.ndarray) else
+                    p.numel() * p.element_size() + v.numel() * v.element_size() for p, v in self._zeroed.values())
         return {"model": held, "tasks": stored, "aside": aside, "total": held + stored + aside}
+
+
+def _flat(weight: torch.Tensor):
+    """A flat view of a weight to index in place: numpy on the CPU (single-threaded, unlike torch's indexing,
+    which a busy machine's thread pool slows many times), the tensor itself on an accelerator."""
+    flat = weight.detach().view(-1)
+    return flat.numpy() if flat.device.type == "cpu" else flat
 
 
 def check_request(line: str, number: int, tasks: dict[str, ServedTask]) -> dict:
