@@ -193,7 +193,10 @@ def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
     if len(coded) < HEADER_BYTES or (len(coded) - HEADER_BYTES) % 4:
         raise MaskCodingError(f"{where}coded mask of {len(coded)} bytes does not fit its layout (truncated)")
     crc = int.from_bytes(coded[:HEADER_BYTES], "little")
-    decoder = constriction.stream.stack.AnsCoder(np.frombuffer(coded[HEADER_BYTES:], dtype="<u4").astype(np.uint32))
+    try:
+        decoder = constriction.stream.stack.AnsCoder(np.frombuffer(coded[HEADER_BYTES:], dtype="<u4").astype(np.uint32))
+    except ValueError as error:
+        raise MaskCodingError(f"{where}coded mask is not a valid ANS stream (corrupted): {error}") from None
     nonempty = np.bincount(bins, minlength=BINS) > 0
     occupied = np.zeros(BINS, dtype=bool)
     occupied[nonempty] = decoder.decode(OCCUPIED_MODEL, int(nonempty.sum())).astype(bool)

@@ -102,6 +102,17 @@ def test_coded_size_approaches_the_conditional_entropy():
     assert size["bits_per_weight"] < 0.5 and size["weights"] == 4 * 768 * 768
 
 
+def test_damaged_layer_bytes_are_refused_naming_the_layer():
+    config = MaskingConfig(seed=2)
+    (_, scores), = initial_scores(config, [("w", (300, 200))])
+    bins = score_bins(scores, config)
+    mask = (bins >= BINS_PER_SIDE) ^ (np.random.default_rng(0).random(bins.size) < 0.05)
+    coded = encode_layer(mask, bins)
+    for damaged in (coded[:-4], coded[:8], coded[:4] + bytes(len(coded) - 4), coded[:3]):
+        with pytest.raises(MaskCodingError, match=r"^layer 'w': "):
+            decode_layer(damaged, bins, "w")
+
+
 def test_decoding_with_another_seed_is_refused_naming_the_layer():
     config, layers = MaskingConfig(seed=1), _layers(2)
     coded = encode_masks(_flipped_masks(config, layers, 0.2, np.random.default_rng(0)), config, ["layer0", "layer1"])
