@@ -8,9 +8,9 @@ Measured:
 - switching task (MaskServer.activate) against one forward batch of 32 requests (their real length, and
   padded to 128 tokens);
 - resident memory (process RSS above the same process before loading any model, each setting in a fresh
-  process, after malloc_trim; and tensor bytes) of the server with 11 masks against one plain model
-  (target <= 1.1x) and against 11 plain models (each model's weights written once, as a finetuned model owns
-  its weights rather than sharing the checkpoint file's pages);
+  process that loads it, writes every weight once (a finetuned model owns its weights rather than sharing
+  the checkpoint file's pages), answers one request per task, then trims malloc's free memory; and tensor
+  bytes) of the server with 11 masks against one plain model (target <= 1.1x) and against 11 plain models;
 - requests per second on a shuffled mixed-task stream: the server (grouping by task per chunk of lines)
   against 11 plain models (one per task, same grouping).
 Writes bench/results/serving.md naming the machine.
@@ -100,19 +100,42 @@ def rss_bytes() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def own_weights(*models) -> None:
+    """Write every weight once, so each model holds its weights in its own pages, as a finetuned model does,
+    instead of sharing the checkpoint file's pages."""
+    for model in models:
+        for parameter in model.parameters():
+            values = parameter.detach().numpy()
+            values *= 1.0
+
+
 def _plain_models(names):
     from maskbert.modeling import build_model
 
     models = {name: build_model(MINILM, _task(name), "finetuning", 1).eval() for name in names}
-    for model in models.values():  # a finetuned model owns its weights: no pages shared through the checkpoint file
-        for parameter in model.parameters():
-            values = parameter.detach().numpy()
-            values *= 1.0
+    own_weights(*models.values())
     return models
 
 
+def answer_plain(model_for, stream: list[dict], chunk: int) -> None:
+    """Answer a stream with plain models (model_for(task) -> model), grouped and batched as the server does."""
+    from maskbert.serving import MaskServer
+
+    batching = MaskServer(MINILM)  # only its tokenization and batching; it holds no model
+    for start in range(0, len(stream), chunk):
+        part = stream[start : start + chunk]
+        for name in dict.fromkeys(r["task"] for r in part):
+            group = [r for r in part if r["task"] == name]
+            task = type("Served", (), {"name": name, "kind": TASKS[name][0], "label_names": _task(name).label_names})
+            tokenizer = batching._tokenizer(task.kind)
+            with torch.no_grad():
+                for b in range(0, len(group), batching.batch_size):
+                    batching._run(model_for(name), tokenizer, task, group[b : b + batching.batch_size])
+
+
 def memory_probe(setting: str, mask_dirs: dict[str, str]) -> dict:
-    """RSS growth of this fresh process from loading one setting and answering one request per task."""
+    """RSS growth of this fresh process from loading one setting (all weights in the process's own pages)
+    and answering one request per task."""
     from transformers import AutoTokenizer
     from transformers.utils import logging
 
@@ -126,11 +149,13 @@ def memory_probe(setting: str, mask_dirs: dict[str, str]) -> dict:
         server = MaskServer(MINILM)
         for name, path in mask_dirs.items():
             server.add(path, name)
-        server.predict([r for r in requests(1)])
+        own_weights(*server._models.values())
+        server.predict(requests(1))
         tensors = server.resident_bytes()["total"]
     else:
         names = list(TASKS)[:1] if setting == "one model" else list(TASKS)
         models = _plain_models(names)
+        answer_plain(lambda task: models.get(task, models[names[0]]), requests(1), chunk=len(TASKS))
         tensors = model_bytes(*models.values())
     return {"setting": setting, "rss": rss_bytes() - before, "tensors": tensors}
 
@@ -174,18 +199,8 @@ def throughput(stream: list[dict], mask_dirs: dict[str, Path], chunk: int) -> di
     assert answered == len(stream)
 
     plain = _plain_models(TASKS)
-    per_task = MaskServer(MINILM)  # only its batching and tokenization, with each task's own plain model
     started = time.perf_counter()
-    for start in range(0, len(stream), chunk):
-        part = stream[start : start + chunk]
-        for name in dict.fromkeys(r["task"] for r in part):
-            group = [r for r in part if r["task"] == name]
-            task = type("Served", (), {"name": name, "kind": TASKS[name][0], "label_names": _task(name).label_names})
-            per_task.base_model = MINILM
-            tokenizer = per_task._tokenizer(task.kind)
-            with torch.no_grad():
-                for b in range(0, len(group), per_task.batch_size):
-                    per_task._run(plain[name], tokenizer, task, group[b : b + per_task.batch_size])
+    answer_plain(plain.__getitem__, stream, chunk)
     separate = time.perf_counter() - started
     return {"chunk": chunk, "server_rps": len(stream) / served, "per_task_rps": len(stream) / separate}
 
