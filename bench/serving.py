@@ -153,9 +153,10 @@ def memory_probe(setting: str, mask_dirs: dict[str, str]) -> dict:
         server.predict(requests(1))
         tensors = server.resident_bytes()["total"]
     else:
-        names = list(TASKS)[:1] if setting == "one model" else list(TASKS)
+        names = ["sst2"] if setting == "one model" else list(TASKS)
         models = _plain_models(names)
-        answer_plain(lambda task: models.get(task, models[names[0]]), requests(1), chunk=len(TASKS))
+        stream = [r if r["task"] in models else {"task": "sst2", "text": r["text"]} for r in requests(1)]
+        answer_plain(models.__getitem__, stream, chunk=len(TASKS))
         tensors = model_bytes(*models.values())
     return {"setting": setting, "rss": rss_bytes() - before, "tensors": tensors}
 
