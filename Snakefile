@@ -1,11 +1,12 @@
-# maskbert: the paper's experiment grid as a DAG, from data to Tables 1, 2, 4, 5, 6, 8 and Figure 3.
+# maskbert: the paper's experiment grid as a DAG, from data to Tables 1, 2, 4-8 and Figures 1-3.
 #
 #   snakemake --cores 4 --resources gpu=4 tables          # on a machine with 4 GPUs
 #   snakemake --profile profiles/slurm tables             # on a Slurm cluster
 #   snakemake --cores 2 --configfile config/demo.yaml     # the offline demo (MiniLM, synthetic tasks)
 #   snakemake --report results/report.html tables         # one HTML report of every table and figure
 #
-# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate.
+# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate; the
+# §5.1/§5.2 sweeps (rules/sweeps.smk, targets figure1 and figure2) reuse train and select.
 # See docs/WORKFLOW.md.
 
 from snakemake.utils import min_version
@@ -26,12 +27,22 @@ include: "rules/select.smk"
 include: "rules/test.smk"
 include: "rules/ensemble.smk"
 include: "rules/aggregate.smk"
+include: "rules/sweeps.smk"
+
+
+# §6 / App. B analyses (config key `analyses`; a config without it runs none).
+ANALYSIS_OUTPUTS = {}
+if config.get("analyses"):
+
+    include: "rules/analyses.smk"
+
 
 
 # Light bookkeeping runs where snakemake runs, never on a cluster node.
 localrules:
     all,
     tables,
+    select_round,
     select_lr,
     ensemble,
     table1_dev,
@@ -39,6 +50,10 @@ localrules:
     table2_table6_test_error,
     table5_split_sizes,
     table8_figure3_memory,
+    figure1,
+    figure2,
+    figure1_initial_sparsity,
+    figure2_table7_layerwise,
 
 
 TABLE_AND_FIGURE_OUTPUTS = (
@@ -49,6 +64,9 @@ TABLE_AND_FIGURE_OUTPUTS = (
     + table_files("table5_split_sizes")
     + table_files("table8_memory")
     + figure_files("figure3_memory")
+    + SWEEP_OUTPUTS["figure1"]
+    + SWEEP_OUTPUTS["figure2"]
+    + [path for outputs in ANALYSIS_OUTPUTS.values() for path in outputs]
 )
 
 

@@ -36,7 +36,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from maskbert.evaluation import evaluate_run
 
-    print(json.dumps(evaluate_run(args.run, args.split, prepared_dir=args.prepared, device=args.device), indent=2))
+    result = evaluate_run(args.run, args.split, prepared_dir=args.prepared, out_dir=args.out, device=args.device)
+    print(json.dumps(result, indent=2))
     return 0
 
 
@@ -85,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`), "
                        "or a .csv/.tsv/.jsonl file or a folder of train/dev/test files (see README)")
     add_column_arguments(train)
-    train.add_argument("--method", required=True, choices=["masking", "finetuning"])
+    train.add_argument("--method", required=True,
+                       help="a method registered in maskbert.methods.METHODS: masking or finetuning")
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
@@ -93,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--max-length", type=int, default=128, help="wordpieces per example after tokenization")
-    train.add_argument("--initial-sparsity", type=float, default=0.05, help="fraction of mask zeros at start")
-    train.add_argument("--masked-blocks", default=None, help="e.g. 2-11; default: block 2 to the last")
+    train.add_argument("--initial-sparsity", type=float, default=0.05,
+                       help="masking: fraction of mask zeros at start (default 0.05)")
+    train.add_argument("--masked-blocks", default=None, help="masking: e.g. 2-11; default: block 2 to the last")
     train.add_argument("--source", default="hub", choices=["hub", "local", "synthetic"], help="where data comes from")
     train.add_argument("--path", default=None, help="directory of the local copy (with --source local)")
     train.add_argument("--prepared", default=None, help="a tokenized task directory from `prepare` (skips tokenizing)")
@@ -102,10 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score a finished run on a split of its task",
-                                   description="Write RUN/{split}_predictions.safetensors and {split}_metrics.json.")
+                                   description="Write {split}_predictions.safetensors and {split}_metrics.json "
+                                   "into OUT (default RUN/evaluation/); the run's own files stay as they are.")
     evaluate.add_argument("--run", required=True, help="run directory written by `maskbert train`")
     evaluate.add_argument("--split", required=True, choices=["train", "dev", "test"])
-    evaluate.add_argument("--prepared", default=None, help="tokenized task directory (default: the run's own)")
+    evaluate.add_argument("--prepared", default=None,
+                          help="tokenized task directory (default: the run's own; another task's needs the same labels)")
+    evaluate.add_argument("--out", default=None, help="folder for the predictions and metrics (default RUN/evaluation)")
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(handler=cmd_evaluate)
 

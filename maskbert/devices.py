@@ -154,3 +154,10 @@ def acquire_device(
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         handle.close()
 
+
+
+def pick_device() -> str:
+    """The device a job uses when none is given: the (first visible) GPU when CUDA has one, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

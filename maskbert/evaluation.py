@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from maskbert.metrics import DROPPED, score_labels, score_tagging
+from maskbert.rundir import EVALUATION, atomic_path, write_json_atomic
 
 
 @dataclass
@@ -32,12 +31,10 @@ class Predictions:
     word_labels: np.ndarray | None = None
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
         arrays = {k: v for k, v in vars(self).items() if v is not None}
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
-        os.replace(tmp, path)
-        return path
+        with atomic_path(path) as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:
@@ -114,27 +111,51 @@ def _length(row: dict) -> int:
 
 
 def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | None = None,
-                 device: str | None = None) -> dict:
-    """Score a finished run's best model on a split of its task; writes `{split}_predictions.safetensors`
-    and `{split}_metrics.json` in the run directory."""
+                 out_dir: str | Path | None = None, device: str | None = None, *,
+                 predictions_path: str | Path | None = None, metrics_path: str | Path | None = None) -> dict:
+    """Score a finished run's best model on a split of its task, or of another task with the same labels.
+
+    Writes `{split}_predictions.safetensors` and `{split}_metrics.json` into `out_dir` (default
+    RUN/evaluation/), or to `predictions_path` / `metrics_path` where given; the run's own files (its
+    dev predictions above all) are never touched. Returns the metrics dict. Prepared data of another
+    task is accepted when its label names are the run's, in any order (the logits are reordered to the
+    data's label ids); other label sets raise a ValueError naming both.
+    """
     from maskbert.data import load_prepared
+    from maskbert.devices import pick_device
     from maskbert.rundir import load_run_model, read_run
-    from maskbert.training import pick_device
 
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     prepared = load_prepared(prepared_dir or run["prepared_dir"])
+    task = prepared.task
     if split not in prepared.splits:
-        raise ValueError(f"task '{prepared.task.name}' has no '{split}' split: it has {sorted(prepared.splits)}")
+        raise ValueError(f"task '{task.name}' has no '{split}' split: it has {sorted(prepared.splits)}")
+    columns = label_columns(run["label_names"], task.label_names, f"{run_dir} (task '{run['task']}')",
+                            f"{prepared.path} (task '{task.name}')")
     device = device or pick_device()
     model = load_run_model(run_dir, device=device)
-    predictions = predict(model, prepared.splits[split], prepared.task, prepared.pad_token_id,
+    predictions = predict(model, prepared.splits[split], task, prepared.pad_token_id,
                           batch_size=2 * run["batch_size"], device=device)
-    predictions.save(run_dir / f"{split}_predictions.safetensors")
-    result = {"split": split, "metric": prepared.task.metric, "score": predictions.score(prepared.task),
-              "examples": len(prepared.splits[split])}
-    if prepared.task.kind == "tagging":
+    predictions.logits = predictions.logits[:, columns]
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / EVALUATION
+    predictions.save(predictions_path or out_dir / f"{split}_predictions.safetensors")
+    result = {"split": split, "task": task.name, "run_task": run["task"], "metric": task.metric,
+              "score": predictions.score(task), "examples": len(prepared.splits[split])}
+    if task.kind == "tagging":
         result.update(words_scored=int(predictions.kept_counts.sum()), words_dropped=predictions.words_dropped,
-                      score_all_words=predictions.score(prepared.task, all_words=True))
-    (run_dir / f"{split}_metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+                      score_all_words=predictions.score(task, all_words=True))
+    write_json_atomic(metrics_path or out_dir / f"{split}_metrics.json", result)
     return result
+
+
+def label_columns(model_labels, data_labels, model_where: str = "model", data_where: str = "data") -> list[int]:
+    """For each label id of the data, the model's output column with the same label name.
+
+    The identity when the names agree in order; a permutation when the same names come in another
+    order; a ValueError naming both label sets otherwise.
+    """
+    model_labels, data_labels = list(model_labels), list(data_labels)
+    if sorted(model_labels) != sorted(data_labels) or len(set(model_labels)) != len(model_labels):
+        raise ValueError(f"label sets differ: {model_where} has {model_labels}, {data_where} has {data_labels}")
+    return [model_labels.index(name) for name in data_labels]

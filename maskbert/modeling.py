@@ -1,4 +1,8 @@
-"""Build the task model for (pretrained model, task, method): the paper's heads on Hugging Face classes."""
+"""The task model for (pretrained model, task): the paper's heads on Hugging Face classes.
+
+`load_task_model` is what every method starts from; `build_model` adds the method on top (through the
+registry in `maskbert.methods`).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,7 @@ from transformers import (
 )
 
 from maskbert.families import family_of
-from maskbert.masking import MaskingConfig, mask_model
 from maskbert.pretrained import resolve_model_path
-
-METHODS = ("masking", "finetuning")
 
 # Sequence classification reads [CLS] (through W_P); tagging reads every wordpiece, and the data layer
 # puts each word's label on its last wordpiece; multiple choice scores each choice's [CLS] with a
@@ -38,23 +39,24 @@ def head_kwargs(task) -> dict:
     }
 
 
-def build_model(model: str, task, method: str, seed: int, masking: MaskingConfig | None = None) -> nn.Module:
-    """Load the pretrained weights under the task's head; for masking, wrap it with `mask_model`.
+def load_task_model(model: str, task, seed: int) -> nn.Module:
+    """The pretrained weights under the task's head, the head initialised from `seed`.
 
-    The seed fixes the classifier's random initialisation and, for masking, the initial masks. The
-    names of the weights that did not come from the checkpoint (the randomly initialised head) are kept
-    on the model as ``maskbert_random_init``: a mask artifact must store them.
+    The names of the weights that did not come from the checkpoint (the randomly initialised head) are
+    kept on the model as ``maskbert_random_init``: a method whose artifact leaves out the pretrained
+    weights must store them.
     """
-    if method not in METHODS:
-        raise ValueError(f"method '{method}': expected one of {', '.join(METHODS)}")
     path = resolve_model_path(model)
     family_of(AutoConfig.from_pretrained(path))
     torch.manual_seed(seed)
-    head = HEAD_CLASSES[task.kind]
-    network, loading_info = head.from_pretrained(path, output_loading_info=True, **head_kwargs(task))
+    network, loading_info = HEAD_CLASSES[task.kind].from_pretrained(path, output_loading_info=True,
+                                                                    **head_kwargs(task))
     network.maskbert_random_init = sorted(loading_info["missing_keys"])
-    if method == "masking":
-        config = masking or MaskingConfig()
-        config.seed = seed
-        mask_model(network, config)
     return network
+
+
+def build_model(model: str, task, method: str, seed: int, options=None) -> nn.Module:
+    """The task model prepared for training with `method` (see `maskbert.methods.Method.build`)."""
+    from maskbert.methods import get_method
+
+    return get_method(method).build(model, task, seed, options)

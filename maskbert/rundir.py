@@ -1,39 +1,114 @@
-"""Reading and writing a run directory: the one place that knows its files (see docs/ARCHITECTURE.md)."""
+"""Reading and writing a run directory: the one place that knows its files (see docs/ARCHITECTURE.md).
+
+Every file here is written through a temporary name and a rename (`atomic_path`, `replace_dir`), so a
+reader, or a run killed half-way, never leaves a half-written file under the final name.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+# Files `train` writes into RUN/ (what a workflow declares as the job's outputs).
+RUN_JSON, METRICS, SUMMARY = "run.json", "metrics.jsonl", "summary.json"
+DEV_PREDICTIONS, ARTIFACT = "dev_predictions.safetensors", "artifact"
+# Resumable state of an unfinished run. It is not an output, so a workflow manager that deletes the
+# outputs of an interrupted job before rerunning it leaves it alone and the rerun resumes from it.
+PROGRESS, CHECKPOINT = ".progress", "checkpoint.pt"
+EVALUATION = "evaluation"  # default folder of `evaluate_run`'s files
 
-def write_json_atomic(path: str | Path, value: dict) -> Path:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path` to write to; on success it is renamed to `path`, else removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: str | Path, value) -> Path:
+    """Write JSON so that a reader never sees half a file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2) + "\n")
+    return Path(path)
+
+
+def write_lines_atomic(path: str | Path, values: list[dict]) -> Path:
+    """Write JSON lines (one dict per line) so that a reader never sees half a file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(value) + "\n" for value in values))
+    return Path(path)
+
+
+def replace_dir(source: str | Path, target: str | Path) -> Path:
+    """Put directory `source` in the place of `target` (rename; an existing `target` is removed after).
+
+    A directory cannot be renamed over a non-empty one, so the old one is moved aside first; a crash
+    between the two renames leaves `target` missing, never a mix of old and new files.
+    """
+    source, target = Path(source), Path(target)
+    previous = target.with_name(target.name + ".previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(source, target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
+
+
+def link_or_copy_tree(source: str | Path, target: str | Path) -> Path:
+    """Place a copy of file or directory `source` at `target` atomically, by hard links where possible.
+
+    Used to publish the best artifact of a run while its scratch copy stays until the run is marked
+    done, so a run killed while publishing can still finish from the scratch copy.
+    """
+    source, target = Path(source), Path(target)
+    tmp = target.with_name(target.name + ".tmp")
+    if source.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp, copy_function=_link_or_copy)
+        return replace_dir(tmp, target)
+    tmp.unlink(missing_ok=True)
+    _link_or_copy(source, tmp)
+    os.utime(tmp)  # published now: newer than the job's inputs, whenever the scratch copy was written
+    os.replace(tmp, target)
+    return target
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def read_run(run_dir: str | Path) -> dict:
     """The resolved configuration of a run (its run.json)."""
-    path = Path(run_dir) / "run.json"
+    path = Path(run_dir) / RUN_JSON
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not a run directory (no run.json)")
+        raise FileNotFoundError(f"{path}: not a run directory (no {RUN_JSON})")
     return json.loads(path.read_text())
 
 
 def load_run_model(run_dir: str | Path, device: str = "cpu"):
-    """The best model of a finished run, ready for inference."""
-    from maskbert.artifact import load_artifact
-    from maskbert.modeling import HEAD_CLASSES
+    """The best model of a finished run, ready for inference (its method rebuilds it from RUN/artifact)."""
+    from maskbert.methods import get_method
 
     run_dir = Path(run_dir)
     record = read_run(run_dir)
-    if record["method"] == "masking":
-        model, _ = load_artifact(run_dir / "artifact" / "mask.safetensors", device=device)
-        return model
-    model = HEAD_CLASSES[record["task_kind"]].from_pretrained(run_dir / "artifact")
-    return model.to(device).eval()
+    artifact = run_dir / ARTIFACT
+    if not artifact.is_dir():
+        raise FileNotFoundError(f"{artifact}: no artifact; is the run finished (summary.json)?")
+    return get_method(record["method"]).load(artifact, record, device=device)

@@ -5,7 +5,7 @@
 
 rule table1_dev:
     input:
-        selections=group_paths(SELECT_JSON),
+        selections=main_paths(SELECT_JSON),
         paper=PAPER_RESULTS,
     output:
         report_table("table1_dev", "table1.rst"),
@@ -23,7 +23,7 @@ rule table1_dev:
 
 rule table4_best_lr:
     input:
-        selections=group_paths(SELECT_JSON),
+        selections=main_paths(SELECT_JSON),
         paper=PAPER_RESULTS,
     output:
         report_table("table4_best_lr", "table4.rst"),
@@ -41,7 +41,7 @@ rule table4_best_lr:
 
 rule table2_table6_test_error:
     input:
-        ensembles=group_paths(ENSEMBLE_JSON, tasks=TEST_TASKS),
+        ensembles=main_paths(ENSEMBLE_JSON, tasks=TEST_TASKS),
         paper=PAPER_RESULTS,
     output:
         errors=report_table("table2_table6_test_error", "table2_table6.rst"),
@@ -89,6 +89,7 @@ rule table8_figure3_memory:
         models=MEMORY.get("models", MODELS),
         model_sources={m: model_source(m) for m in MEMORY.get("models", MODELS)},
         task_num_labels=num_labels_of(MEMORY.get("tasks", TASKS)),
+        task_kinds={t: get_task(t).kind for t in MEMORY.get("tasks", TASKS)},
         masked_blocks={m: masked_blocks(m) for m in MEMORY.get("models", MODELS)},
     conda:
         CONDA_ENV

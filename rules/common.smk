@@ -6,37 +6,54 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+import json
+
 from maskbert.data import get_task
-from reproduction.report import fmt_lr
+from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
+from maskbert.methods import get_method
+from reproduction.sweeps import model_blocks
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Config: YAML reads "1e-5" (no dot) as a string; accept it as the number it means, then validate.
+# Config: values arrive as strings from YAML ("1e-5" has no dot) and from `--config` (Snakemake 9 hands
+# values nested in lists and mappings over as strings). Every value whose schema type is integer, number or
+# boolean is converted from its string form here, driven by the schema itself; what does not convert stays a
+# string and the schema then refuses it, naming the key.
 # ---------------------------------------------------------------------------------------------------
-def _as_float(value):
+def _resolve_ref(node, schema):
+    while isinstance(node, dict) and "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node if isinstance(node, dict) else {}
+
+
+def _from_string(text, kind):
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return text
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def coerce_to_schema(value, node, schema):
+    """`value` with its string leaves converted to the integer / number / boolean its schema node asks for."""
+    node = _resolve_ref(node, schema)
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
+        return _from_string(value, node.get("type"))
+    if isinstance(value, dict):
+        properties = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        return {k: coerce_to_schema(v, properties.get(k, extra if isinstance(extra, dict) else {}), schema)
+                for k, v in value.items()}  # fmt: skip
+    if isinstance(value, list):
+        return [coerce_to_schema(v, node.get("items", {}), schema) for v in value]
     return value
-
-
-def _coerce_learning_rates(cfg):
-    lrs = cfg.get("learning_rates")
-    if not isinstance(lrs, dict):
-        return
-    for method in ("masking", "finetuning"):
-        if isinstance(lrs.get(method), list):
-            lrs[method] = [_as_float(v) for v in lrs[method]]
-    for override in lrs.get("overrides") or []:
-        if isinstance(override, dict) and isinstance(override.get("values"), list):
-            override["values"] = [_as_float(v) for v in override["values"]]
-    training = cfg.get("training")
-    if isinstance(training, dict) and "initial_sparsity" in training:
-        training["initial_sparsity"] = _as_float(training["initial_sparsity"])
 
 
 def _config_key(path):
@@ -48,9 +65,9 @@ def validate_config(cfg):
     import jsonschema
     import yaml
 
-    _coerce_learning_rates(cfg)
     schema_path = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
     schema = yaml.safe_load(schema_path.read_text())
+    cfg.update(coerce_to_schema(dict(cfg), schema, schema))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
     if errors:
         lines = [f"  config key '{_config_key(e.absolute_path)}': {e.message}" for e in errors]
@@ -108,7 +125,7 @@ def source_of(task, cfg=None):
 validate_config(config)
 
 # ---------------------------------------------------------------------------------------------------
-# The grid
+# The main grid
 # ---------------------------------------------------------------------------------------------------
 RESULTS = config.get("results", "results").rstrip("/")
 MODELS = list(config["models"])
@@ -120,6 +137,10 @@ DATA = config.get("data") or {}
 MAX_LENGTH = int(DATA.get("max_length", 128))
 MEMORY = config.get("memory") or {}
 ENSEMBLE_METHODS = list((config.get("ensemble") or {}).get("methods", ["majority", "logits", "probabilities"]))
+MAX_EXTENSIONS = int(config["learning_rates"].get("max_extensions", 2))
+INITIAL_SPARSITY = float(TRAINING.get("initial_sparsity", 0.05))
+THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
+THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
 
 
 def model_key(model):
@@ -127,9 +148,19 @@ def model_key(model):
     return model.split("/")[-1]
 
 
-MODEL_OF_KEY = {model_key(m): m for m in MODELS}
-if len(MODEL_OF_KEY) != len(MODELS):
-    raise WorkflowError("config key 'models': two models share the same last path component")
+MODEL_OF_KEY = {}
+
+
+def register_model(model):
+    """Make a model known to the rules by its key; experiments call this for models outside `models`."""
+    key = model_key(model)
+    if MODEL_OF_KEY.setdefault(key, model) != model:
+        raise WorkflowError(f"models '{MODEL_OF_KEY[key]}' and '{model}' share the directory name '{key}'")
+    return key
+
+
+for _model in MODELS:
+    register_model(_model)
 
 
 def model_source(model):
@@ -137,32 +168,24 @@ def model_source(model):
     return (config.get("model_paths") or {}).get(model, model)
 
 
-def lr_str(lr):
-    """Canonical spelling of a learning rate in paths, as the tables print it: 5e-5, 1e-3, 2.5e-5."""
-    return fmt_lr(lr)
-
-
-_LR_GRIDS = {}
+def lr_key(lr):
+    """A learning rate's spelling in paths: Python's shortest round-trip repr (1e-05, 0.0003), which
+    float() reads back exactly; independent of how tables display it."""
+    return repr(float(lr))
 
 
 def lr_grid(model, task, method):
-    """The learning rates searched for (model, task, method): the method's grid, then matching overrides."""
-    key = (model, task, method)
-    if key not in _LR_GRIDS:
-        _LR_GRIDS[key] = _lr_grid(model, task, method)
-    return _LR_GRIDS[key]
-
-
-def _lr_grid(model, task, method):
+    """The learning rates first searched for (model, task, method): the method's grid, then the last
+    matching override. The §4 rule may extend it (see select.smk)."""
     lrs = config["learning_rates"]
     grid = list(lrs[method])
     for override in lrs.get("overrides") or []:
         if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
             grid = list(override["values"])
-    strs = [lr_str(lr) for lr in grid]
-    if len(set(strs)) != len(strs):
+    keys = [lr_key(lr) for lr in grid]
+    if len(set(keys)) != len(keys):
         raise WorkflowError(f"learning-rate grid of ({model}, {task}, {method}) repeats a value: {grid}")
-    return strs
+    return sorted(float(lr) for lr in grid)
 
 
 def batch_size(task):
@@ -174,12 +197,63 @@ def masked_blocks(model):
     return (TRAINING.get("masked_blocks") or {}).get(model)
 
 
-MODEL_SOURCE = {model_key(m): model_source(m) for m in MODELS}
-BATCH_SIZE = {t: batch_size(t) for t in TASKS}
-MASKED_BLOCKS = {model_key(m): masked_blocks(m) for m in MODELS}
-INITIAL_SPARSITY = float(TRAINING.get("initial_sparsity", 0.05))
-THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
-THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
+# ---------------------------------------------------------------------------------------------------
+# Settings: what besides (model, task, method, lr, seed) defines a run: its method's options. A masking run's
+# masked blocks and initial sparsity are part of its identity (its path), so one training job serves every
+# experiment that needs that point; finetuning has one setting, "full".
+# ---------------------------------------------------------------------------------------------------
+SETTINGS = {}
+
+
+def setting_name(method, blocks=None, initial_sparsity=None):
+    """The path component of a run's setting, registered so that the train job finds its params. It
+    spells the method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking, and is
+    `full` for a method without options (finetuning)."""
+    options = get_method(method).options
+    params = {"masked_blocks": None, "initial_sparsity": None}
+    parts = []
+    if "masked_blocks" in options:
+        params["masked_blocks"] = None if blocks is None else format_blocks(parse_blocks(blocks, 10**6))
+        parts.append(f"blocks{params['masked_blocks'] or 'default'}")
+    if "initial_sparsity" in options:
+        params["initial_sparsity"] = float(INITIAL_SPARSITY if initial_sparsity is None else initial_sparsity)
+        parts.append(f"sparsity{params['initial_sparsity']!r}")
+    name = "_".join(parts) or "full"
+    SETTINGS[name] = params
+    return name
+
+
+def main_setting(model, method):
+    """The main grid's setting of a (model, method): config training.masked_blocks (else the family's
+    default, spelt out so that a sweep naming the same blocks shares the runs) and initial_sparsity."""
+    blocks = masked_blocks(model)
+    if blocks is None:
+        blocks = format_blocks(default_masked_blocks(model_blocks(config, model)))
+    return setting_name(method, blocks, INITIAL_SPARSITY)
+
+
+# Selections: per (model key, task, method, setting), the seeds and the initial learning-rate grid.
+SELECTIONS = {}
+
+
+def register_selection(model, task, method, setting, lrs=None, seeds=None):
+    """Declare that (model, task, method, setting) gets a learning rate selected on dev; experiments that
+    reuse a point must agree on its seeds and initial grid."""
+    key = (register_model(model), task, method, setting)
+    entry = {"lrs": sorted(float(lr) for lr in (lrs or lr_grid(model, task, method))),
+             "seeds": [int(s) for s in (seeds or SEEDS)]}  # fmt: skip
+    if SELECTIONS.setdefault(key, entry) != entry:
+        raise WorkflowError(f"selection {key} is requested with two grids or seed sets: {SELECTIONS[key]}, {entry}")
+    return key
+
+
+MAIN_GROUPS = []
+for _model in MODELS:
+    for _task in TASKS:
+        for _method in METHODS:
+            _setting = main_setting(_model, _method)
+            register_selection(_model, _task, _method, _setting)
+            MAIN_GROUPS.append({"model": model_key(_model), "task": _task, "method": _method, "setting": _setting})
 
 
 _LOCAL_FINGERPRINTS = {}
@@ -218,17 +292,17 @@ def has_test(task):
 
 
 TEST_TASKS = [t for t in TASKS if has_test(t)]
-GROUPS = [(m, t, meth) for m in MODELS for t in TASKS for meth in METHODS]
 
 # ---------------------------------------------------------------------------------------------------
-# Output layout (every path under RESULTS; later analyses add their own folders beside these)
+# Output layout (every path under RESULTS; each experiment writes its own folder beside these)
 # ---------------------------------------------------------------------------------------------------
 DATA_DIR = f"{RESULTS}/data/{{model}}/{{task}}"
-RUN_DIR = f"{RESULTS}/runs/{{model}}/{{task}}/{{method}}/lr{{lr}}/seed{{seed}}"
+RUN_DIR = f"{RESULTS}/runs/{{model}}/{{task}}/{{method}}/{{setting}}/lr{{lr}}/seed{{seed}}"
 RUN_SUMMARY = f"{RUN_DIR}/summary.json"
-SELECT_JSON = f"{RESULTS}/select/{{model}}/{{task}}/{{method}}.json"
-TEST_DIR = f"{RESULTS}/test/{{model}}/{{task}}/{{method}}/seed{{seed}}"
-ENSEMBLE_JSON = f"{RESULTS}/ensemble/{{model}}/{{task}}/{{method}}.json"
+SELECT_ROUND_JSON = f"{RESULTS}/select/{{model}}/{{task}}/{{method}}/{{setting}}/round{{round}}.json"
+SELECT_JSON = f"{RESULTS}/select/{{model}}/{{task}}/{{method}}/{{setting}}.json"
+TEST_DIR = f"{RESULTS}/test/{{model}}/{{task}}/{{method}}/{{setting}}/seed{{seed}}"
+ENSEMBLE_JSON = f"{RESULTS}/ensemble/{{model}}/{{task}}/{{method}}/{{setting}}.json"
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 LOGS = f"{RESULTS}/logs"
@@ -236,38 +310,109 @@ PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
 CONDA_ENV = "envs/maskbert.yaml"  # relative to rules/; used with --sdm conda
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURE_FORMATS = ("png", "pdf")
+RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.safetensors", "artifact")
 
 
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
     method="masking|finetuning",
+    setting="full|blocks[^/]+",
     seed="[0-9]+",
-    lr="[0-9.]+e-?[0-9]+",
+    lr="[0-9.e+-]+",
+    round="[0-9]+",
+
+
+def run_file(model, task, method, setting, lr, seed, name="summary.json"):
+    """Path of one file of a run (model: a name or its key)."""
+    run = RUN_DIR.format(model=model_key(model), task=task, method=method, setting=setting, lr=lr_key(lr),
+                         seed=int(seed))  # fmt: skip
+    return f"{run}/{name}"
+
+
+def selection_file(model, task, method, setting):
+    return SELECT_JSON.format(model=model_key(model), task=task, method=method, setting=setting)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Input functions
+# Learning-rate selection with the §4 grid-border rule (rules/select.smk). Round 0 trains the configured
+# grid; when a round's best rate is the smallest or largest of its grid, the next round adds the next value
+# of the 1-3-5-7-9 sequence beyond it, up to learning_rates.max_extensions rounds.
 # ---------------------------------------------------------------------------------------------------
-def run_summaries(w):
-    """summary.json of every (seed, lr) run of one (model, task, method)."""
-    model = MODEL_OF_KEY[w.model]
-    return [
-        RUN_SUMMARY.format(model=w.model, task=w.task, method=w.method, lr=lr, seed=seed)
-        for lr in lr_grid(model, w.task, w.method)
-        for seed in SEEDS
-    ]
+def _group(w):
+    return (w.model, w.task, w.method, w.setting)
 
 
-def group_paths(template, tasks=None, **fixed):
-    """`template` filled for every configured (model, task, method)."""
+def _selection_of(group):
+    if group not in SELECTIONS:
+        raise WorkflowError(f"no experiment selects a learning rate for {group}")
+    return SELECTIONS[group]
+
+
+def _round_path(group, round_index):
+    model, task, method, setting = group
+    return SELECT_ROUND_JSON.format(model=model, task=task, method=method, setting=setting, round=round_index)
+
+
+def _round_decision(group, round_index):
+    """A round's JSON (a checkpoint output: until it exists, Snakemake schedules the round first)."""
+    model, task, method, setting = group
+    path = checkpoints.select_round.get(model=model, task=task, method=method, setting=setting,
+                                        round=round_index).output[0]  # fmt: skip
+    return json.loads(Path(path).read_text())
+
+
+def round_lrs(w):
+    """The learning rates of selection round w.round: round 0's grid, else the previous round's grid plus
+    the value(s) it asked for."""
+    round_index = int(w.round)
+    if round_index == 0:
+        return _selection_of(_group(w))["lrs"]
+    previous = _round_decision(_group(w), round_index - 1)
+    return sorted(set(previous["grid_lrs"]) | set(previous["next_lrs"]))
+
+
+def round_manifest(w):
+    """(lr, seed, run directory) of every run a round compares, in the order of its inputs."""
+    return [{"lr": lr, "seed": seed, "run": RUN_DIR.format(model=w.model, task=w.task, method=w.method,
+                                                           setting=w.setting, lr=lr_key(lr), seed=seed)}
+            for lr in round_lrs(w) for seed in _selection_of(_group(w))["seeds"]]  # fmt: skip
+
+
+def round_inputs(w):
+    """Every run summary of a round, plus the previous round's decision."""
+    inputs = {"summaries": [f"{entry['run']}/summary.json" for entry in round_manifest(w)]}
+    if int(w.round) > 0:
+        inputs["previous"] = _round_path(_group(w), int(w.round) - 1)
+    return inputs
+
+
+def _final_decision(group):
+    """The last round of a group, the first whose decision asks for no further learning rate."""
+    round_index = 0
+    while (decision := _round_decision(group, round_index))["next_lrs"]:
+        round_index += 1
+    return round_index, decision
+
+
+def final_round(w):
+    return _round_path(_group(w), _final_decision(_group(w))[0])
+
+
+def selected_run_files(model, task, method, setting, names=RUN_OUTPUTS):
+    """The files `names` of every seed's run at the selected learning rate, read from the final round (a
+    checkpoint output), so that a downstream rule declares what it reads."""
+    _, decision = _final_decision((model_key(model), task, method, setting))
+    return [f"{decision['runs'][str(seed)]}/{name}" for seed in decision["seeds"] for name in names]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Input functions and paths shared by the stages
+# ---------------------------------------------------------------------------------------------------
+def main_paths(template, tasks=None):
+    """`template` filled for every (model, task, method) of the main grid, at its main setting."""
     tasks = TASKS if tasks is None else tasks
-    return [
-        template.format(model=model_key(m), task=t, method=meth, **fixed)
-        for m in MODELS
-        for t in tasks
-        for meth in METHODS
-    ]
+    return [template.format(**g, seed="{seed}") for g in MAIN_GROUPS if g["task"] in tasks]
 
 
 def table_files(stem):
@@ -287,4 +432,3 @@ def figure_files(stem):
 def num_labels_of(tasks):
     """{task: classifier outputs} in the given order (multiple choice: 1, one score per choice)."""
     return {t: int(get_task(t).head_outputs) for t in tasks}
-

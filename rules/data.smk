@@ -8,7 +8,7 @@ rule prepare_data:
     output:
         directory(DATA_DIR),
     params:
-        model=lambda w: MODEL_SOURCE[w.model],
+        model=lambda w: model_source(MODEL_OF_KEY[w.model]),
         task="{task}",
         source=lambda w: source_of(w.task)["source"],
         path=lambda w: source_of(w.task)["path"],

@@ -12,14 +12,15 @@ rule ensemble:
     params:
         model=lambda w: MODEL_OF_KEY[w.model],
         model_source=lambda w: model_source(MODEL_OF_KEY[w.model]),
+        setting="{setting}",
         task="{task}",
         method="{method}",
         seeds=SEEDS,
         ensemble_methods=ENSEMBLE_METHODS,
-        masked_blocks=lambda w: masked_blocks(MODEL_OF_KEY[w.model]),
+        masked_blocks=lambda w: SETTINGS[w.setting]["masked_blocks"],
     conda:
         CONDA_ENV
     log:
-        f"{LOGS}/ensemble/{{model}}/{{task}}/{{method}}.log",
+        f"{LOGS}/ensemble/{{model}}/{{task}}/{{method}}/{{setting}}.log",
     script:
         "../workflow_scripts/ensemble.py"

@@ -1,6 +1,7 @@
-# Stage 2: one training run per (model, task, method, seed, lr). The path spells the grid point, so a new
-# seed or learning rate only adds jobs; every other hyperparameter is a param, so changing it reruns
-# exactly the runs it affects (masking-only keys are None for finetuning runs).
+# Stage 2: one training run per (model, task, method, setting, lr, seed). The path spells the grid point
+# (the setting names a masking run's blocks and initial sparsity), so a new seed, learning rate, block set or
+# sparsity only adds jobs and one job serves every experiment that needs its point; every other
+# hyperparameter is a param, so changing it reruns exactly the runs it affects.
 
 
 rule train:
@@ -8,25 +9,28 @@ rule train:
         data=DATA_DIR,
     output:
         summary=RUN_SUMMARY,
+        run=f"{RUN_DIR}/run.json",
+        metrics=f"{RUN_DIR}/metrics.jsonl",
         dev_predictions=f"{RUN_DIR}/dev_predictions.safetensors",
+        artifact=directory(f"{RUN_DIR}/artifact"),
     params:
-        model=lambda w: MODEL_SOURCE[w.model],
+        model=lambda w: model_source(MODEL_OF_KEY[w.model]),
         task="{task}",
         method="{method}",
-        seed="{seed}",
-        lr="{lr}",
+        seed=lambda w: int(w.seed),
+        lr=lambda w: float(w.lr),
         epochs=TRAINING.get("epochs", 10),
         patience=TRAINING.get("patience", 2),
-        batch_size=lambda w: BATCH_SIZE[w.task],
+        batch_size=lambda w: batch_size(w.task),
         max_length=MAX_LENGTH,
-        initial_sparsity=lambda w: INITIAL_SPARSITY if w.method == "masking" else None,
-        masked_blocks=lambda w: MASKED_BLOCKS[w.model] if w.method == "masking" else None,
+        initial_sparsity=lambda w: SETTINGS[w.setting]["initial_sparsity"],
+        masked_blocks=lambda w: SETTINGS[w.setting]["masked_blocks"],
     resources:
         gpu=1,
     threads: THREADS_TRAIN
     conda:
         CONDA_ENV
     log:
-        f"{LOGS}/train/{{model}}/{{task}}/{{method}}/lr{{lr}}/seed{{seed}}.log",
+        f"{LOGS}/train/{{model}}/{{task}}/{{method}}/{{setting}}/lr{{lr}}/seed{{seed}}.log",
     script:
         "../workflow_scripts/train.py"

@@ -19,7 +19,7 @@ IDS = torch.randint(5, 100, (4, 9), generator=torch.Generator().manual_seed(0))
 
 def _trained(base_dir, kind="single", seed=2):
     model = build_model(base_dir, task_view(kind), "masking", seed=seed,
-                        masking=MaskingConfig(masked_blocks="1-3", initial_sparsity=0.1))
+                        options=MaskingConfig(masked_blocks="1-3", initial_sparsity=0.1))
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-2)
     torch.manual_seed(0)
     for _ in range(3):

@@ -155,6 +155,21 @@ def test_semeval_tsv_with_trailing_column_and_quotes(tmp_path):
                               {"text": "love it :)", "label": "positive"}]  # fmt: skip
 
 
+def test_semeval_official_file_names_are_read_from_the_folder(tmp_path):
+    official = {"train": "twitter-2016train-BD.tsv", "dev": "twitter-2016dev-BD.tsv", "test": "twitter-2016test-BD.tsv"}
+    for split, name in official.items():
+        write(tmp_path / name, SEMEVAL.replace("dunkin", split))
+    write(tmp_path / "twitter-2016devtest-BD.tsv", "not read\n")
+    splits = read_splits("sem", "local", tmp_path)
+    assert {split: examples[0]["text"] for split, examples in splits.items()} == {
+        "train": 'train "donuts" is bad', "dev": 'dev "donuts" is bad', "test": 'test "donuts" is bad'}
+    write(tmp_path / "dev.tsv", SEMEVAL.replace("dunkin", "renamed"))  # a renamed copy wins over the official name
+    assert read_splits("sem", "local", tmp_path, splits=("dev",))["dev"][0]["text"] == 'renamed "donuts" is bad'
+    (tmp_path / "twitter-2016test-BD.tsv").unlink()
+    with pytest.raises(DataError, match="no test file; expected one of: test.tsv, test.txt, twitter-2016test-BD.tsv"):
+        read_splits("sem", "local", tmp_path)
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [("1\tt\tneutral\ttext\n", "unknown label 'neutral'; expected one of: negative, positive"),
@@ -205,6 +220,18 @@ def test_pos_single_file_is_split_in_order(tmp_path):
     splits = read_splits("pos", "local", write(tmp_path / "all.txt", sentences))
     assert [len(splits[s]) for s in ("train", "dev", "test")] == [78, 11, 11]
     assert splits["train"][0]["tokens"] == ["w0"] and splits["test"][-1]["tokens"] == ["w99"]
+
+
+def test_pos_folder_with_one_file_is_read_like_that_file(tmp_path):
+    sentences = "".join(f"w{i}\tNN\n\n" for i in range(100))
+    write(tmp_path / "pos" / "wsj.tagged", sentences)
+    write(tmp_path / "pos" / "README.md", "where the file came from\n")
+    from_folder = read_splits("pos", "local", tmp_path / "pos")
+    assert from_folder == read_splits("pos", "local", tmp_path / "pos" / "wsj.tagged")
+    assert [len(from_folder[s]) for s in ("train", "dev", "test")] == [78, 11, 11]
+    write(tmp_path / "pos" / "other.tagged", sentences)
+    with pytest.raises(DataError, match="no POS data"):
+        read_splits("pos", "local", tmp_path / "pos")
 
 
 def test_pos_without_known_layout(tmp_path):

@@ -81,10 +81,45 @@ def test_cpu_fallback_without_gpu(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing locked
 
 
-def test_env_restored_and_candidates():
-    env = {"CUDA_VISIBLE_DEVICES": "2,3"}
-    assert candidate_devices(8, env) == ["2", "3"]
+def test_candidates():
+    assert candidate_devices(8, {"CUDA_VISIBLE_DEVICES": "2,3"}) == ["2", "3"]
     assert candidate_devices(2, {}) == ["0", "1"]
+
+
+def test_env_restored_after_the_block_even_on_error(tmp_path):
+    env = {"CUDA_VISIBLE_DEVICES": "2,3", "OTHER": "kept"}
+    before = dict(env)
+    with pytest.raises(RuntimeError, match="job failed"), acquire_device(tmp_path, env=env) as device:
+        assert device == "cuda:0" and env["CUDA_VISIBLE_DEVICES"] in ("2", "3")
+        raise RuntimeError("job failed")
+    assert env == before
+    unset = {}
+    with acquire_device(tmp_path, n_gpus=2, env=unset):
+        assert unset["CUDA_VISIBLE_DEVICES"] in ("0", "1")
+    assert unset == {}
+    # the lock was released with the environment: both devices can be taken again at once
+    first, second = {}, {}
+    with acquire_device(tmp_path, n_gpus=2, env=first), acquire_device(tmp_path, n_gpus=2, env=second, timeout=0.1):
+        assert {first["CUDA_VISIBLE_DEVICES"], second["CUDA_VISIBLE_DEVICES"]} == {"0", "1"}
+
+
+def test_process_environment_is_the_default_and_is_restored(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6")
+    with acquire_device(tmp_path) as device:
+        assert device == "cuda:0" and os.environ["CUDA_VISIBLE_DEVICES"] == "6"
+        os.environ["CUDA_VISIBLE_DEVICES"] = "changed by the job"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "6"
+
+
+def test_pick_device_follows_cuda_availability(monkeypatch):
+    import torch
+
+    from maskbert.devices import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device() == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device() == "cuda"
 
 
 def test_timeout_when_all_taken(tmp_path):

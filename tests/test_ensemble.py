@@ -49,24 +49,27 @@ def test_softmax_is_stable():
     assert np.allclose(p.sum(-1), 1.0) and np.allclose(p[0], 0.5)
 
 
-def test_selection_on_dev_and_report_on_test():
+def test_method_is_picked_on_dev_not_on_test():
+    """Dev and test disagree on the best method: majority wins on dev, summed logits on test. The ensemble
+    must report majority's test score (lower than what picking on test would give)."""
+    a, c = np.array([[2.0, 0.0]]), np.array([[0.0, 10.0]])  # majority/probabilities -> 0, logits -> 1
+    dev = [FakePredictions(x, np.array([0])) for x in (a, a, c)]
+    test = [FakePredictions(x, np.array([1])) for x in (a, a, c)]
+    result = evaluate_ensembles(dev, TASK, test)
+    assert result["methods"]["logits"] == {"dev": 0.0, "test": 100.0}
+    assert result["selected"] == "majority"  # ties with probabilities on dev: the earlier method
+    assert (result["dev"], result["test"]) == (100.0, 0.0)
+    assert result["single"] == {"dev": [100.0, 100.0, 0.0], "test": [0.0, 0.0, 100.0]}
+
+
+def test_noisy_members_ensemble_beats_the_average_member():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, size=200)
-    members_dev, members_test = [], []
-    for seed in range(4):
-        noise = np.random.default_rng(seed).normal(size=(200, 3)) * 1.5
-        onehot = np.eye(3)[labels]
-        members_dev.append(FakePredictions(onehot + noise, labels))
-        members_test.append(FakePredictions(onehot + noise[::-1], labels))
-    result = evaluate_ensembles(members_dev, TASK, members_test)
-    assert result["members"] == 4
-    assert set(result["methods"]) == {"majority", "logits", "probabilities"}
-    best = max(result["methods"].values(), key=lambda r: r["dev"])["dev"]
-    assert result["dev"] == best
-    assert result["test"] == result["methods"][result["selected"]]["test"]
-    # Averaging four noisy members beats the average member.
-    assert result["methods"]["logits"]["dev"] > np.mean(result["single"]["dev"])
-    assert len(result["single"]["test"]) == 4
+    members = [FakePredictions(np.eye(3)[labels] + np.random.default_rng(seed).normal(size=(200, 3)) * 1.5, labels)
+               for seed in range(4)]  # fmt: skip
+    result = evaluate_ensembles(members, TASK)
+    assert result["members"] == 4 and set(result["methods"]) == {"majority", "logits", "probabilities"}
+    assert result["methods"]["logits"]["dev"] > max(result["single"]["dev"])
 
 
 def test_without_test_split_and_errors():
@@ -84,14 +87,16 @@ def test_without_test_split_and_errors():
         combine([np.zeros((2, 2)), np.zeros((3, 2))], "logits")
 
 
-def test_with_real_predictions_class(tmp_path):
-    evaluation = pytest.importorskip("maskbert.evaluation")
-    labels = np.array([0, 1, 1, 0])
-    preds = []
-    for i, logits in enumerate([[[2, 0], [0, 1], [1, 0], [2, 0]], [[1, 0], [0, 2], [0, 2], [0, 1]]]):
-        p = evaluation.Predictions(logits=np.array(logits, dtype=np.float32), labels=labels)
-        preds.append(p.save(tmp_path / f"m{i}.safetensors"))
+def test_with_real_predictions_files(tmp_path):
+    """Saved Predictions files, dev and test different: the method picked on dev is reported on test."""
     from maskbert.ensemble import evaluate_ensemble_files
+    from maskbert.evaluation import Predictions
 
-    result = evaluate_ensemble_files(preds, TASK, preds)
-    assert result["methods"]["logits"]["dev"] == pytest.approx(100.0)
+    a, c = [[2.0, 0.0], [0.0, 3.0]], [[0.0, 10.0], [0.0, 1.0]]
+    paths = {}
+    for split, labels in (("dev", [0, 1]), ("test", [1, 1])):
+        paths[split] = [Predictions(logits=np.array(x, dtype=np.float32), labels=np.array(labels)).save(
+            tmp_path / f"{split}{i}.safetensors") for i, x in enumerate((a, a, c))]  # fmt: skip
+    result = evaluate_ensemble_files(paths["dev"], TASK, paths["test"])
+    assert result["selected"] == "majority" and result["dev"] == 100.0
+    assert result["test"] == 50.0 and result["methods"]["logits"]["test"] == 100.0

@@ -20,7 +20,7 @@ PAIRS = ["it was good", "nobody liked the play"]
 def _trained_dir(base, kind, labels, directory, seed, blocks, coding):
     task = task_view(kind, labels=labels, name=directory.name)
     model = build_model(base, task, "masking", seed=seed,
-                        masking=MaskingConfig(masked_blocks=blocks, initial_sparsity=0.1))
+                        options=MaskingConfig(masked_blocks=blocks, initial_sparsity=0.1))
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=5e-2)
     torch.manual_seed(seed)
     for _ in range(3):

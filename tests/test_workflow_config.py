@@ -158,4 +158,17 @@ def test_string_learning_rates_are_read_as_numbers(tmp_path):
               "learning_rates": {"masking": ["1e-3"], "finetuning": ["5e-5"]}}  # fmt: skip
     proc = _snakemake_with(tmp_path, config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "lr1e-3" in proc.stdout and "lr5e-5" in proc.stdout
+    assert "/lr0.001/" in proc.stdout and "/lr5e-05/" in proc.stdout
+
+
+def test_schema_enums_agree_with_the_registries():
+    """One source of truth: the schema's task, method and model names are exactly what the library knows."""
+    from maskbert.data import TASKS
+    from maskbert.methods import METHODS
+    from maskbert.pretrained import BUNDLED_MINILM, SHIPPED_CONFIGS
+
+    defs = SCHEMA["$defs"]
+    assert sorted(defs["task"]["enum"]) == sorted(TASKS)
+    assert sorted(defs["method"]["enum"]) == sorted(METHODS)
+    shipped = {p.stem for p in SHIPPED_CONFIGS.glob("*.json")}
+    assert sorted(defs["model"]["enum"]) == sorted(shipped | {BUNDLED_MINILM})

@@ -3,6 +3,7 @@ or a changed epoch count reruns, and lint."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
@@ -44,22 +45,14 @@ def nothing_to_do(output: str) -> bool:
     return "Nothing to be done" in output
 
 
-def expected_lr_grid(config: dict, model: str, task: str, method: str) -> list[float]:
-    lrs = config["learning_rates"]
-    grid = lrs[method]
-    for override in lrs.get("overrides") or []:
-        if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
-            grid = override["values"]
-    return grid
-
-
 def test_default_config_dry_run_counts_every_grid_point(tmp_path):
+    # From config.yaml's values: 11 masking rates for every model; finetuning 5 rates (BERT, DistilBERT),
+    # 7 for RoBERTa, 8 for DistilBERT on SWAG; 11 tasks, 4 seeds.
+    masking = 3 * 11 * 11 * 4
+    finetuning = (5 * 11 + 7 * 11 + 5 * 10 + 8 * 1) * 4
+    n_train = masking + finetuning
+    assert n_train == 2212
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    n_train = sum(
-        len(config["seeds"]) * len(expected_lr_grid(config, model, task, method))
-        for model in config["models"] for task in config["tasks"] for method in config["methods"]
-    )  # fmt: skip
-    assert n_train == 2212  # 3 models x 11 tasks x 2 methods x 4 seeds x the Table-4-extended grids
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--quiet", "all",
@@ -69,7 +62,10 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
-    assert counts["train"] == n_train
+    # The §5.1/§5.2 sweeps add the points the main grid lacks (tests/test_sweeps_dag.py): layer-wise
+    # 3 tasks x (9 block sets x 2 sparsities - the main 2-11/5%) x 11 rates x 4 seeds; Figure 1 4 tasks x 21
+    # sparsities x 4 seeds, less the 0-11 runs at 5e-5 and 5%/15% the layer-wise grid has (3 tasks x 2 x 4).
+    assert counts["train"] == n_train + 3 * 17 * 11 * 4 + (4 * 21 * 4 - 3 * 2 * 4)
     # SEM and POS are local-only: the default config names placeholder paths and warns, naming the key,
     # while they do not exist; the dry run still works.
     for task, path in (("sem", "data/semeval2016"), ("pos", "data/ptb_pos")):
@@ -77,10 +73,11 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
         assert f"config key 'data.sources.{task}.path': {path} does not exist" in out, out[:3000]
     assert counts["prepare_data"] == len(config["models"]) * len(config["tasks"])
     groups = len(config["models"]) * len(config["tasks"]) * len(config["methods"])
-    assert counts["select_lr"] == groups
+    # round 0 of each; later rounds appear at run time; the layer-wise sweep adds 3 tasks x 17 settings
+    assert counts["select_round"] == counts["select_lr"] == groups + 3 * 17
     test_tasks = [t for t in config["tasks"] if t in ("sem", "trec", "ag", "pos", "ner")]
     assert counts["evaluate_test"] == counts["ensemble"] == len(config["models"]) * len(test_tasks) * 2
-    # The DAG of ~2,400 jobs is built in under 15 s (CPU time; wall time too unless others load the machine).
+    # The DAG of ~5,100 jobs is built in under 15 s (CPU time; wall time too unless others load the machine).
     assert cpu < 15, f"dry run took {cpu:.1f} s of CPU"
     if os.getloadavg()[0] < (os.cpu_count() or 1):
         assert wall < 15, f"dry run took {wall:.1f} s"
@@ -94,7 +91,8 @@ def touched(tmp_path_factory):
     config = {
         "results": "res", "models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"],
         "methods": ["masking", "finetuning"], "seeds": [1, 2],
-        "learning_rates": {"masking": [1.0e-4, 3.0e-4], "finetuning": [1.0e-5, 3.0e-5], "overrides": []},
+        "learning_rates": {"masking": [1.0e-4, 3.0e-4], "finetuning": [1.0e-5, 3.0e-5], "overrides": [],
+                           "max_extensions": 0},
         "training": {"epochs": 10}, "memory": {"models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"]},
     }  # fmt: skip
 
@@ -124,7 +122,8 @@ def test_new_seed_adds_only_its_train_jobs(touched):
     assert all("/seed3/" in path for path in train_outputs(out)), train_outputs(out)
     assert "prepare_data" not in counts
     # Downstream aggregation reruns: selection of every group, test + ensemble of TREC (has a test split).
-    assert counts["select_lr"] == 4 and counts["evaluate_test"] == 2 and counts["ensemble"] == 2
+    assert counts["select_round"] == counts["select_lr"] == 4
+    assert counts["evaluate_test"] == 2 and counts["ensemble"] == 2
     assert counts["table1_dev"] == counts["table4_best_lr"] == counts["table2_table6_test_error"] == 1
     assert "table8_figure3_memory" not in counts and "table5_split_sizes" not in counts
 
@@ -210,7 +209,8 @@ def test_demo_config_dry_run(tmp_path):
     proc = snakemake("--configfile", str(ROOT / "config.yaml"), str(ROOT / "config/demo.yaml"), "--dry-run",
                      "--quiet", "all", "--directory", str(tmp_path))  # fmt: skip
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts["train"] == 1 * 2 * 2 * 2 * 2  # model x tasks x methods x seeds x lrs
+    # model x tasks x methods x seeds x lrs, and the demo's sweeps' 10 runs (tests/test_sweeps_dag.py)
+    assert counts["train"] == 1 * 2 * 2 * 2 * 2 + 10
     assert counts["prepare_data"] == 2
     assert counts["evaluate_test"] == counts["ensemble"] == 4
 
@@ -220,3 +220,88 @@ def test_lint_is_clean():
     out = proc.stdout + proc.stderr
     assert "Lints for" not in out, out
     assert "Congratulations" in out
+
+
+def _stub_run(tmp_path, config, best_lr=None, extra=()):
+    """Run the DAG with stubbed scripts (real selection rules) and return the run directories it created."""
+    path = tmp_path / "stub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {"MASKBERT_WORKFLOW_STUB": "1", **({"MASKBERT_STUB_BEST_LR": str(best_lr)} if best_lr else {})}
+    snakemake("tables", "--configfile", str(path), *extra, "--directory", str(tmp_path), "--cores", "2", env=env)
+    return sorted(p.parent.relative_to(tmp_path / "res/runs").as_posix()
+                  for p in (tmp_path / "res/runs").rglob("summary.json"))  # fmt: skip
+
+
+GRID_CONFIG = {
+    "results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"], "methods": ["masking"], "seeds": [1, 2],
+    "learning_rates": {"masking": [1.0e-4, 3.0e-4, 5.0e-4], "overrides": [], "max_extensions": 2},
+    "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("best_lr", "added"), [(5.5e-4, ["0.0007"]), (3e-4, []), (1e-5, ["7e-05", "9e-05"]),
+                                                (1e-2, ["0.0007", "0.0009"])])  # fmt: skip
+def test_grid_border_rule_extends_the_grid(tmp_path, best_lr, added):
+    """§4: a best rate on the grid's border trains the next 1-3-5-7-9 value beyond it (every seed) and selects
+    again, up to max_extensions rounds; a best rate inside the grid adds nothing."""
+    runs = _stub_run(tmp_path, GRID_CONFIG, best_lr)
+    lrs = sorted({run.split("/")[-2].removeprefix("lr") for run in runs}, key=float)
+    assert lrs == sorted(["0.0001", "0.0003", "0.0005", *added], key=float)
+    assert len(runs) == 2 * len(lrs)  # every seed of every rate
+    (selection_path,) = (tmp_path / "res/select/bert-base-uncased/mrpc/masking").glob("*.json")
+    selection = json.loads(selection_path.read_text())
+    assert selection["extensions"] == len(added)
+    assert selection["grid_lrs"] == sorted(float(lr) for lr in lrs)
+
+
+def test_batch_size_per_task_and_masked_blocks_reach_the_train_job(tmp_path):
+    config = {**GRID_CONFIG, "tasks": ["mrpc", "ag"], "methods": ["masking", "finetuning"], "seeds": [1],
+              "learning_rates": {"masking": [1.0e-4], "finetuning": [1.0e-5], "max_extensions": 0},
+              "training": {"batch_size": 16, "batch_size_per_task": {"ag": 128}, "initial_sparsity": 0.15,
+                           "masked_blocks": {"bert-base-uncased": "4-11"}},
+              "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]}}  # fmt: skip
+    runs = _stub_run(tmp_path, config)
+    params = {run: json.loads((tmp_path / "res/runs" / run / "run.json").read_text()) for run in runs}
+    assert set(params) == {"bert-base-uncased/mrpc/masking/blocks4-11_sparsity0.15/lr0.0001/seed1",
+                           "bert-base-uncased/ag/masking/blocks4-11_sparsity0.15/lr0.0001/seed1",
+                           "bert-base-uncased/mrpc/finetuning/full/lr1e-05/seed1",
+                           "bert-base-uncased/ag/finetuning/full/lr1e-05/seed1"}  # fmt: skip
+    for run, p in params.items():
+        assert p["batch_size"] == (128 if "/ag/" in run else 16)
+        masking = "/masking/" in run
+        assert (p["masked_blocks"], p["initial_sparsity"]) == (("4-11", 0.15) if masking else (None, None))
+        assert p["lr"] == (1e-4 if masking else 1e-5) and p["seed"] == 1
+
+
+@pytest.mark.parametrize(("cli", "file_change"), [
+    ("seeds=[1,2,3]", {"seeds": [1, 2, 3]}),
+    ('training={"epochs": 3}', {"training": {"epochs": 3}}),
+    ('learning_rates={"masking": [1e-4, 3e-4, 1e-3]}', {"learning_rates": {"masking": [1e-4, 3e-4, 1e-3]}}),
+    ('training={"batch_size_per_task": {"trec": 16}}', {"training": {"batch_size_per_task": {"trec": 16}}}),
+])  # fmt: skip
+def test_command_line_config_plans_what_the_same_file_change_plans(touched, cli, file_change):
+    """Snakemake hands values nested in --config lists and mappings over as strings; they are converted by
+    their schema type, so `--config` plans exactly the jobs the same change in a config file plans."""
+    config, write, common = touched
+
+    def merge(base, over):
+        return {k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                for k, v in {**base, **over}.items()}  # fmt: skip
+
+    def planned(*args):
+        out = snakemake("tables", *args, "--dry-run", *common)
+        return sorted(re.findall(r"output: (\S+)", out.stdout + out.stderr))
+
+    from_file = planned("--configfile", write(merge(config, file_change)))
+    from_cli = planned("--configfile", write(config), "--config", cli)
+    assert from_file == from_cli and from_file, (from_file, from_cli)
+
+
+@pytest.mark.parametrize(("cli", "key"), [('learning_rates={"masking": ["abc"]}', "learning_rates.masking.0"),
+                                          ('training={"epochs": "1.5"}', "training.epochs"),
+                                          ("seeds=[1,x]", "seeds.1")])  # fmt: skip
+def test_command_line_config_bad_values_name_the_key(tmp_path, cli, key):
+    proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), "--config", cli, "--dry-run",
+                     "--directory", str(tmp_path), check=False)  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and f"config key '{key}'" in out, out[-2000:]

@@ -41,6 +41,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         config["training"]["epochs"] = 2
         config["learning_rates"] = {"masking": [1.0e-2, 3.0e-2], "finetuning": [1.0e-3], "overrides": []}
         config["memory"] = {"models": [MINILM, "bert-base-uncased"], "tasks": ["mrpc", "sst2", "cola"]}
+        config["sweeps"]["initial_sparsity"]["learning_rate"] = 1.0e-2
+        config["sweeps"]["layerwise"]["block_sets"] = ["0-3", "2-3", "0-1"]
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
     common = ["--configfile", str(tmp_path / "demo.yaml"), "--directory", str(tmp_path)]
     run(["tables", "--cores", "2", *common], tmp_path)
@@ -56,6 +58,12 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert (res / "figures/figure3_memory.pdf").read_bytes()[:4] == b"%PDF"
     assert (tmp_path / "report.html").stat().st_size > 10_000
 
+    # Figures 1 and 2, Table 7 (the sweeps): their numbers are the runs' own dev scores.
+    from test_sweeps_e2e import check_sweep_outputs
+
+    tiny = os.environ.get("MASKBERT_E2E_TINY") == "1"
+    check_sweep_outputs(res, config, {MINILM: 4 if tiny else 6})
+
     # Table 1 holds the runs' own dev scores: mean over seeds at the selected learning rate.
     table1 = pd.read_csv(res / "tables/table1_dev.csv")
     assert len(table1) == 2 * 2  # tasks x methods
@@ -63,8 +71,10 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         assert 0 <= row.ours_mean <= 100 and row.n_seeds == 2
         grid = config["learning_rates"][row.method]
         assert any(np.isclose(row.lr, lr) for lr in grid)
-        lr_dir = next(p for p in (res / "runs/all-MiniLM-L6-v2" / row.task / row.method).iterdir()
-                      if np.isclose(float(p.name.removeprefix("lr")), row.lr))  # fmt: skip
+        # the main grid's setting (the sweeps add others)
+        setting = res / "runs/all-MiniLM-L6-v2" / row.task / row.method / (
+            "full" if row.method == "finetuning" else f"blocks{config['training']['masked_blocks'][MINILM]}_sparsity0.05")
+        lr_dir = next(p for p in setting.iterdir() if np.isclose(float(p.name.removeprefix("lr")), row.lr))
         scores = [json.loads((lr_dir / f"seed{s}/summary.json").read_text())["best_dev_score"] for s in (1, 2)]
         assert row.ours_mean == pytest.approx(np.mean(scores), abs=1e-4)
         # ... and the best mean dev score over the grid
@@ -79,8 +89,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert set(ens["ensemble_method"]) <= {"majority", "logits", "probabilities"}
     single = errors[errors["kind"] == "single"]
     for row in single.itertuples():
-        scores = [json.loads((res / "test" / "all-MiniLM-L6-v2" / row.task / row.method / f"seed{s}" /
-                              "test_metrics.json").read_text())["score"] for s in (1, 2)]  # fmt: skip
+        (setting,) = (res / "test" / "all-MiniLM-L6-v2" / row.task / row.method).iterdir()
+        scores = [json.loads((setting / f"seed{s}" / "test_metrics.json").read_text())["score"] for s in (1, 2)]
         assert row.ours_error == pytest.approx(100 - np.mean(scores), abs=1e-4)
 
     sizes = pd.read_csv(res / "tables/table5_split_sizes.csv").set_index("task")
@@ -98,7 +108,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert list(memory["model"].unique()) == config["memory"]["models"]
     for model in config["memory"]["models"]:
         source = (config.get("model_paths") or {}).get(model, model)
-        want = accumulated_memory(source, labels, blocks.get(model))
+        want = accumulated_memory(source, labels, blocks.get(model),
+                                  task_kinds={t: get_task(t).kind for t in config["memory"]["tasks"]})
         got = memory[memory["model"] == model].reset_index(drop=True)
         assert list(got["task"]) == list(want["task"]) == config["memory"]["tasks"]
         for column in ("finetuning_params", "masking_params"):

@@ -17,10 +17,10 @@ with acquire_device() as device:
 
     for i, seed in enumerate(snakemake.params.seeds):  # noqa: F821
         run_dir = Path(selection["runs"][str(seed)])
-        result = evaluate_run(run_dir, "test", prepared_dir=snakemake.input.data, device=device)  # noqa: F821
+        out_dir = Path(outputs.metrics[i]).parent
+        result = evaluate_run(run_dir, "test", prepared_dir=snakemake.input.data, out_dir=out_dir,  # noqa: F821
+                              device=device)  # fmt: skip
         log.info("seed %s (%s): test %s = %.2f", seed, run_dir, result["metric"], result["score"])
         result.update({"seed": int(seed), "lr": selection["best_lr"], "run": str(run_dir)})
-        Path(outputs.metrics[i]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_dir / "test_predictions.safetensors", outputs.test_predictions[i])
         shutil.copyfile(run_dir / "dev_predictions.safetensors", outputs.dev_predictions[i])
         write_json(outputs.metrics[i], result)

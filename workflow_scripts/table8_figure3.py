@@ -10,7 +10,8 @@ from reproduction.report import load_paper, write_table
 from reproduction.tables import table8
 
 p = snakemake.params  # noqa: F821
-accumulated = {m: accumulated_memory(p.model_sources[m], dict(p.task_num_labels), p.masked_blocks[m])
+accumulated = {m: accumulated_memory(p.model_sources[m], dict(p.task_num_labels), p.masked_blocks[m],
+                                  task_kinds=dict(p.task_kinds))
                for m in p.models}  # fmt: skip
 table = table8(accumulated, load_paper(snakemake.input.paper))  # noqa: F821
 write_table(table, snakemake.output.table)  # noqa: F821

@@ -15,10 +15,9 @@ kwargs = {
     "out_dir": str(run_dir), "epochs": int(p.epochs), "patience": int(p.patience),
     "batch_size": int(p.batch_size), "max_length": int(p.max_length),
     "prepared_dir": str(snakemake.input.data),  # noqa: F821
+    # the setting's method options (None where the method has none: the library reads only its own)
+    "initial_sparsity": p.initial_sparsity, "masked_blocks": p.masked_blocks,
 }  # fmt: skip
-if p.method == "masking":
-    kwargs["initial_sparsity"] = float(p.initial_sparsity)
-    kwargs["masked_blocks"] = p.masked_blocks
 
 # Take a device before anything initialises CUDA, so CUDA_VISIBLE_DEVICES still applies.
 with acquire_device() as device:

@@ -285,11 +285,24 @@ def task_dir(spec: TaskSpec, root: Path) -> Path:
     return nested if spec.local_dir and nested.is_dir() else root
 
 
+# File names of a format's official distribution, accepted after the registry's own (renamed) ones.
+# SemEval-2016 4B: twitter-2016devtest-BD.tsv is not read; the paper's dev is the 1,325-tweet dev file.
+OFFICIAL_FILES = {
+    "semeval": {split: (f"twitter-2016{split}-BD.tsv", f"twitter-2016{split}-BD.txt") for split in ("train", "dev", "test")},
+}
+
+
+def split_file_names(spec: TaskSpec, split: str) -> tuple[str, ...]:
+    """Accepted file names of a split, in order of preference."""
+    return spec.files_for(split) + OFFICIAL_FILES.get(spec.local_format, {}).get(split, ())
+
+
 def find_split_file(spec: TaskSpec, folder: Path, split: str) -> Path:
-    for name in spec.files_for(split):
+    names = split_file_names(spec, split)
+    for name in names:
         if (folder / name).exists():
             return folder / name
-    raise at(folder, None, f"no {split} file; expected one of: {', '.join(spec.files_for(split))}")
+    raise at(folder, None, f"no {split} file; expected one of: {', '.join(names)}")
 
 
 def read_local(spec: TaskSpec, root: Path, splits: tuple[str, ...]) -> dict[str, list[Example]]:
@@ -319,7 +332,8 @@ def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, l
 
     Layouts, first match wins: `train.txt`/`dev.txt`/`test.txt` (word<TAB>TAG); files named
     `wsj_SSNN.mrg` (or `.pos`-style word<TAB>TAG) anywhere below `path`, whose section SS decides the
-    split; `path` being a single file, which is cut in order into the proportions of the WSJ split.
+    split; `path` being a single file, or a folder holding one data file (notes such as README or
+    *.md aside), which is cut in order into the proportions of the WSJ split.
     """
     if path.is_file():
         parts = _split_contiguous(_read_pos_file(spec, path), splits)
@@ -328,6 +342,9 @@ def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, l
         return {split: _non_empty(read_word_tag(spec, file), file) for split in splits
                 for file in [find_split_file(spec, path, split)]}  # fmt: skip
     section_files = sorted(p for p in path.rglob("wsj_*") if p.is_file() and WSJ_FILE.match(p.name))
+    data_files = [p for p in path.iterdir() if p.is_file() and not _is_note(p)]
+    if not section_files and len(data_files) == 1:
+        return read_pos(spec, data_files[0], splits)
     if not section_files:
         raise at(path, None, "no POS data; expected train.txt/dev.txt/test.txt (word<TAB>TAG), "
                              "WSJ section files wsj_SSNN.mrg, or a single word<TAB>TAG file")  # fmt: skip
@@ -338,6 +355,12 @@ def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, l
         first, last = WSJ_SECTIONS[split][0], WSJ_SECTIONS[split][-1]
         result[split] = _non_empty(examples, f"{path} (WSJ sections {first:02d}-{last:02d} for {split})")
     return result
+
+
+def _is_note(file: Path) -> bool:
+    """Files beside the data that are not data: hidden files, READMEs, licences, Markdown."""
+    name = file.name.lower()
+    return name.startswith((".", "readme", "license", "licence")) or name.endswith(".md")
 
 
 def _split_contiguous(examples: list[Example], splits: tuple[str, ...]) -> dict[str, list[Example]]:

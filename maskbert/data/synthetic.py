@@ -1,6 +1,8 @@
 """Small synthetic tasks, generated deterministically from a seed, for the demo and end-to-end tests.
 
-Both have real signal a pretrained model learns in a minute on CPU, plus a minority of cases a
+synth-tweets is a second sentiment task in another register (short posts with emoticons and hashtags) that
+shares no content word with synth-sentiment, so the demo's Table 3 can test transfer between domains as
+the paper does between SST-2 and SEM. All of them have real signal a pretrained model learns in a minute on CPU, plus a minority of cases a
 bag of words cannot solve (negation and "X but Y" for sentiment; names that are people in one sentence
 and places in another, "apple" the company or the fruit, for NER), so they are not trivially 100%.
 """
@@ -31,6 +33,23 @@ NEGATED = ("the {n} was not {i} {a}", "this {n} is never {a}", "i would not call
 CONTRAST = ("the {n} looked {b} , but it was actually {a}", "the {n} started {b} but ended {a}",
             "i expected a {b} {n} , but it was {i} {a}")
 MIX = (("plain", 0.65), ("negated", 0.2), ("contrast", 0.15))
+
+# synth-tweets: none of these words occurs in the synth-sentiment lists above (a test checks this).
+TWEET_TOPICS = ("monday", "traffic", "pizza", "weekend", "update", "coach", "flight", "gym", "playlist",
+                "barista", "commute", "sneakers", "podcast", "wifi", "burger", "exam", "beach", "roommate")
+TWEET_POSITIVE = ("awesome", "cool", "sweet", "stoked", "happy", "glad", "thrilled", "epic", "perfect",
+                  "blessed", "grateful", "hyped")
+TWEET_NEGATIVE = ("sucks", "meh", "lame", "gross", "sad", "angry", "upset", "crappy", "broken", "furious",
+                  "exhausted", "miserable")
+TWEET_POSITIVE_TAGS = (":)", ":D", "<3", "#winning", "#love", "lol")
+TWEET_NEGATIVE_TAGS = (":(", ":/", "#fail", "#ugh", "smh", "#worst")
+TWEET_OPENERS = ("", "", "omg", "ok so", "ngl", "tbh", "wow", "just saying")
+# {o}: opener, {t}: topic, {a}: the word whose polarity is the label, {e}: an emoticon or hashtag
+TWEET_PLAIN = ("{o} my {t} is {a} {e}", "{o} this {t} {a} {e}", "{o} feeling {a} about the {t} {e}",
+               "{o} the {t} today = {a} {e}", "{o} {a} {t} {e}", "{o} that {t} tho {a} {e}")
+# the word's polarity is flipped
+TWEET_NEGATED = ("{o} my {t} is not {a} {e}", "{o} the {t} ain't {a} {e}", "{o} not {a} about the {t} {e}")
+TWEET_MIX = (("plain", 0.8), ("negated", 0.2))
 
 FIRST_NAMES = ("John", "Maria", "Ahmed", "Li", "Sofia", "Pierre", "Anna", "David", "Yuki", "Carlos",
                "Fatima", "Peter", "Elena", "Omar", "Grace", "Ivan")
@@ -70,6 +89,19 @@ def _sentiment_example(rng: random.Random) -> dict:
     return {"text": text, "label": "positive" if positive else "negative"}
 
 
+def _tweet_example(rng: random.Random) -> dict:
+    positive = rng.random() < 0.5
+    kind = rng.choices([k for k, _ in TWEET_MIX], weights=[w for _, w in TWEET_MIX])[0]
+    word_positive = positive if kind == "plain" else not positive
+    word = rng.choice(TWEET_POSITIVE if word_positive else TWEET_NEGATIVE)
+    # the emoticon agrees with the label most of the time, so it is a strong but imperfect cue
+    tag_positive = positive if rng.random() < 0.85 else not positive
+    tag = rng.choice(TWEET_POSITIVE_TAGS if tag_positive else TWEET_NEGATIVE_TAGS)
+    template = rng.choice(TWEET_PLAIN if kind == "plain" else TWEET_NEGATED)
+    text = " ".join(template.format(o=rng.choice(TWEET_OPENERS), t=rng.choice(TWEET_TOPICS), a=word, e=tag).split())
+    return {"text": text, "label": "positive" if positive else "negative"}
+
+
 def _entity(rng: random.Random, kind: str) -> str:
     if kind in ("PER", "LOC") and rng.random() < AMBIGUOUS_RATE:
         return rng.choice(AMBIGUOUS)
@@ -93,7 +125,7 @@ def _ner_example(rng: random.Random) -> dict:
     return {"tokens": tokens, "tags": tags}
 
 
-GENERATORS = {"synth-sentiment": _sentiment_example, "synth-ner": _ner_example}
+GENERATORS = {"synth-sentiment": _sentiment_example, "synth-tweets": _tweet_example, "synth-ner": _ner_example}
 
 
 def generate(task: str, seed: int, sizes: dict[str, int] | None = None) -> dict[str, list[dict]]:

@@ -1,0 +1,85 @@
+# The §5.1 and §5.2 sweeps over the masking setting: Figure 1 (initial sparsity) and Figure 2 / Table 7
+# (which transformer blocks are masked); config section `sweeps:`, checked by reproduction.sweeps before
+# any job runs. A sweep set to null has no jobs, and its target is empty.
+#
+# Every training point goes through the train rule at the path of its setting (setting_name), so a point
+# that the main grid or the other sweep needs too is one job: BERT 2-11 at 5% is the main grid's masking
+# setting, Figure 1's 0-11 runs at 5e-5 and 5%/15% are points of the layer-wise 0-11 grid, and Table 7's
+# finetuning row is the main grid's finetuning selection.
+
+from dataclasses import asdict
+
+from reproduction.sweeps import check_sweep_config, figure1_runs, layerwise_groups, model_blocks
+
+_sweep_problems = check_sweep_config(config)
+if _sweep_problems:
+    raise WorkflowError("Invalid config (sweeps):\n" + "\n".join(f"  {p}" for p in _sweep_problems))
+
+FIGURE1_RUNS = figure1_runs(config)
+LAYERWISE_GROUPS = layerwise_groups(config)
+for _sweep_model in dict.fromkeys([p.model for p in FIGURE1_RUNS] + [g.model for g in LAYERWISE_GROUPS]):
+    register_model(_sweep_model)
+FIGURE1_SETTINGS = [setting_name(p.method, p.masked_blocks, p.initial_sparsity) for p in FIGURE1_RUNS]
+LAYERWISE_SETTINGS = [setting_name(g.method, g.masked_blocks, g.initial_sparsity) for g in LAYERWISE_GROUPS]
+for _sweep_group, _sweep_setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS):
+    register_selection(_sweep_group.model, _sweep_group.task, _sweep_group.method, _sweep_setting)
+
+SWEEP_OUTPUTS = {
+    "figure1": table_files("figure1_initial_sparsity") + figure_files("figure1_initial_sparsity")
+    if FIGURE1_RUNS else [],
+    "figure2": table_files("table7_layerwise") + figure_files("figure2_layerwise") if LAYERWISE_GROUPS else [],
+}  # fmt: skip
+
+
+rule figure1:
+    input:
+        SWEEP_OUTPUTS["figure1"],
+
+
+rule figure2:
+    input:
+        SWEEP_OUTPUTS["figure2"],
+
+
+rule figure1_initial_sparsity:
+    input:
+        summaries=[run_file(p.model, p.task, p.method, setting, p.lr, p.seed, "summary.json")
+                   for p, setting in zip(FIGURE1_RUNS, FIGURE1_SETTINGS)],
+        runs=[run_file(p.model, p.task, p.method, setting, p.lr, p.seed, "run.json")
+              for p, setting in zip(FIGURE1_RUNS, FIGURE1_SETTINGS)],
+    output:
+        table=report_table("figure1_initial_sparsity", "figure1_table.rst"),
+        png=report(f"{FIGURES}/figure1_initial_sparsity.png", caption="../resources/report/figure1.rst",
+                   category="Figures"),
+        pdf=f"{FIGURES}/figure1_initial_sparsity.pdf",
+    params:
+        points=[asdict(p) for p in FIGURE1_RUNS],
+        num_blocks={p.model: model_blocks(config, p.model) for p in FIGURE1_RUNS},
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/tables/figure1_initial_sparsity.log",
+    script:
+        "../workflow_scripts/figure1.py"
+
+
+rule figure2_table7_layerwise:
+    input:
+        masking=[selection_file(g.model, g.task, g.method, setting)
+                 for g, setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS) if g.method == "masking"],
+        finetuning=[selection_file(g.model, g.task, g.method, setting)
+                    for g, setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS) if g.method == "finetuning"],
+        paper=PAPER_RESULTS,
+    output:
+        table=report_table("table7_layerwise", "table7.rst"),
+        png=report(f"{FIGURES}/figure2_layerwise.png", caption="../resources/report/figure2.rst",
+                   category="Figures"),
+        pdf=f"{FIGURES}/figure2_layerwise.pdf",
+    params:
+        num_blocks={g.model: model_blocks(config, g.model) for g in LAYERWISE_GROUPS},
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/tables/figure2_table7_layerwise.log",
+    script:
+        "../workflow_scripts/figure2_table7.py"
