@@ -1,11 +1,14 @@
 """A trained masking run as a small file: 1-bit masks, the random head weights, and metadata.
 
 Layout of ``mask.safetensors``:
-- ``mask/<layer>``: uint8, the layer's binary mask flattened and bit-packed (8 weights per byte);
+- ``mask/<layer>``: uint8, the layer's binary mask flattened and bit-packed (8 weights per byte); or, in a
+  coded artifact (format 2, ``mask_coding: "flips"``), ``coded/<layer>``: uint8, the layer's flips against
+  its seeded initial mask, entropy-coded by ``maskbert.coding`` (well below one bit per weight);
 - ``head/<parameter>``: fp32, every parameter not in the pretrained checkpoint (the randomly initialised
   classifier, and the dense layer RoBERTa's/DistilBERT's heads add), kept at its initial values;
 - metadata ``maskbert``: JSON with the base model, its fingerprint, layer shapes, threshold, masking
-  config, task, and a SHA-256 of the tensor bytes so that corruption is detected.
+  config, task, a SHA-256 of the tensor bytes so that corruption is detected, and (format 2) a CRC-32 per
+  tensor so that the error names the layer.
 
 The base model itself is not stored: ``load_artifact`` rebuilds the task model from the base model's
 files and checks the fingerprint before applying the masks.
@@ -16,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -24,14 +29,29 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from maskbert.coding import MaskCodingError, decode_masks, encode_masks
+from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
 from maskbert.masking import MaskingConfig, binary_masks, masked_layers
 
 FORMAT_VERSION = 1
-MASK_PREFIX, HEAD_PREFIX = "mask/", "head/"
+CODED_FORMAT_VERSION = 2
+MASK_PREFIX, CODED_PREFIX, HEAD_PREFIX = "mask/", "coded/", "head/"
+MASK_CODINGS = ("bits", "flips")
 
 
 class ArtifactError(ValueError):
     """An artifact that cannot be applied: unreadable, corrupted, or made for another base model."""
+
+
+def head_parameter_names(model: nn.Module) -> list[str]:
+    """Parameters not from the pretrained checkpoint: those build_model recorded as randomly initialised,
+    or, for a model the caller loaded and masked, every parameter outside the base model (the task head)."""
+    recorded = getattr(model, "maskbert_random_init", None)
+    if recorded is not None:
+        return list(recorded)
+    prefix = model.base_model_prefix + "."
+    return sorted(name for name, _ in model.named_parameters() if not name.startswith(prefix)
+                  and not name.endswith(".scores"))
 
 
 def base_fingerprint(model: nn.Module) -> str:
@@ -40,7 +60,7 @@ def base_fingerprint(model: nn.Module) -> str:
     Randomly initialised head parameters and mask scores are left out, so the fingerprint identifies
     the checkpoint the model was loaded from, not the task head.
     """
-    skip = set(getattr(model, "maskbert_random_init", ()))
+    skip = set(head_parameter_names(model))
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         if name in skip or name.endswith(".scores"):
@@ -70,16 +90,32 @@ def unpack_mask(packed: torch.Tensor, shape: list[int]) -> torch.Tensor:
     return torch.from_numpy(bits.astype(bool)).reshape(shape)
 
 
-def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: dict) -> Path:
-    """Write the masks and head of a masked model to `path` (atomically)."""
+def _tensor_crc32(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
+    return {name: zlib.crc32(tensor.contiguous().numpy().tobytes()) for name, tensor in sorted(tensors.items())}
+
+
+def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: dict, coding: str = "bits") -> Path:
+    """Write the masks and head of a masked model to `path` (atomically).
+
+    `coding` "bits" stores 1 bit per weight (format 1); "flips" stores the entropy-coded flips against
+    the seeded initial masks (format 2, see maskbert.coding).
+    """
+    if coding not in MASK_CODINGS:
+        raise ValueError(f"coding '{coding}': expected one of {', '.join(MASK_CODINGS)}")
     info = model.maskbert_masking
     masks = binary_masks(model)
     state = model.state_dict()
-    tensors = {MASK_PREFIX + name: pack_mask(mask) for name, mask in masks.items()}
-    for name in model.maskbert_random_init:
+    if coding == "bits":
+        tensors = {MASK_PREFIX + name: pack_mask(mask) for name, mask in masks.items()}
+    else:
+        coded = encode_masks(masks, info.config, info.layer_names)
+        tensors = {CODED_PREFIX + name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                   for name, data in coded.items()}
+    head = head_parameter_names(model)
+    for name in head:
         tensors[HEAD_PREFIX + name] = state[name].detach().float().cpu().contiguous()
     metadata = {
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if coding == "bits" else CODED_FORMAT_VERSION,
         "base_model": base_model,
         "base_fingerprint": base_fingerprint(model),
         "model_class": type(model).__name__,
@@ -87,10 +123,12 @@ def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: 
         "masking": info.config.to_dict(),
         "threshold": info.config.threshold,
         "layers": {name: list(mask.shape) for name, mask in masks.items()},
-        "random_init": list(model.maskbert_random_init),
+        "random_init": head,
         "task": task,
         "tensor_sha256": _tensor_checksum(tensors),
     }
+    if coding == "flips":
+        metadata.update(mask_coding=coding, init_order=list(info.layer_names), tensor_crc32=_tensor_crc32(tensors))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -109,7 +147,8 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get("maskbert")
     except (SafetensorError, OSError, ValueError) as error:
-        raise ArtifactError(f"{path}: unreadable artifact (truncated or corrupted file): {error}") from error
+        raise ArtifactError(f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: "
+                            f"{error}") from error
     if raw is None:
         raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
     try:
@@ -119,11 +158,29 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     for key in ("format_version", "base_model", "base_fingerprint", "layers", "task", "masking", "tensor_sha256"):
         if key not in metadata:
             raise ArtifactError(f"{path}: metadata field '{key}' is missing")
-    if metadata["format_version"] != FORMAT_VERSION:
-        raise ArtifactError(f"{path}: format_version {metadata['format_version']}, expected {FORMAT_VERSION}")
+    if metadata["format_version"] not in (FORMAT_VERSION, CODED_FORMAT_VERSION):
+        raise ArtifactError(f"{path}: format_version {metadata['format_version']}, expected {FORMAT_VERSION} "
+                            f"or {CODED_FORMAT_VERSION}")
     if _tensor_checksum(tensors) != metadata["tensor_sha256"]:
-        raise ArtifactError(f"{path}: tensor data does not match its checksum (corrupted file)")
+        stored = metadata.get("tensor_crc32", {})
+        bad = [name for name, crc in _tensor_crc32(tensors).items() if name in stored and stored[name] != crc]
+        which = f" in tensor '{bad[0]}'" if bad else ""
+        raise ArtifactError(f"{path}: tensor data does not match its checksum{which} (corrupted file)")
     return metadata, tensors
+
+
+def _cut_tensor(path: Path) -> str:
+    """' (tensor X is cut off)' when the file ends inside the data of tensor X, else ''."""
+    try:
+        with path.open("rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(length))
+    except (OSError, ValueError):
+        return ""
+    data_bytes = path.stat().st_size - 8 - length
+    cut = sorted((entry["data_offsets"][1], name) for name, entry in header.items()
+                 if name != "__metadata__" and entry["data_offsets"][1] > data_bytes)
+    return f" (tensor '{cut[0][1]}' is cut off)" if cut else ""
 
 
 def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Tensor], path: str = "") -> nn.Module:
@@ -144,10 +201,8 @@ def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Te
                 f"{where}layer '{name}' has shape {shape} in the artifact but "
                 f"{list(layers[name].weight.shape)} in the model"
             )
-        packed = tensors.get(MASK_PREFIX + name)
-        if packed is None or packed.numel() != (int(np.prod(shape)) + 7) // 8:
-            raise ArtifactError(f"{where}mask of layer '{name}' is missing or has the wrong length")
-        layers[name].set_binary_mask(unpack_mask(packed, shape).to(layers[name].scores.device))
+    for name, mask in artifact_masks(metadata, tensors, path).items():
+        layers[name].set_binary_mask(mask.to(layers[name].scores.device))
     state = model.state_dict()
     for name in metadata["random_init"]:
         value = tensors.get(HEAD_PREFIX + name)
@@ -156,6 +211,48 @@ def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Te
         with torch.no_grad():
             model.get_parameter(name).copy_(value)
     return model
+
+
+def artifact_masks(metadata: dict, tensors: dict[str, torch.Tensor], path: str = "") -> dict[str, torch.Tensor]:
+    """Bool mask of every layer of an artifact (1-bit or coded), checked against the recorded shapes."""
+    where = f"{path}: " if path else ""
+    if metadata.get("mask_coding") != "flips":
+        masks = {}
+        for name, shape in metadata["layers"].items():
+            packed = tensors.get(MASK_PREFIX + name)
+            if packed is None or packed.numel() != (int(np.prod(shape)) + 7) // 8:
+                raise ArtifactError(f"{where}mask of layer '{name}' is missing or has the wrong length")
+            masks[name] = unpack_mask(packed, shape)
+        return masks
+    order = metadata["init_order"]
+    missing = [name for name in order if CODED_PREFIX + name not in tensors or name not in metadata["layers"]]
+    if missing:
+        raise ArtifactError(f"{where}coded mask of layer '{missing[0]}' is missing")
+    try:
+        return decode_masks({name: tensors[CODED_PREFIX + name].numpy().tobytes() for name in order},
+                            masking_config(metadata), [(name, tuple(metadata["layers"][name])) for name in order])
+    except MaskCodingError as error:
+        raise ArtifactError(f"{where}{error}") from error
+
+
+def init_order(metadata: dict) -> list[str]:
+    """The artifact's masked layers in mask_model's order (recorded in coded artifacts, rebuilt for 1-bit ones)."""
+    if "init_order" in metadata:
+        return list(metadata["init_order"])
+    layers = metadata["layers"]
+    family = family_of(SimpleNamespace(model_type=metadata["model_type"]))
+    prefix = family.block_format.split("{")[0]
+    blocks = sorted({int(n[len(prefix):].split(".")[0]) for n in layers if n.startswith(prefix)})
+    order = [n for n in block_layer_names(family, tuple(blocks), masking_config(metadata).layer_types) if n in layers]
+    order += [n for n in (*POOLER_NAMES, *CLASSIFIER_NAMES) if n in layers]
+    if sorted(order) != sorted(layers):
+        raise ArtifactError(f"cannot order the masked layers {sorted(set(layers) - set(order))}")
+    return order
+
+
+def masking_config(metadata: dict) -> MaskingConfig:
+    """The MaskingConfig an artifact's metadata records."""
+    return MaskingConfig.from_dict(metadata["masking"])
 
 
 def load_artifact(path: str | Path, base_model: str | None = None, device: str = "cpu"):
@@ -167,8 +264,7 @@ def load_artifact(path: str | Path, base_model: str | None = None, device: str =
 
     metadata, tensors = read_artifact(path)
     task = _TaskView(metadata["task"])
-    masking = MaskingConfig(**{k: v for k, v in metadata["masking"].items() if k != "layer_types"},
-                            layer_types=tuple(metadata["masking"]["layer_types"]))
+    masking = masking_config(metadata)
     model = build_model(base_model or metadata["base_model"], task, "masking", masking.seed, masking)
     model.to(device)
     apply_artifact(model, metadata, tensors, str(path))

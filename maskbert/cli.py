@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -18,9 +19,11 @@ def _quiet_libraries() -> None:
 
 
 def cmd_train(args) -> int:
+    from maskbert.data.custom import task_argument
     from maskbert.training import TrainConfig, train
 
-    config = TrainConfig(model=args.model, task=args.task, method=args.method, seed=args.seed, lr=args.lr,
+    task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column)
+    config = TrainConfig(model=args.model, task=task, method=args.method, seed=args.seed, lr=args.lr,
                          out_dir=args.out, epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
                          max_length=args.max_length, initial_sparsity=args.initial_sparsity,
                          masked_blocks=args.masked_blocks, source=args.source, path=args.path,
@@ -55,7 +58,23 @@ def cmd_memory(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from maskbert.serving import MaskServer, serve_lines
+
+    server = MaskServer(args.base_model, device=args.device or "cpu", batch_size=args.batch_size,
+                        max_length=args.max_length)
+    for item in args.model_dir:
+        name, equals, path = item.partition("=")
+        server.add(path if equals else item, name if equals else None)
+    with open(args.input) if args.input else contextlib.nullcontext(sys.stdin) as source:
+        for record in serve_lines(server, source):
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from maskbert.data.custom import add_column_arguments
+
     parser = argparse.ArgumentParser(prog="maskbert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -64,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "artifact, metrics.jsonl, the best epoch's dev predictions and summary.json; "
                                 "rerunning an interrupted run resumes it.")
     train.add_argument("--model", required=True, help="hub id or local directory (BERT, RoBERTa or DistilBERT)")
-    train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`)")
+    train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`), "
+                       "or a .csv/.tsv/.jsonl file or a folder of train/dev/test files (see README)")
+    add_column_arguments(train)
     train.add_argument("--method", required=True,
                        help="a method registered in maskbert.methods.METHODS: masking or finetuning")
     train.add_argument("--seed", type=int, required=True)
@@ -101,6 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--tasks", default=None,
                         help="comma list TASK=LABELS (e.g. MRPC=2,TREC=6) for per-task and accumulated rows")
     memory.set_defaults(handler=cmd_memory)
+
+    predict = commands.add_parser("predict", help="serve masks on one backbone: JSONL requests in, predictions out",
+                                  description="Load the base model once and the given masks; read JSONL requests "
+                                  '{"task": ..., "text": ...[, "text_pair": ...]} from stdin (or --input) and write '
+                                  "one JSON line per request: label and probabilities (tagging: words and labels), "
+                                  'or {"line": N, "error": ...} for a bad request.')
+    predict.add_argument("--model-dir", action="append", required=True, metavar="[NAME=]DIR",
+                         help="a mask directory, run directory or mask file; repeat for more tasks (NAME: the task "
+                         "name requests use, default the recorded task name)")
+    predict.add_argument("--base-model", default=None, help="base model name or directory (default: the recorded one)")
+    predict.add_argument("--input", default=None, help="JSONL file of requests (default: stdin)")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--max-length", type=int, default=128)
+    predict.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    predict.set_defaults(handler=cmd_predict)
 
     from maskbert.data.cli import add_data_parser, run_data
 

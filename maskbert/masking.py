@@ -7,7 +7,8 @@ mask to the scores unchanged (straight-through estimator, Eq. 1-2).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
@@ -109,6 +110,22 @@ class MaskingConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> MaskingConfig:
+        """Inverse of to_dict; an unknown key is refused by name (a typo must not fall back to a default)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"masking config: unknown key '{unknown[0]}'; expected some of {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> MaskingConfig:
+        return cls.from_dict(json.loads(text))
 
 
 @dataclass

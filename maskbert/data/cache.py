@@ -37,6 +37,8 @@ def model_slug(model: str) -> str:
 def default_out_dir(spec: TaskSpec, model: str, source: str, seed: int, cache_root=None) -> Path:
     seeded = seed != DEFAULT_SEED and (source == "synthetic" or spec.dev_from_train)
     name = f"{spec.name}-{source}" + (f"-seed{seed}" if seeded else "")
+    if spec.local_format == "custom":  # a path: the file or folder name and a hash of the full task name
+        name = f"{spec.display_name}-{hashlib.sha256(spec.name.encode()).hexdigest()[:8]}"
     return Path(cache_root or default_cache_root()) / model_slug(model) / name
 
 

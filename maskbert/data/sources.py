@@ -39,6 +39,10 @@ def read_splits(task, source: str, path=None, *, seed: int = DEFAULT_SEED, split
     if unknown:
         raise ValueError(f"task '{spec.name}' has no split {unknown[0]!r}; expected one of: "
                          f"{', '.join(spec.splits)}")  # fmt: skip
+    if spec.local_format == "custom":  # the user's own files: `source` and `path` do not apply
+        from .custom import read_custom_splits
+
+        return read_custom_splits(spec, wanted, seed)
     if source == "synthetic":
         generated = generate(spec.name, seed)
         return {split: generated[split] for split in wanted}

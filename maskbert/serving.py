@@ -1,0 +1,284 @@
+"""One backbone, many tasks: serve any number of masks on a pretrained model loaded once.
+
+    server = MaskServer()                       # base model: the first mask's recorded one (or pass it)
+    server.add("masks/trec"); server.add("masks/mrpc")
+    server.predict([{"task": "trec", "text": "Who wrote Hamlet ?"},
+                    {"task": "mrpc", "text": "...", "text_pair": "..."}])
+
+The backbone's linear layers stay plain ``nn.Linear`` holding the active task's masked weights W * M, so a
+forward pass costs what the unmasked model's does. Switching task puts back the weights the previous mask
+had zeroed (kept aside, a few percent of the masked weights), decodes the next task's masks and zeroes its
+zeros, and swaps in its head; the backbone is never reloaded. Each attached task keeps its masks as they are
+stored in its file (coded below one bit per weight, or 1-bit), plus its head. Requests are grouped by task
+and run in batches of similar length; results come back in request order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from maskbert.adapter import mask_file
+from maskbert.artifact import (
+    HEAD_PREFIX,
+    ArtifactError,
+    artifact_masks,
+    base_fingerprint,
+    read_artifact,
+)
+from maskbert.modeling import HEAD_CLASSES, head_kwargs
+from maskbert.pretrained import resolve_model_path
+
+SERVED_KINDS = ("single", "pair", "tagging")
+
+
+class RequestError(ValueError):
+    """A request line that cannot be answered; the message names the line."""
+
+
+@dataclass
+class ServedTask:
+    """An attached mask: its task, its stored mask tensors (as in the file) and its head."""
+
+    name: str
+    kind: str
+    label_names: tuple[str, ...]
+    path: Path
+    metadata: dict
+    mask_tensors: dict[str, torch.Tensor]
+    head: dict[str, torch.Tensor]
+
+    def stored_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (*self.mask_tensors.values(), *self.head.values()))
+
+
+def default_task_name(record: dict) -> str:
+    """A request's name for a task: the recorded one; for a user's data file, the file or folder name."""
+    name = record["name"]
+    if "/" in name or "\\" in name:
+        from maskbert.data.custom import split_task_name
+
+        path = split_task_name(name)[0]
+        return path.stem if path.suffix else path.name
+    return name
+
+
+class MaskServer:
+    """A pretrained model loaded once, with task masks attached and swapped in on demand."""
+
+    def __init__(self, base_model: str | None = None, device: str = "cpu", batch_size: int = 32,
+                 max_length: int = 128):
+        self.base_model, self.device = base_model, device
+        self.batch_size, self.max_length = batch_size, max_length
+        self.tasks: dict[str, ServedTask] = {}
+        self.active: str | None = None
+        self._models: dict[type, nn.Module] = {}  # one per head class, all sharing the first one's backbone
+        self._fingerprints: dict[type, str] = {}
+        self._zeroed: dict[nn.Linear, tuple] = {}  # positions the active mask zeroed, and their pretrained values
+        self._tokenizers: dict[str, object] = {}
+
+    def add(self, path: str | Path, name: str | None = None) -> str:
+        """Attach a mask directory, run directory or mask file; returns the task name requests use."""
+        file = mask_file(path)
+        metadata, tensors = read_artifact(file)
+        record = metadata["task"]
+        name = name or default_task_name(record)
+        if name in self.tasks:
+            raise ValueError(f"{file}: task name '{name}' is already taken by {self.tasks[name].path}; "
+                             "give this one another name")
+        if record["kind"] not in SERVED_KINDS:
+            raise ValueError(f"{file}: task kind '{record['kind']}' cannot be served; expected {SERVED_KINDS}")
+        model = self._model_for(record, metadata, file)
+        modules = dict(model.named_modules())
+        for layer, shape in metadata["layers"].items():
+            if layer + ".weight" in metadata["random_init"]:  # the task's own head layer: its shape is the task's
+                continue
+            if not isinstance(modules.get(layer), nn.Linear) or list(modules[layer].weight.shape) != shape:
+                raise ArtifactError(f"{file}: layer '{layer}' with shape {shape} is not a linear layer of the base model")
+        artifact_masks(metadata, tensors, str(file))  # decodes once now, so a bad file fails here, not mid-stream
+        head = {n: tensors[HEAD_PREFIX + n] for n in metadata["random_init"]}
+        masks = {n: t for n, t in tensors.items() if not n.startswith(HEAD_PREFIX)}
+        self.tasks[name] = ServedTask(name, record["kind"], tuple(record["label_names"]), file, metadata, masks, head)
+        return name
+
+    def _model_for(self, record: dict, metadata: dict, file: Path) -> nn.Module:
+        """The model of the task's head class, built once; a second class reuses the first's backbone."""
+        head_class = HEAD_CLASSES[record["kind"]]
+        if head_class not in self._models:
+            base = self.base_model or metadata["base_model"]
+            task = type("Task", (), {"kind": record["kind"], "label_names": tuple(record["label_names"])})
+            model, info = head_class.from_pretrained(resolve_model_path(base), output_loading_info=True,
+                                                     **head_kwargs(task))
+            model.maskbert_random_init = sorted(info["missing_keys"])
+            self._fingerprints[head_class] = base_fingerprint(model)
+            if self._models:
+                shared = getattr(next(iter(self._models.values())), model.base_model_prefix)
+                own = getattr(model, model.base_model_prefix)
+                if getattr(shared, "pooler", None) is None and getattr(own, "pooler", None) is not None:
+                    shared.pooler = own.pooler  # a tagging model came first: its backbone has no pooler
+                setattr(model, model.base_model_prefix, shared)
+            self._models[head_class] = model.to(self.device).eval()
+            self.base_model = base
+        if self._fingerprints[head_class] != metadata["base_fingerprint"]:
+            raise ArtifactError(f"{file}: made for base model '{metadata['base_model']}' (fingerprint "
+                                f"{metadata['base_fingerprint']}), but the served base model '{self.base_model}' "
+                                f"has fingerprint {self._fingerprints[head_class]}")
+        return self._models[head_class]
+
+    @torch.no_grad()
+    def activate(self, name: str) -> nn.Module:
+        """Make `name` the active task (restore the previous task's zeroed weights, apply this one's masks)."""
+        if name == self.active:
+            return self._models[HEAD_CLASSES[self.tasks[name].kind]]
+        task = self.tasks[name]
+        for layer, (positions, values) in self._zeroed.items():
+            _flat(layer.weight)[positions] = values
+        self._zeroed.clear()
+        model = self._models[HEAD_CLASSES[task.kind]]
+        for parameter, value in task.head.items():
+            owner, _, leaf = parameter.rpartition(".")
+            model.get_submodule(owner)._parameters[leaf] = nn.Parameter(value.to(self.device, copy=True),
+                                                                        requires_grad=False)
+        masks = artifact_masks(task.metadata, task.mask_tensors, str(task.path))
+        for layer_name, mask in masks.items():
+            layer = model.get_submodule(layer_name)
+            weights = _flat(layer.weight)
+            positions = np.flatnonzero(~mask.reshape(-1).numpy()).astype(np.int32)
+            if not isinstance(weights, np.ndarray):
+                positions = torch.from_numpy(positions).to(weights.device, torch.long)
+            if layer_name + ".weight" not in task.head:  # backbone weight: keep what is zeroed, to put it back
+                self._zeroed[layer] = (positions, weights[positions].copy() if isinstance(weights, np.ndarray)
+                                       else weights[positions].clone())
+            weights[positions] = 0.0
+        self.active = name
+        return model
+
+    def _tokenizer(self, kind: str):
+        from maskbert.data import load_tokenizer
+
+        key = "tagging" if kind == "tagging" else "text"
+        if key not in self._tokenizers:
+            self._tokenizers[key] = load_tokenizer(self.base_model, kind)
+        return self._tokenizers[key]
+
+    @torch.no_grad()
+    def predict(self, requests: list[dict]) -> list[dict]:
+        """Label names and probabilities for valid requests ({task, text[, text_pair]}), in request order.
+
+        Requests are grouped by task (one switch per task), then batched by length.
+        """
+        results: list[dict | None] = [None] * len(requests)
+        by_task: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            if request.get("task") not in self.tasks:
+                raise ValueError(f"request {index}: unknown task {request.get('task')!r}; loaded: {', '.join(self.tasks)}")
+            by_task.setdefault(request["task"], []).append(index)
+        for name, indices in by_task.items():
+            task = self.tasks[name]
+            model = self.activate(name)
+            tokenizer = self._tokenizer(task.kind)
+            indices = sorted(indices, key=lambda i: len(requests[i]["text"]))
+            for start in range(0, len(indices), self.batch_size):
+                batch = [requests[i] for i in indices[start : start + self.batch_size]]
+                for i, result in zip(indices[start : start + self.batch_size], self._run(model, tokenizer, task, batch)):
+                    results[i] = result
+        return results
+
+    def _run(self, model, tokenizer, task: ServedTask, batch: list[dict]) -> list[dict]:
+        if task.kind == "tagging":
+            words = [request["text"].split() for request in batch]
+            encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_length,
+                                padding=True, return_tensors="pt")
+        else:
+            pairs = [request.get("text_pair") for request in batch] if task.kind == "pair" else None
+            encoded = tokenizer([request["text"] for request in batch], pairs, truncation=True,
+                                max_length=self.max_length, padding=True, return_tensors="pt")
+        inputs = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        probabilities = model(**inputs).logits.float().softmax(-1).cpu()
+        if task.kind != "tagging":
+            return [{"task": task.name, "label": task.label_names[int(row.argmax())],
+                     "probabilities": {n: round(float(p), 6) for n, p in zip(task.label_names, row)}}
+                    for row in probabilities]
+        results = []
+        for j, sentence in enumerate(words):
+            word_ids = encoded.word_ids(j)
+            last_piece = {word: position for position, word in enumerate(word_ids) if word is not None}
+            labels = [task.label_names[int(probabilities[j, last_piece[w]].argmax())] if w in last_piece else None
+                      for w in range(len(sentence))]
+            results.append({"task": task.name, "words": sentence, "labels": labels})
+        return results
+
+    def resident_bytes(self) -> dict:
+        """Bytes held in tensors: the model(s) (shared storage counted once), stored masks and heads, and the
+        weights kept aside for the active task."""
+        held = model_bytes(*self._models.values())
+        stored = sum(task.stored_bytes() for task in self.tasks.values())
+        aside = sum(p.nbytes + v.nbytes if isinstance(v, np.ndarray) else
+                    p.numel() * p.element_size() + v.numel() * v.element_size() for p, v in self._zeroed.values())
+        return {"model": held, "tasks": stored, "aside": aside, "total": held + stored + aside}
+
+
+def _flat(weight: torch.Tensor):
+    """A flat view of a weight to index in place: numpy on the CPU (single-threaded, unlike torch's indexing,
+    which a busy machine's thread pool slows many times), the tensor itself on an accelerator."""
+    flat = weight.detach().view(-1)
+    return flat.numpy() if flat.device.type == "cpu" else flat
+
+
+def check_request(line: str, number: int, tasks: dict[str, ServedTask]) -> dict:
+    """A request from one JSONL line, or a RequestError naming the line and what is wrong with it."""
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise RequestError(f"line {number}: malformed JSON: {error.msg} (column {error.colno})") from None
+    if not isinstance(request, dict):
+        raise RequestError(f"line {number}: expected a JSON object {{\"task\", \"text\"[, \"text_pair\"]}}")
+    name = request.get("task")
+    if name not in tasks:
+        raise RequestError(f"line {number}: unknown task {json.dumps(name)}; loaded tasks: {', '.join(sorted(tasks))}")
+    for key in ("text", *(("text_pair",) if tasks[name].kind == "pair" else ())):
+        if not isinstance(request.get(key), str) or not request[key].strip():
+            raise RequestError(f"line {number}: task '{name}' needs a non-empty string \"{key}\"")
+    return request
+
+
+def serve_lines(server: MaskServer, lines: Iterable[str], chunk: int = 1024) -> Iterator[dict]:
+    """One result record per non-blank input line, in order: the prediction, or {"line", "error"}.
+
+    Lines are read `chunk` at a time; within a chunk, requests are grouped by task.
+    """
+    pending: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            pending.append((number, line))
+        if len(pending) >= chunk:
+            yield from _serve_chunk(server, pending)
+            pending = []
+    yield from _serve_chunk(server, pending)
+
+
+def _serve_chunk(server: MaskServer, numbered: list[tuple[int, str]]) -> list[dict]:
+    records: list[dict] = []
+    valid: list[tuple[int, dict]] = []
+    for number, line in numbered:
+        try:
+            valid.append((len(records), check_request(line, number, server.tasks)))
+            records.append({"line": number})
+        except RequestError as error:
+            records.append({"line": number, "error": str(error)})
+    for (slot, _), result in zip(valid, server.predict([request for _, request in valid])):
+        records[slot].update(result)
+    return records
+
+
+def model_bytes(*models: nn.Module) -> int:
+    """Bytes of the models' parameters and buffers, storage shared between them counted once."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for model in models for t in (*model.parameters(), *model.buffers())}
+    return sum(storages.values())
