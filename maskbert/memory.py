@@ -9,6 +9,7 @@ outputs) only, biases are left out.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
@@ -75,9 +76,17 @@ def kb(params: float, bytes_per_param: float) -> float:
 
 
 def task_storage(model: str, method: str, head_outputs: int, kind: str = "single",
-                 masked_blocks: str | None = None) -> list[StorageItem]:
-    """What `method` stores to serve one task of `kind` whose classifier has `head_outputs` outputs."""
-    return get_method(method).task_storage(model_sizes(model, masked_blocks, kind=kind), head_outputs)
+                 masked_blocks: str | None = None, mask_bits_per_weight: float | None = None) -> list[StorageItem]:
+    """What `method` stores to serve one task of `kind` whose classifier has `head_outputs` outputs.
+
+    `mask_bits_per_weight` prices every per-task 1-bit mask at that rate instead: masks entropy-coded
+    against their initial masks (maskbert.coding), at a rate measured on trained runs.
+    """
+    items = get_method(method).task_storage(model_sizes(model, masked_blocks, kind=kind), head_outputs)
+    if mask_bits_per_weight is None:
+        return items
+    return [dataclasses.replace(item, bytes_per_param=mask_bits_per_weight / 8)
+            if item.shared is None and item.bytes_per_param == BIT_BYTES else item for item in items]
 
 
 def running_totals(tasks: Iterable[tuple[list[StorageItem], int]]) -> list[tuple[int, float]]:
@@ -127,11 +136,13 @@ def memory_table(model: str = "bert-base-uncased", task_num_labels: dict[str, in
 
 def accumulated_memory(model: str, task_num_labels: dict[str, int], masked_blocks: str | None = None,
                        task_kinds: Mapping[str, str] | None = None,
-                       methods: tuple[str, ...] = ("finetuning", "masking")) -> pd.DataFrame:
+                       methods: tuple[str, ...] = ("finetuning", "masking"),
+                       coded_bits_per_weight: float | None = None) -> pd.DataFrame:
     """Figure 3: parameters and MB needed to serve the first n tasks, per method.
 
     `task_num_labels` maps each task to its classifier's outputs (TaskSpec.head_outputs), `task_kinds`
-    to its kind (default "single"). Columns `{method}_params` and `{method}_mb` per method.
+    to its kind (default "single"). Columns `{method}_params` and `{method}_mb` per method, and with
+    `coded_bits_per_weight` also `masking_coded_mb`: masking with its masks coded at that rate.
     """
     kinds = task_kinds or {}
     rows = [{"n_tasks": n, "task": task} for n, task in enumerate(task_num_labels, start=1)]
@@ -140,15 +151,20 @@ def accumulated_memory(model: str, task_num_labels: dict[str, int], masked_block
                  for task, outputs in task_num_labels.items()]
         for row, (params, kbytes) in zip(rows, running_totals(tasks)):
             row.update({f"{method}_params": int(params), f"{method}_mb": kbytes / 1000})
+    if coded_bits_per_weight is not None:
+        tasks = [(task_storage(model, "masking", outputs, kinds.get(task, "single"), masked_blocks,
+                               coded_bits_per_weight), 0) for task, outputs in task_num_labels.items()]  # fmt: skip
+        for row, (_, kbytes) in zip(rows, running_totals(tasks)):
+            row["masking_coded_mb"] = kbytes / 1000
     return pd.DataFrame(rows)
 
 
 def ensemble_memory_mb(model: str, num_labels: int, members: int, method: str, masked_blocks: str | None = None,
-                       kind: str = "single") -> float:
+                       kind: str = "single", mask_bits_per_weight: float | None = None) -> float:
     """Table 2's memory column: one model (members=1) or an ensemble of `members` seed runs.
 
     Each member is a run with its own seed, so what a method shares across tasks of one seed (masking's
     fp32 classifier) is stored per member; the pretrained model is stored once.
     """
-    items = task_storage(model, method, num_labels, kind, masked_blocks)
+    items = task_storage(model, method, num_labels, kind, masked_blocks, mask_bits_per_weight)
     return running_totals([(items, seed) for seed in range(members)])[-1][1] / 1000

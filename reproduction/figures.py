@@ -28,6 +28,11 @@ def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
                 if paper.notna().any():
                     ax.scatter(group["n_tasks"], paper / scale, marker="x", s=50, color="black", zorder=3,
                                label=f"{method.capitalize()}, paper" if ax is axes[0] else None)  # fmt: skip
+        coded = group.get("masking_coded_mb")
+        if coded is not None and coded.notna().any():  # memory only: the parameters are masking's
+            axes[1].plot(group["n_tasks"], coded, marker=".", color="tab:green",
+                         label=f"Masking, coded ({model_name(model)})",
+                         linestyle="-" if model == data["model"].iloc[0] else "--")  # fmt: skip
     first = data[data["model"] == data["model"].iloc[0]] if len(data) else data
     for ax, ylabel in ((axes[0], "parameters (millions)"), (axes[1], "memory (MB)")):
         ax.set_xlabel("number of tasks")
@@ -35,8 +40,8 @@ def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
         ax.set_xticks(list(first["n_tasks"]))
         ax.set_xticklabels([f"{n}\n{task_name(t)}" for n, t in zip(first["n_tasks"], first["task"])], fontsize=7)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].legend(handles, labels, fontsize=8)
+    for ax in axes:
+        ax.legend(fontsize=7)
     fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks")
     fig.tight_layout()
     written = []

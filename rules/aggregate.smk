@@ -3,6 +3,23 @@
 # and PDF.
 
 
+rule coded_mask_rate:
+    # Bits per masked weight of the selected masking runs' masks entropy-coded against their initial masks
+    # (summary.json's mask_coded), per model: the rate of Table 2's and Table 8's "masking, coded" columns.
+    input:
+        unpack(coded_rate_inputs),
+    output:
+        CODED_RATE_JSON,
+    params:
+        models=MODELS,
+    conda:
+        CONDA_ENV
+    log:
+        f"{LOGS}/tables/coded_mask_rate.log",
+    script:
+        "../workflow_scripts/coded_mask_rate.py"
+
+
 rule table1_dev:
     input:
         selections=main_paths(SELECT_JSON),
@@ -43,6 +60,7 @@ rule table2_table6_test_error:
     input:
         ensembles=main_paths(ENSEMBLE_JSON, tasks=TEST_TASKS),
         paper=PAPER_RESULTS,
+        coded_rate=CODED_RATE_JSON if "masking" in METHODS else [],
     output:
         errors=report_table("table2_table6_test_error", "table2_table6.rst"),
         memory=report_table("table2_memory", "table2_memory.rst"),
@@ -81,6 +99,7 @@ rule table5_split_sizes:
 rule table8_figure3_memory:
     input:
         paper=PAPER_RESULTS,
+        coded_rate=CODED_RATE_JSON if "masking" in METHODS else [],
     output:
         table=report_table("table8_memory", "table8.rst"),
         png=report(f"{FIGURES}/figure3_memory.png", caption="../resources/report/figure3.rst", category="Figures"),

@@ -409,6 +409,17 @@ def selected_run_files(model, task, method, setting, names=RUN_OUTPUTS):
 # ---------------------------------------------------------------------------------------------------
 # Input functions and paths shared by the stages
 # ---------------------------------------------------------------------------------------------------
+CODED_RATE_JSON = f"{RESULTS}/memory/coded_mask_rate.json"
+
+
+def coded_rate_inputs(w):
+    """The summaries of every model's selected main-grid masking runs, one named list per model (m0, m1...)."""
+    return {f"m{i}": [path for task in TASKS
+                      for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
+                                                     ("summary.json",))]
+            for i, model in enumerate(MODELS)}  # fmt: skip
+
+
 def main_paths(template, tasks=None):
     """`template` filled for every (model, task, method) of the main grid, at its main setting."""
     tasks = TASKS if tasks is None else tasks

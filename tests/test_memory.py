@@ -98,3 +98,18 @@ def test_memory_command_prints_the_report(capsys):
     assert main(["memory", "--model", "bert-base-uncased"]) == 0
     out = capsys.readouterr().out
     assert "109,482,240" in out and "8,921.088" in out
+
+
+def test_coded_masks_price_only_the_per_task_masks():
+    """At 1 bit per weight the coded column is masking's own; at a lower rate only the per-task mask bits
+    shrink (pretrained model and fp32 classifiers unchanged)."""
+    from maskbert.memory import accumulated_memory, model_sizes
+
+    labels = {"mrpc": 2, "trec": 6}
+    at_one = accumulated_memory("bert-base-uncased", labels, "2-11", coded_bits_per_weight=1.0)
+    assert at_one["masking_coded_mb"].tolist() == at_one["masking_mb"].tolist()
+    coded = accumulated_memory("bert-base-uncased", labels, "2-11", coded_bits_per_weight=0.1)
+    masks = model_sizes("bert-base-uncased", "2-11")["masked_weights"] + 768 * 2  # + the classifier's mask
+    saved_mb = masks * (1 - 0.1) / 8 / 1e6
+    assert coded["masking_coded_mb"].iloc[0] == pytest.approx(coded["masking_mb"].iloc[0] - saved_mb, abs=1e-3)
+    assert coded["finetuning_mb"].tolist() == at_one["finetuning_mb"].tolist()

@@ -56,6 +56,11 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_b
     assert [line["improved"] for line in lines] == [s > max(scores[:i], default=-1) for i, s in enumerate(scores)]
     assert summary["mask_changed"] == lines[summary["best_epoch"] - 1]["mask_changed"]
     assert summary["artifact_bytes"] == (run / "artifact" / "mask.safetensors").stat().st_size < 200_000
+    from maskbert.adapter import mask_coded_size
+
+    coded = summary["mask_coded"]  # the best epoch's masks, entropy-coded against the seeded initial masks
+    assert coded == mask_coded_size(run / "artifact") and coded["weights"] == summary["masked_weights"]
+    assert coded["flip_fraction"] == pytest.approx(summary["mask_changed"]) and coded["bits_per_weight"] < 1
     record = json.loads((run / "run.json").read_text())
     assert record["source"] == "synthetic" and record["task_kind"] == "single"
     assert (record["masked_blocks"], record["initial_sparsity"]) == (None, 0.05)

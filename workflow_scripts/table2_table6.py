@@ -14,9 +14,21 @@ errors = table2_6([read_json(path) for path in snakemake.input.ensembles], paper
 write_table(errors, snakemake.output.errors)  # noqa: F821
 
 members = len(p.seeds)
+rates = read_json(snakemake.input.coded_rate) if snakemake.input.coded_rate else {}  # noqa: F821
+
+
+def coded_mb(model, method, n):
+    """The same, with the masks coded at the rate measured on this model's runs (masking only)."""
+    if method != "masking" or model not in rates:
+        return None
+    return ensemble_memory_mb(p.model_sources[model], 2, n, method, p.masked_blocks[model],
+                              mask_bits_per_weight=rates[model]["bits_per_weight"])
+
+
 rows = [
     {"model": model, "method": method, "kind": kind, "members": n, "num_labels": 2,
-     "memory_mb": ensemble_memory_mb(p.model_sources[model], 2, n, method, p.masked_blocks[model])}
+     "memory_mb": ensemble_memory_mb(p.model_sources[model], 2, n, method, p.masked_blocks[model]),
+     "coded_mb": coded_mb(model, method, n)}
     for model in p.models
     for method in p.methods
     for kind, n in (("single", 1), ("ensemble", members))

@@ -1,6 +1,6 @@
 """Rule table8_figure3_memory: Table 8 and Figure 3 (accumulated parameters and MB) from model configs."""
 
-from _common import setup
+from _common import read_json, setup
 
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
@@ -10,8 +10,11 @@ from reproduction.report import load_paper, write_table
 from reproduction.tables import table8
 
 p = snakemake.params  # noqa: F821
+# The coded rate measured on a model's own runs (a model the grid did not train gets no coded column).
+rates = read_json(snakemake.input.coded_rate) if snakemake.input.coded_rate else {}  # noqa: F821
 accumulated = {m: accumulated_memory(p.model_sources[m], dict(p.task_num_labels), p.masked_blocks[m],
-                                  task_kinds=dict(p.task_kinds))
+                                  task_kinds=dict(p.task_kinds),
+                                  coded_bits_per_weight=rates.get(m, {}).get("bits_per_weight"))
                for m in p.models}  # fmt: skip
 table = table8(accumulated, load_paper(snakemake.input.paper))  # noqa: F821
 write_table(table, snakemake.output.table)  # noqa: F821

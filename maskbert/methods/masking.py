@@ -60,13 +60,17 @@ class Masking(Method):
                 "mask_changed": mask_changes(start_state, binary_masks(model))}
 
     def save(self, model: nn.Module, artifact_dir: Path, record: dict) -> dict:
+        from maskbert.adapter import mask_coded_size
         from maskbert.artifact import save_artifact
         from maskbert.masking import binary_masks
 
         task = {"name": record["task"], "kind": record["task_kind"], "label_names": record["label_names"]}
         path = save_artifact(model, Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], task=task)
+        # The artifact keeps the paper's 1 bit per weight; the summary also records what the same masks take
+        # entropy-coded against their seeded initial masks (maskbert.coding), for the memory tables.
         return {"artifact_bytes": path.stat().st_size,
-                "masked_weights": sum(m.numel() for m in binary_masks(model).values())}
+                "masked_weights": sum(m.numel() for m in binary_masks(model).values()),
+                "mask_coded": mask_coded_size(path)}
 
     def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
         from maskbert.artifact import load_artifact
