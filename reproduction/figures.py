@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from reproduction.report import Table, model_name, task_name
 
 
-def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
-    """Figure 3: accumulated parameters (millions) and MB against the number of tasks, per model."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display), imported only when a figure is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, paths: Iterable[str | Path]) -> list[Path]:
+    """Save to each path (format by suffix: png, pdf) through a temporary name, so no half-written figure is
+    left behind; then close the figure."""
+    written = []
+    for path in map(Path, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=150)
+        os.replace(tmp, path)
+        written.append(path)
+    pyplot().close(fig)
+    return written
+
+
+def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
+    """Figure 3: accumulated parameters (millions) and MB against the number of tasks, per model."""
+    plt = pyplot()
     data = table.data
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     colors = {"finetuning": "tab:blue", "masking": "tab:red"}
@@ -44,10 +65,4 @@ def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
         ax.legend(fontsize=7)
     fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks")
     fig.tight_layout()
-    written = []
-    for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return save_figure(fig, paths)

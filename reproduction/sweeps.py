@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +25,7 @@ import pandas as pd
 from maskbert.data import get_task
 from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
 from maskbert.pretrained import resolve_model_path, shipped_config_path
+from reproduction.figures import pyplot, save_figure
 from reproduction.report import (
     Table,
     diff_or_nan,
@@ -306,27 +306,9 @@ def figure1_table(runs: Iterable[Mapping]) -> Table:
                  "mean ± std over seeds. The paper gives only the plot.", data, display)
 
 
-def _save(fig, paths: Iterable[str | Path]) -> list[Path]:
-    """Each path by its suffix (png, pdf), written under a temporary name first: never half a file."""
-    import matplotlib.pyplot as plt
-
-    written = []
-    for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150)
-        os.replace(tmp, path)
-        written.append(path)
-    plt.close(fig)
-    return written
-
-
 def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     """Figure 1: one panel per task, one line per model, mean ± std over seeds against sparsity (%)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     data = table.data
     tasks = list(dict.fromkeys(data["task"]))
@@ -344,7 +326,7 @@ def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
         ax.legend(fontsize=7)
     fig.suptitle("Masking: dev score against the initial sparsity (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, paths)
+    return save_figure(fig, paths)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -419,10 +401,7 @@ def _table7_display(data: pd.DataFrame) -> pd.DataFrame:
 def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     """Figure 2: per (initial sparsity, task) panel, dev score against the number of masked blocks, one line
     bottom-up and one top-down (the all-blocks point ends both), the paper's dashed, finetuning dotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     data = table.data
@@ -463,7 +442,7 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
                 ax.legend(fontsize=6)
     fig.suptitle("Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, paths)
+    return save_figure(fig, paths)
 
 
 # ------------------------------------------------------------------------------------------------------

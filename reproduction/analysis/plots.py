@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from reproduction.figures import pyplot, save_figure
 from reproduction.report import model_name, task_name
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, paths) -> list[Path]:
-    """Save to each path through a temporary name (no half-written figure), then close the figure."""
-    written = []
-    for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150)
-        os.replace(tmp, path)
-        written.append(path)
-    _pyplot().close(fig)
-    return written
 
 
 def figure4(panels: list[dict], paths) -> list[Path]:
@@ -38,7 +16,7 @@ def figure4(panels: list[dict], paths) -> list[Path]:
 
     panels: {model, task, seed, kind, points (n x 2), labels (n), label_names, probe (mean accuracy)}.
     """
-    plt = _pyplot()
+    plt = pyplot()
     rows = list(dict.fromkeys((p["model"], p["task"], p["seed"]) for p in panels))
     kinds = list(dict.fromkeys(p["kind"] for p in panels))
     fig, axes = plt.subplots(len(rows), len(kinds), figsize=(3.6 * len(kinds), 3.4 * len(rows)), squeeze=False)
@@ -60,7 +38,7 @@ def figure4(panels: list[dict], paths) -> list[Path]:
 def figure5(scores: pd.DataFrame, paths, model: str, layer_type: str = "O", blocks=None) -> list[Path]:
     """Heatmaps of s between tasks (mean over seeds) for one layer type in two blocks; by default the first
     and the last masked block (2 and 11 for BERT, as in the paper)."""
-    plt = _pyplot()
+    plt = pyplot()
     pairs = scores[(scores["comparison"] == "tasks") & (scores["layer_type"] == layer_type)]
     if pairs.empty:
         raise ValueError(f"Figure 5: no pair of tasks compared on layer type {layer_type}")
@@ -97,7 +75,7 @@ def _band(ax, frame: pd.DataFrame, x: str, y: str, label: str, **style) -> None:
 
 def figure6(rows: pd.DataFrame, paths) -> list[Path]:
     """Columns: tasks. Top: finetuned (γ=0) to masked (γ=1); bottom: pretrained (γ=0) to finetuned/masked."""
-    plt = _pyplot()
+    plt = pyplot()
     tasks = list(dict.fromkeys(rows["task"]))
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 7), squeeze=False)
     for column, task in enumerate(tasks):
@@ -121,7 +99,7 @@ def figure6(rows: pd.DataFrame, paths) -> list[Path]:
 
 def figure7(rows: pd.DataFrame, paths) -> list[Path]:
     """Per (model, task): dev score along the trained Bézier curve and along the straight line."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = list(dict.fromkeys(zip(rows["model"], rows["task"])))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
     for ax, (model, task) in zip(axes[0], panels):
