@@ -1,7 +1,7 @@
 """The demo pipeline end to end (slow): data -> train -> select -> test -> ensemble -> tables, figure, report.
 
-By default this runs config/demo.yaml as `make demo` does (bundled MiniLM, 16 runs, about five minutes on
-2 CPU cores), so CI checks the README's first command. Set MASKBERT_E2E_TINY=1 for a quicker check where a
+By default this runs config/demo.yaml as `make demo` does (bundled MiniLM, 26 runs, the sweeps and the
+analyses, about seven minutes on 2 CPU cores), so CI checks the README's first command. Set MASKBERT_E2E_TINY=1 for a quicker check where a
 tiny BERT built from a config (random weights, MiniLM's vocabulary; tests/conftest.py) stands in for MiniLM
 through `model_paths` and finetuning tries one learning rate (12 runs, under two minutes).
 """
@@ -57,6 +57,22 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     assert (res / "figures/figure3_memory.png").read_bytes()[:4] == b"\x89PNG"
     assert (res / "figures/figure3_memory.pdf").read_bytes()[:4] == b"%PDF"
     assert (tmp_path / "report.html").stat().st_size > 10_000
+    # The sweeps and the analyses: every table and figure of the paper's §5 and §6.
+    for stem in ("figure1_initial_sparsity", "table7_layerwise", "table3_generalization", "figure4_probe",
+                 "figure5_mask_dissimilarity", "figure6_mode_connectivity", "figure7_bezier"):  # fmt: skip
+        for ext in ("csv", "md", "tex"):
+            assert (res / "tables" / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
+    for stem in ("figure1_initial_sparsity", "figure2_layerwise", "figure4_tsne", "figure5_mask_dissimilarity",
+                 "figure6_mode_connectivity", "figure7_bezier"):  # fmt: skip
+        assert (res / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG", stem
+    # Figure 1's numbers are the runs' own dev scores (every block masked, at the sweep's learning rate).
+    sweep = config["sweeps"]["initial_sparsity"]
+    every_block = "0-3" if os.environ.get("MASKBERT_E2E_TINY") == "1" else "0-5"
+    for row in pd.read_csv(res / "tables/figure1_initial_sparsity.csv").itertuples():
+        runs = res / "runs/all-MiniLM-L6-v2" / row.task / "masking" / f"blocks{every_block}_sparsity{row.initial_sparsity!r}"
+        scores = [json.loads((runs / f"lr{float(sweep['learning_rate'])!r}/seed{s}/summary.json").read_text())
+                  ["best_dev_score"] for s in sweep["seeds"]]  # fmt: skip
+        assert row.ours_mean == pytest.approx(np.mean(scores), abs=1e-4)
 
     # Figures 1 and 2, Table 7 (the sweeps): their numbers are the runs' own dev scores.
     from test_sweeps_e2e import check_sweep_outputs
@@ -118,6 +134,14 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
             np.testing.assert_allclose(got[column], want[column], rtol=0, atol=1e-6, err_msg=f"{model} {column}")
     lrs = pd.read_csv(res / "tables/table4_best_lr.csv")
     assert len(lrs) == 4 and lrs["ours_lr"].gt(0).all()
+
+    # Table 3: a model on its own task's dev set scores what its runs scored there (Table 1), minus the majority.
+    table3 = pd.read_csv(res / "tables/table3_generalization.csv")
+    own = table3[(table3["train_task"] == table3["eval_task"]) & (table3["split"] == "dev")]
+    assert len(own) == 2
+    for row in own.itertuples():
+        dev = table1[(table1["task"] == row.train_task) & (table1["method"] == row.method)]["ours_mean"].item()
+        assert row.ours + row.majority == pytest.approx(dev, abs=1e-4)
 
     # Nothing left to do: a second run is a no-op.
     proc = run(["tables", "--cores", "1", "--dry-run", *common], tmp_path)
