@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from workflow_runs import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS_TARGETS = ("table3", "figure4", "figure5", "figure6", "figure7")
@@ -25,15 +26,6 @@ def dry_run(tmp_path, *targets, config=None):
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
 
 
-def job_counts(output: str) -> dict[str, int]:
-    block = output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in block.splitlines()[3:]:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def train_wildcards(output: str) -> list[dict]:

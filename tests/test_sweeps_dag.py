@@ -5,14 +5,12 @@ an invalid sweep is refused before any job runs."""
 from __future__ import annotations
 
 import copy
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_runs import job_counts, snakemake
 
 from reproduction import sweeps
 
@@ -21,24 +19,8 @@ CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def snakemake(*args, cwd=ROOT, check=True, env=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, check=False)  # fmt: skip
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
 
 
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run, as {rule: count}."""
-    counts = {}
-    for line in output.split("Job stats:", 1)[1].splitlines()[3:]:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def train_runs(output: str) -> list[str]:
