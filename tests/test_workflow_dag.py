@@ -18,10 +18,6 @@ from workflow_runs import job_counts, snakemake
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
-
-
-
 def nothing_to_do(output: str) -> bool:
     return "Nothing to be done" in output
 
