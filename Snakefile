@@ -44,6 +44,7 @@ localrules:
     tables,
     select_round,
     select_lr,
+    coded_mask_rate,
     ensemble,
     table1_dev,
     table4_best_lr,
