@@ -12,6 +12,16 @@ import numpy as np
 MANTISSAS = (1, 3, 5, 7, 9)
 
 
+def configured_grid(learning_rates: Mapping, model: str, task: str, method: str) -> list[float]:
+    """The learning rates first searched for (model, task, method), sorted: config `learning_rates.<method>`,
+    replaced by the last override whose given keys (model, task, method) all match."""
+    grid = learning_rates[method]
+    for override in learning_rates.get("overrides") or []:
+        if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
+            grid = override["values"]
+    return sorted(float(lr) for lr in grid)
+
+
 def next_lr_beyond(lr: float, direction: int) -> float:
     """The value of the sequence ..., 7e-6, 9e-6, 1e-5, 3e-5, ... strictly above (direction > 0) or below
     (direction < 0) `lr`; 1e-3 -> 3e-3, 1e-5 -> 9e-6, 2.5e-5 -> 3e-5 / 1e-5."""

@@ -11,6 +11,7 @@ import json
 from maskbert.data import get_task
 from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
 from maskbert.methods import get_method
+from reproduction.selection import configured_grid
 from reproduction.sweeps import model_blocks
 
 WORKFLOW_DIR = Path(workflow.basedir)
@@ -177,15 +178,11 @@ def lr_key(lr):
 def lr_grid(model, task, method):
     """The learning rates first searched for (model, task, method): the method's grid, then the last
     matching override. The §4 rule may extend it (see select.smk)."""
-    lrs = config["learning_rates"]
-    grid = list(lrs[method])
-    for override in lrs.get("overrides") or []:
-        if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
-            grid = list(override["values"])
+    grid = configured_grid(config["learning_rates"], model, task, method)
     keys = [lr_key(lr) for lr in grid]
     if len(set(keys)) != len(keys):
         raise WorkflowError(f"learning-rate grid of ({model}, {task}, {method}) repeats a value: {grid}")
-    return sorted(float(lr) for lr in grid)
+    return grid
 
 
 def batch_size(task):

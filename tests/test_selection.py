@@ -48,3 +48,14 @@ def test_missing_seed_is_an_error():
     rows = records({1e-5: [70, 72], 3e-5: [80]})
     with pytest.raises(ValueError, match="lr 3e-05: runs for seeds"):
         select_round(rows, 0, 0)
+
+
+def test_configured_grid_takes_the_last_matching_override():
+    from reproduction.selection import configured_grid
+
+    lrs = {"masking": [3e-5, 1e-5], "finetuning": [5e-5],
+           "overrides": [{"method": "masking", "values": [7e-5]}, {"model": "m", "task": "t", "values": [9e-5, 1e-4]},
+                         {"model": "other", "values": [1e-3]}]}  # fmt: skip
+    assert configured_grid(lrs, "m", "t", "masking") == [9e-5, 1e-4]
+    assert configured_grid(lrs, "m", "u", "masking") == [7e-5]
+    assert configured_grid(lrs, "m", "u", "finetuning") == [5e-5]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from reproduction import report, sweeps
+from reproduction.selection import configured_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -30,14 +32,7 @@ def demo_config():
 
 
 def lr_grid_of(cfg):
-    def lr_grid(model, task, method):
-        grid = cfg["learning_rates"][method]
-        for override in cfg["learning_rates"].get("overrides") or []:
-            if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
-                grid = override["values"]
-        return sorted(float(lr) for lr in grid)
-
-    return lr_grid
+    return partial(configured_grid, cfg["learning_rates"])
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 from workflow_runs import job_counts, snakemake
 
 from reproduction import sweeps
+from reproduction.selection import configured_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -39,14 +41,7 @@ def identity(run: str) -> tuple:
 
 
 def lr_grid_of(cfg):
-    def lr_grid(model, task, method):
-        grid = cfg["learning_rates"][method]
-        for override in cfg["learning_rates"].get("overrides") or []:
-            if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
-                grid = override["values"]
-        return sorted(float(lr) for lr in grid)
-
-    return lr_grid
+    return partial(configured_grid, cfg["learning_rates"])
 
 
 def test_union_dag_trains_every_point_once(tmp_path):

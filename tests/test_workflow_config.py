@@ -59,14 +59,12 @@ def test_every_table4_optimum_is_in_its_grid():
     """The grids reach every learning rate that Table 4 reports as best (resources/paper_results.csv)."""
     import pandas as pd
 
+    from reproduction.selection import configured_grid
+
     paper = pd.read_csv(ROOT / "resources/paper_results.csv", comment="#")
     lrs = DEFAULT["learning_rates"]
     for row in paper[paper["quantity"] == "best_lr"].itertuples():
-        grid = lrs[row.method]
-        for o in lrs["overrides"]:
-            if all(o.get(k) in (None, v) for k, v in (("model", row.model), ("task", row.task),
-                                                       ("method", row.method))):  # fmt: skip
-                grid = o["values"]
+        grid = configured_grid(lrs, row.model, row.task, row.method)
         assert any(abs(g - row.value) < 1e-12 for g in grid), (row.model, row.method, row.task, row.value)
 
 
