@@ -29,7 +29,7 @@ from maskbert.adapter import mask_file
 from maskbert.artifact import artifact_masks, init_order, masking_config, read_artifact
 from maskbert.coding import BINS_PER_SIDE, coded_size, decode_masks, encode_masks, initial_scores, score_bins
 from maskbert.masking import MaskingConfig
-from maskbert.rundir import read_run
+from maskbert.rundir import atomic_path, read_run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 # (task, lr, epochs): the demo's tasks, learning rates and epochs (config/demo.yaml)
@@ -169,11 +169,8 @@ def main() -> None:
     rows = [measure_run(run, args.repeats) for run in runs]
     bert = None if args.skip_bert_base else measure_bert_base(args.repeats)
     text = report(rows, bert, where)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(text)
     print(text)
 
 

@@ -260,11 +260,10 @@ def main() -> None:
         lines.append(f"| {rate['chunk']} lines | {rate['server_rps']:.1f} | {rate['per_task_rps']:.1f} |")
     lines += ["", f"Stream: {len(stream)} requests, {args.requests_per_task} per task, shuffled; batch size 32."]
     text = "\n".join(lines) + "\n"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    from maskbert.rundir import atomic_path
+
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(text)
     print(text)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +31,7 @@ from torch import nn
 from maskbert.coding import MaskCodingError, decode_masks, encode_masks
 from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
 from maskbert.masking import MaskingConfig, binary_masks, masked_layers
+from maskbert.rundir import atomic_path
 
 FORMAT_VERSION = 1
 CODED_FORMAT_VERSION = 2
@@ -130,10 +130,8 @@ def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: 
     if coding == "flips":
         metadata.update(mask_coding=coding, init_order=list(info.layer_names), tensor_crc32=_tensor_crc32(tensors))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"maskbert": json.dumps(metadata)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"maskbert": json.dumps(metadata)})
     return path
 
 

@@ -1,6 +1,5 @@
 """Rule figure5: mask dissimilarity s per layer for every pair of tasks (one seed) and of seeds (one task)."""
 
-import os
 from pathlib import Path
 
 from _common import read_json, setup
@@ -8,7 +7,7 @@ from _common import read_json, setup
 log = setup(snakemake)  # noqa: F821 - injected by Snakemake
 
 from maskbert.methods.masking import ARTIFACT_FILE
-from maskbert.rundir import ARTIFACT
+from maskbert.rundir import ARTIFACT, atomic_path
 from reproduction.analysis.masks import mask_dissimilarities
 from reproduction.analysis.plots import figure5
 from reproduction.analysis.tables import figure5_table
@@ -21,10 +20,9 @@ for task in p.tasks:
     for seed in p.seeds:
         artifacts[task, int(seed)] = Path(runs[str(seed)]) / ARTIFACT / ARTIFACT_FILE
 scores = mask_dissimilarities(artifacts)
-tmp = Path(out.scores).with_name(Path(out.scores).name + ".tmp")
 scores.insert(0, "model", p.model)
-scores.to_csv(tmp, index=False, float_format="%.6g")
-os.replace(tmp, out.scores)
+with atomic_path(out.scores) as tmp:
+    scores.to_csv(tmp, index=False, float_format="%.6g")
 figure5(scores, [out.figure, out.figure_pdf], p.model, p.layer_type, p.blocks)
 write_table(figure5_table(scores, p.model), out.table)
 log.info("Figure 5: %d layer comparisons", len(scores))
