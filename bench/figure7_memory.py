@@ -50,9 +50,15 @@ def measure(config_name: str, batch_size: int, length: int, steps: int, device: 
     network.to(device).requires_grad_(False)
     start = {name: p.detach() for name, p in network.named_parameters()}
     generator = torch.Generator().manual_seed(0)
-    rows = [{"input_ids": torch.randint(1000, 2000, (length,), generator=generator).tolist(),
-             "attention_mask": [1] * length, "token_type_ids": [0] * length, "labels": i % 2}
-            for i in range(batch_size * steps)]  # fmt: skip
+    rows = [
+        {
+            "input_ids": torch.randint(1000, 2000, (length,), generator=generator).tolist(),
+            "attention_mask": [1] * length,
+            "token_type_ids": [0] * length,
+            "labels": i % 2,
+        }
+        for i in range(batch_size * steps)
+    ]
     prepared = SimpleNamespace(splits={"train": rows}, pad_token_id=0)
     if device == "cuda":
         torch.cuda.synchronize()
@@ -67,16 +73,30 @@ def measure(config_name: str, batch_size: int, length: int, steps: int, device: 
         peak = _rss_peak() - baseline
         before -= baseline
     seconds = (time.perf_counter() - started) / steps
-    return {"model": config_name, "parameters": sum(p.numel() for p in network.parameters()),
-            "copy_mb": copy_bytes / 1e6, "peak_mb": peak / 1e6, "setup_mb": before / 1e6,
-            "peak_copies": peak / copy_bytes, "seconds_per_step": seconds, "device": device,
-            "batch": f"{batch_size} x {length}"}  # fmt: skip
+    return {
+        "model": config_name,
+        "parameters": sum(p.numel() for p in network.parameters()),
+        "copy_mb": copy_bytes / 1e6,
+        "peak_mb": peak / 1e6,
+        "setup_mb": before / 1e6,
+        "peak_copies": peak / copy_bytes,
+        "seconds_per_step": seconds,
+        "device": device,
+        "batch": f"{batch_size} x {length}",
+    }
 
 
 def cpu_name() -> str:
     """The CPU model and the cores this process may use."""
-    models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-              if line.startswith("model name")] if Path("/proc/cpuinfo").exists() else []  # fmt: skip
+    models = (
+        [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        if Path("/proc/cpuinfo").exists()
+        else []
+    )
     return f"{models[0] if models else platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
 
 
@@ -92,24 +112,49 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.model, args.batch_size, args.length, args.steps, args.device)))
         return
-    command = [sys.executable, __file__, "--child", "--model", args.model, "--batch-size", str(args.batch_size),
-               "--length", str(args.length), "--steps", str(args.steps), "--device", args.device]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--model",
+        args.model,
+        "--batch-size",
+        str(args.batch_size),
+        "--length",
+        str(args.length),
+        "--steps",
+        str(args.steps),
+        "--device",
+        args.device,
+    ]
     # glibc keeps freed tensors below its (adaptive) mmap threshold in the heap, so the resident peak would
     # count dead memory; a fixed threshold returns every freed tensor to the OS and the peak counts live ones
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True, env=env)
-                        .stdout.splitlines()[-1])  # fmt: skip
+    result = json.loads(
+        subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout.splitlines()[-1]
+    )
     machine = torch.cuda.get_device_name() if args.device == "cuda" else cpu_name()
-    peak_kind = ("peak allocated during training (CUDA)" if args.device == "cuda"
-                 else "peak resident memory over the process's after-import baseline (CPU)")
-    lines = [(f"Figure 7 Bézier-curve training, {result['model']} shapes ({result['parameters']:,} parameters, "
-              f"{result['copy_mb']:.0f} MB per fp32 copy), batch {result['batch']}, on {machine}."), "",
-             "| measure | value |", "| --- | --- |",
-             f"| {peak_kind} | {result['peak_mb']:.0f} MB |",
-             f"| the same in weight copies | {result['peak_copies']:.1f} |",
-             (f"| held before training (network, masked end{'' if args.device == 'cuda' else ', set-up peak'}) | "
-              f"{result['setup_mb']:.0f} MB |"),
-             f"| seconds per curve step | {result['seconds_per_step']:.2f} |"]  # fmt: skip
+    peak_kind = (
+        "peak allocated during training (CUDA)"
+        if args.device == "cuda"
+        else "peak resident memory over the process's after-import baseline (CPU)"
+    )
+    lines = [
+        (
+            f"Figure 7 Bézier-curve training, {result['model']} shapes ({result['parameters']:,} parameters, "
+            f"{result['copy_mb']:.0f} MB per fp32 copy), batch {result['batch']}, on {machine}."
+        ),
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| {peak_kind} | {result['peak_mb']:.0f} MB |",
+        f"| the same in weight copies | {result['peak_copies']:.1f} |",
+        (
+            f"| held before training (network, masked end{'' if args.device == 'cuda' else ', set-up peak'}) | "
+            f"{result['setup_mb']:.0f} MB |"
+        ),
+        f"| seconds per curve step | {result['seconds_per_step']:.2f} |",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(__file__).parent / "results" / "figure7_memory.md"

@@ -37,10 +37,22 @@ DEMO_RUNS = (("synth-sentiment", 1e-3, 1), ("synth-sentiment", 3e-3, 2), ("synth
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return (f"CPU {cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} with "
-            f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start")
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    return (
+        f"CPU {cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} with "
+        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start"
+    )
 
 
 def train_demo_runs(work: Path) -> list[Path]:
@@ -49,8 +61,22 @@ def train_demo_runs(work: Path) -> list[Path]:
     runs = []
     for task, lr, epochs in DEMO_RUNS:
         out = work / f"{task}-lr{lr}-ep{epochs}"
-        train(TrainConfig(model=MINILM, task=task, method="masking", seed=1, lr=lr, out_dir=str(out), epochs=epochs,
-                          batch_size=32, max_length=64, masked_blocks="2-5", source="synthetic", device="cpu"))
+        train(
+            TrainConfig(
+                model=MINILM,
+                task=task,
+                method="masking",
+                seed=1,
+                lr=lr,
+                out_dir=str(out),
+                epochs=epochs,
+                batch_size=32,
+                max_length=64,
+                masked_blocks="2-5",
+                source="synthetic",
+                device="cpu",
+            )
+        )
         runs.append(out)
     return runs
 
@@ -78,7 +104,11 @@ def measure_run(run_dir: Path, repeats: int) -> dict:
     record = read_run(run_dir)
     file = mask_file(run_dir)
     metadata, tensors = read_artifact(file)
-    masks, config, order = artifact_masks(metadata, tensors, str(file)), masking_config(metadata), init_order(metadata)
+    masks, config, order = (
+        artifact_masks(metadata, tensors, str(file)),
+        masking_config(metadata),
+        init_order(metadata),
+    )
     size = coded_size(masks, config, order)
     coded = encode_masks(masks, config, order)
     layers = [(n, tuple(masks[n].shape)) for n in order]
@@ -88,9 +118,15 @@ def measure_run(run_dir: Path, repeats: int) -> dict:
         decoded = decode_masks(coded, config, layers)
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
-    return {"run": f"{record['task']} lr {record['lr']:g}, {record['epochs']} ep ({run_dir.name})",
-            "model": record["model"].split("/")[-1], **size, **reference_entropies(masks, config, order),
-            "exact": all(torch.equal(decoded[n], masks[n]) for n in order), "decode_s": statistics.median(times), "decode_cpu_s": statistics.median(cpu)}
+    return {
+        "run": f"{record['task']} lr {record['lr']:g}, {record['epochs']} ep ({run_dir.name})",
+        "model": record["model"].split("/")[-1],
+        **size,
+        **reference_entropies(masks, config, order),
+        "exact": all(torch.equal(decoded[n], masks[n]) for n in order),
+        "decode_s": statistics.median(times),
+        "decode_cpu_s": statistics.median(cpu),
+    }
 
 
 def bert_base_mask_set(flip_peak: float, reach: float, seed: int = 0):
@@ -99,14 +135,19 @@ def bert_base_mask_set(flip_peak: float, reach: float, seed: int = 0):
     shapes = []
     for block in range(2, 12):
         shapes += [(f"bert.encoder.layer.{block}.{t}", (768, 768)) for t in ("K", "Q", "V", "AO")]
-        shapes += [(f"bert.encoder.layer.{block}.I", (3072, 768)), (f"bert.encoder.layer.{block}.O", (768, 3072))]
+        shapes += [
+            (f"bert.encoder.layer.{block}.I", (3072, 768)),
+            (f"bert.encoder.layer.{block}.O", (768, 3072)),
+        ]
     shapes += [("bert.pooler.dense", (768, 768)), ("classifier", (2, 768))]
     config, rng, masks = MaskingConfig(seed=seed), np.random.default_rng(seed), {}
     for name, scores in initial_scores(config, shapes):
         values = scores.reshape(-1).numpy()
         rate = flip_peak * np.clip(1 - np.abs(values - config.threshold) / reach, 0, 1) ** 2
         flips = rng.random(values.size) < rate
-        masks[name] = torch.from_numpy(((values >= np.float32(config.threshold)) ^ flips).reshape(scores.shape))
+        masks[name] = torch.from_numpy(
+            ((values >= np.float32(config.threshold)) ^ flips).reshape(scores.shape)
+        )
     return masks, config, shapes
 
 
@@ -121,37 +162,66 @@ def measure_bert_base(repeats: int) -> dict:
         decoded = decode_masks(coded, config, shapes)
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
-    return {**size, "exact": all(torch.equal(decoded[n], masks[n]) for n in order),
-            "decode_s": statistics.median(times), "decode_min_s": min(times), "decode_cpu_s": statistics.median(cpu)}
+    return {
+        **size,
+        "exact": all(torch.equal(decoded[n], masks[n]) for n in order),
+        "decode_s": statistics.median(times),
+        "decode_min_s": min(times),
+        "decode_cpu_s": statistics.median(cpu),
+    }
 
 
 def report(rows: list[dict], bert: dict | None, where: str) -> str:
-    lines = [(f"Mask coding (maskbert.coding: flips against the seeded initial mask, 64 half-octave bins of the "
-             f"initial score per layer, ANS via constriction); machine: {where}."), "",
-             ("| run | model | masked weights | flipped | entropy i.i.d. bit/w | entropy 64 equal bins bit/w | "
-             "entropy, coding's bins bit/w | coded bit/w | coded / entropy | decoded = 1-bit masks | decode s (CPU s) |"),
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        (
+            f"Mask coding (maskbert.coding: flips against the seeded initial mask, 64 half-octave bins of the "
+            f"initial score per layer, ANS via constriction); machine: {where}."
+        ),
+        "",
+        (
+            "| run | model | masked weights | flipped | entropy i.i.d. bit/w | entropy 64 equal bins bit/w | "
+            "entropy, coding's bins bit/w | coded bit/w | coded / entropy | decoded = 1-bit masks | decode s (CPU s) |"
+        ),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         w = r["weights"]
-        lines.append(f"| {r['run']} | {r['model']} | {w:,} | {100 * r['flip_fraction']:.2f}% | {r['iid'] / w:.4f} | "
-                     f"{r['uniform64'] / w:.4f} | {r['entropy_bits_per_weight']:.4f} | {r['bits_per_weight']:.4f} | "
-                     f"{r['bits'] / r['entropy_bits']:.3f} | {'yes' if r['exact'] else 'NO'} | {r['decode_s']:.2f} ({r['decode_cpu_s']:.2f}) |")
-    lines += ["", ("Coded bit/w counts every byte stored per layer (bin table, CRC-32, ANS words) over the masked "
-              "weights; the 1-bit format is 1.0. Targets: coded / entropy <= 1.05, coded <= 0.2 bit/w.")]
+        lines.append(
+            f"| {r['run']} | {r['model']} | {w:,} | {100 * r['flip_fraction']:.2f}% | {r['iid'] / w:.4f} | "
+            f"{r['uniform64'] / w:.4f} | {r['entropy_bits_per_weight']:.4f} | {r['bits_per_weight']:.4f} | "
+            f"{r['bits'] / r['entropy_bits']:.3f} | {'yes' if r['exact'] else 'NO'} | {r['decode_s']:.2f} ({r['decode_cpu_s']:.2f}) |"
+        )
+    lines += [
+        "",
+        (
+            "Coded bit/w counts every byte stored per layer (bin table, CRC-32, ANS words) over the masked "
+            "weights; the 1-bit format is 1.0. Targets: coded / entropy <= 1.05, coded <= 0.2 bit/w."
+        ),
+    ]
     if bert:
-        lines += ["", (f"BERT-base-sized mask set (blocks 2-11 + pooler + classifier, {bert['weights']:,} weights), "
-                  f"synthetic flips at rate 0.4 (1 - d/0.12)^2 at distance d of the initial score from tau "
-                  f"({100 * bert['flip_fraction']:.2f}% flipped): coded {bert['bits_per_weight']:.4f} bit/w, "
-                  f"{bert['bits'] / bert['entropy_bits']:.3f}x the entropy, decoded exactly: "
-                  f"{'yes' if bert['exact'] else 'NO'}; decode {bert['decode_s']:.2f} s median "
-                  f"(best {bert['decode_min_s']:.2f} s; {bert['decode_cpu_s']:.2f} s of CPU time; target <= 2 s)."),
-                  "", ("Wall times depend on what else the machine runs (its load average is above); CPU time is the "
-                       "process's own.")]
+        lines += [
+            "",
+            (
+                f"BERT-base-sized mask set (blocks 2-11 + pooler + classifier, {bert['weights']:,} weights), "
+                f"synthetic flips at rate 0.4 (1 - d/0.12)^2 at distance d of the initial score from tau "
+                f"({100 * bert['flip_fraction']:.2f}% flipped): coded {bert['bits_per_weight']:.4f} bit/w, "
+                f"{bert['bits'] / bert['entropy_bits']:.3f}x the entropy, decoded exactly: "
+                f"{'yes' if bert['exact'] else 'NO'}; decode {bert['decode_s']:.2f} s median "
+                f"(best {bert['decode_min_s']:.2f} s; {bert['decode_cpu_s']:.2f} s of CPU time; target <= 2 s)."
+            ),
+            "",
+            (
+                "Wall times depend on what else the machine runs (its load average is above); CPU time is the "
+                "process's own."
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("runs", nargs="*", help="masking run directories to measure as well")
     parser.add_argument("--no-demo", action="store_true", help="do not train the short demo runs here")
     parser.add_argument("--work", default=None, help="where the demo runs go (kept; rerunning reuses them)")

@@ -38,22 +38,79 @@ import numpy as np
 import torch
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-TASKS = {"mrpc": ("pair", 2), "sst2": ("single", 2), "cola": ("single", 2), "rte": ("pair", 2),
-         "qnli": ("pair", 2), "sem": ("single", 2), "trec": ("single", 6), "ag": ("single", 4),
-         "pos": ("tagging", 45), "ner": ("tagging", 9), "imdb": ("single", 2)}
-WORDS = ["the", "movie", "was", "surprisingly", "good", "and", "the", "actors", "seemed", "to", "enjoy", "every", "minute", "of", "it", "while", "the", "audience", "in", "paris", "cheered", "loudly", "for", "the", "director", "who", "had", "worked", "on", "it", "for", "years"]
+TASKS = {
+    "mrpc": ("pair", 2),
+    "sst2": ("single", 2),
+    "cola": ("single", 2),
+    "rte": ("pair", 2),
+    "qnli": ("pair", 2),
+    "sem": ("single", 2),
+    "trec": ("single", 6),
+    "ag": ("single", 4),
+    "pos": ("tagging", 45),
+    "ner": ("tagging", 9),
+    "imdb": ("single", 2),
+}
+WORDS = [
+    "the",
+    "movie",
+    "was",
+    "surprisingly",
+    "good",
+    "and",
+    "the",
+    "actors",
+    "seemed",
+    "to",
+    "enjoy",
+    "every",
+    "minute",
+    "of",
+    "it",
+    "while",
+    "the",
+    "audience",
+    "in",
+    "paris",
+    "cheered",
+    "loudly",
+    "for",
+    "the",
+    "director",
+    "who",
+    "had",
+    "worked",
+    "on",
+    "it",
+    "for",
+    "years",
+]
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return (f"CPU {cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} with "
-            f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start")
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    return (
+        f"CPU {cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} with "
+        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start"
+    )
 
 
 def _task(name: str):
     kind, labels = TASKS[name]
-    return type("Task", (), {"name": name, "kind": kind, "label_names": tuple(f"{name}-{i}" for i in range(labels))})
+    return type(
+        "Task", (), {"name": name, "kind": kind, "label_names": tuple(f"{name}-{i}" for i in range(labels))}
+    )
 
 
 def make_masks(root: Path) -> dict[str, Path]:
@@ -126,7 +183,9 @@ def answer_plain(model_for, stream: list[dict], chunk: int) -> None:
         part = stream[start : start + chunk]
         for name in dict.fromkeys(r["task"] for r in part):
             group = [r for r in part if r["task"] == name]
-            task = type("Served", (), {"name": name, "kind": TASKS[name][0], "label_names": _task(name).label_names})
+            task = type(
+                "Served", (), {"name": name, "kind": TASKS[name][0], "label_names": _task(name).label_names}
+            )
             tokenizer = batching._tokenizer(task.kind)
             with torch.no_grad():
                 for b in range(0, len(group), batching.batch_size):
@@ -173,7 +232,10 @@ def time_switch_and_forward(server, stream: list[dict], repeats: int) -> dict:
     model = server._models[next(iter(server._models))]
     tokenizer = server._tokenizer("single")
     forward = {}
-    for label, kwargs in (("short", {"padding": True}), ("long", {"padding": "max_length", "max_length": 128})):
+    for label, kwargs in (
+        ("short", {"padding": True}),
+        ("long", {"padding": "max_length", "max_length": 128}),
+    ):
         encoded = tokenizer([r["text"] for r in batch], truncation=True, return_tensors="pt", **kwargs)
         times = []
         with torch.no_grad():
@@ -207,7 +269,9 @@ def throughput(stream: list[dict], mask_dirs: dict[str, Path], chunk: int) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests-per-task", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
@@ -225,9 +289,19 @@ def main() -> None:
     mask_dirs = make_masks(root)
     probes = {}
     for setting in ("one model", "server", "11 models"):
-        out = subprocess.run([sys.executable, __file__, "--probe", setting, "--masks",
-                              json.dumps({k: str(v) for k, v in mask_dirs.items()})],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--probe",
+                setting,
+                "--masks",
+                json.dumps({k: str(v) for k, v in mask_dirs.items()}),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         probes[setting] = json.loads(out.strip().splitlines()[-1])
 
     from maskbert.serving import MaskServer
@@ -241,24 +315,47 @@ def main() -> None:
     stored = sum(task.stored_bytes() for task in server.tasks.values())
 
     one = probes["one model"]
-    lines = [(f"Serving 11 task masks on one MiniLM-L6 backbone (maskbert.serving.MaskServer) against one plain "
-             f"model per task; machine: {where}."), "",
-             ("Masks: each task's seeded initial mask (sparsity 0.05, blocks 2-5) with synthetic flips near the "
-             "threshold (about 4% of the masked weights), stored coded; heads of the paper's tasks' sizes."), "",
-             "| setting | RSS above baseline MB | x one model | tensor MB | x one model |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        (
+            f"Serving 11 task masks on one MiniLM-L6 backbone (maskbert.serving.MaskServer) against one plain "
+            f"model per task; machine: {where}."
+        ),
+        "",
+        (
+            "Masks: each task's seeded initial mask (sparsity 0.05, blocks 2-5) with synthetic flips near the "
+            "threshold (about 4% of the masked weights), stored coded; heads of the paper's tasks' sizes."
+        ),
+        "",
+        "| setting | RSS above baseline MB | x one model | tensor MB | x one model |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for setting, probe in probes.items():
-        lines.append(f"| {setting} | {probe['rss'] / 2**20:.1f} | {probe['rss'] / one['rss']:.2f} | "
-                     f"{probe['tensors'] / 2**20:.1f} | {probe['tensors'] / one['tensors']:.3f} |")
-    lines += ["", f"11 tasks' stored masks and heads: {stored / 2**20:.2f} MB in all.", "",
-              "| cost | seconds |", "| --- | --- |",
-              (f"| switch task (median over {args.repeats * len(TASKS)} switches; max {timing['switch_max']:.3f}) | "
-              f"{timing['switch']:.3f} |"),
-              f"| forward batch of 32 requests at their length ({timing['short tokens']} tokens) | {timing['short']:.3f} |",
-              f"| forward batch of 32 requests padded to {timing['long tokens']} tokens | {timing['long']:.3f} |", "",
-              "| requests grouped per chunk of | server requests/s | 11 plain models requests/s |", "| --- | --- | --- |"]
+        lines.append(
+            f"| {setting} | {probe['rss'] / 2**20:.1f} | {probe['rss'] / one['rss']:.2f} | "
+            f"{probe['tensors'] / 2**20:.1f} | {probe['tensors'] / one['tensors']:.3f} |"
+        )
+    lines += [
+        "",
+        f"11 tasks' stored masks and heads: {stored / 2**20:.2f} MB in all.",
+        "",
+        "| cost | seconds |",
+        "| --- | --- |",
+        (
+            f"| switch task (median over {args.repeats * len(TASKS)} switches; max {timing['switch_max']:.3f}) | "
+            f"{timing['switch']:.3f} |"
+        ),
+        f"| forward batch of 32 requests at their length ({timing['short tokens']} tokens) | {timing['short']:.3f} |",
+        f"| forward batch of 32 requests padded to {timing['long tokens']} tokens | {timing['long']:.3f} |",
+        "",
+        "| requests grouped per chunk of | server requests/s | 11 plain models requests/s |",
+        "| --- | --- | --- |",
+    ]
     for rate in rates:
         lines.append(f"| {rate['chunk']} lines | {rate['server_rps']:.1f} | {rate['per_task_rps']:.1f} |")
-    lines += ["", f"Stream: {len(stream)} requests, {args.requests_per_task} per task, shuffled; batch size 32."]
+    lines += [
+        "",
+        f"Stream: {len(stream)} requests, {args.requests_per_task} per task, shuffled; batch size 32.",
+    ]
     text = "\n".join(lines) + "\n"
     from maskbert.rundir import atomic_path
 

@@ -59,8 +59,14 @@ def measure(model_name: str, method: str, length: int, batch_size: int, steps: i
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         step_mb = peak_mb - baseline_kb / 1024
-    return {"method": method, "length": length, "median_s": statistics.median(times), "peak_mb": peak_mb,
-            "step_mb": step_mb, "device": device}
+    return {
+        "method": method,
+        "length": length,
+        "median_s": statistics.median(times),
+        "peak_mb": peak_mb,
+        "step_mb": step_mb,
+        "device": device,
+    }
 
 
 def machine() -> str:
@@ -69,7 +75,11 @@ def machine() -> str:
     cpu = platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     return f"CPU {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
@@ -91,17 +101,33 @@ def main() -> None:
     rows = {}
     for length in [int(x) for x in args.lengths.split(",")]:
         for method in ("finetuning", "masking"):
-            command = [sys.executable, __file__, "--child", f"{method}:{length}", "--model", args.model,
-                       "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                f"{method}:{length}",
+                "--model",
+                args.model,
+                "--batch-size",
+                str(args.batch_size),
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+            ]
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             rows[method, length] = json.loads(output.strip().splitlines()[-1])
             print(f"measured {method} at length {length}", file=sys.stderr)
     lines = [
-        (f"Step cost, {args.model}, batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up; "
-        f"machine: {machine()}."),
+        (
+            f"Step cost, {args.model}, batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up; "
+            f"machine: {machine()}."
+        ),
         "",
-        ("| length | finetuning s/step | masking s/step | time ratio | finetuning peak MB | masking peak MB | "
-        "peak ratio | finetuning step MB | masking step MB | step-memory ratio |"),
+        (
+            "| length | finetuning s/step | masking s/step | time ratio | finetuning peak MB | masking peak MB | "
+            "peak ratio | finetuning step MB | masking step MB | step-memory ratio |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for length in sorted({length for _, length in rows}):
@@ -111,9 +137,14 @@ def main() -> None:
             f"{ft['peak_mb']:.0f} | {mk['peak_mb']:.0f} | {mk['peak_mb'] / ft['peak_mb']:.2f} | "
             f"{ft['step_mb']:.0f} | {mk['step_mb']:.0f} | {mk['step_mb'] / max(ft['step_mb'], 1e-9):.2f} |"
         )
-    lines += ["", ("Peak MB: the process's peak resident memory (CPU) or peak allocated memory (CUDA); step MB: "
-              "the part of it above what the loaded model held before the first step (activations, gradients, "
-              "optimizer state).")]
+    lines += [
+        "",
+        (
+            "Peak MB: the process's peak resident memory (CPU) or peak allocated memory (CUDA); step MB: "
+            "the part of it above what the loaded model held before the first step (activations, gradients, "
+            "optimizer state)."
+        ),
+    ]
     table = "\n".join(lines) + "\n"
     print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

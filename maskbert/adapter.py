@@ -37,8 +37,11 @@ from maskbert.masking import masked_layers
 CONFIG_NAME = "masking_config.json"
 MASK_FILE = "mask.safetensors"
 FORMAT_VERSION = 1
-KIND_OF_HEAD = {"ForTokenClassification": "tagging", "ForMultipleChoice": "multiple_choice",
-                "ForSequenceClassification": "single"}
+KIND_OF_HEAD = {
+    "ForTokenClassification": "tagging",
+    "ForMultipleChoice": "multiple_choice",
+    "ForSequenceClassification": "single",
+}
 
 
 def _task_record(model: nn.Module, task) -> dict:
@@ -49,7 +52,9 @@ def _task_record(model: nn.Module, task) -> dict:
         return {"name": task.name, "kind": task.kind, "label_names": list(task.label_names)}
     kind = next((k for suffix, k in KIND_OF_HEAD.items() if type(model).__name__.endswith(suffix)), None)
     if kind is None:
-        raise ValueError(f"{type(model).__name__}: cannot tell the task kind; pass task={{'name', 'kind', 'label_names'}}")
+        raise ValueError(
+            f"{type(model).__name__}: cannot tell the task kind; pass task={{'name', 'kind', 'label_names'}}"
+        )
     labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
     return {"name": "task", "kind": kind, "label_names": labels}
 
@@ -63,8 +68,14 @@ def _replace_dir(tmp: Path, directory: Path) -> None:
     os.replace(tmp, directory)
 
 
-def save_masks(model: nn.Module, directory: str | Path, *, base_model: str | None = None, task=None,
-               coding: str = "flips") -> Path:
+def save_masks(
+    model: nn.Module,
+    directory: str | Path,
+    *,
+    base_model: str | None = None,
+    task=None,
+    coding: str = "flips",
+) -> Path:
     """Write a masked model's masks and head as a directory that load_masked() reads back on its own.
 
     `base_model` is the name or path the model was built from (default: the one transformers recorded);
@@ -79,10 +90,16 @@ def save_masks(model: nn.Module, directory: str | Path, *, base_model: str | Non
     tmp.mkdir(parents=True)
     try:
         save_artifact(model, tmp / MASK_FILE, base_model=base_model, task=record, coding=coding)
-        config = {"format_version": FORMAT_VERSION, "masking": model.maskbert_masking.config.to_dict(),
-                  "base_model": base_model, "base_fingerprint": base_fingerprint(model),
-                  "model_type": model.config.model_type, "task": record, "mask_file": MASK_FILE,
-                  "mask_coding": coding}
+        config = {
+            "format_version": FORMAT_VERSION,
+            "masking": model.maskbert_masking.config.to_dict(),
+            "base_model": base_model,
+            "base_fingerprint": base_fingerprint(model),
+            "model_type": model.config.model_type,
+            "task": record,
+            "mask_file": MASK_FILE,
+            "mask_coding": coding,
+        }
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         _replace_dir(tmp, directory)
     finally:
@@ -96,7 +113,9 @@ def read_masking_config(directory: str | Path) -> dict:
     try:
         config = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: no such file; expected a directory written by maskbert.adapter.save_masks") from None
+        raise ArtifactError(
+            f"{path}: no such file; expected a directory written by maskbert.adapter.save_masks"
+        ) from None
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{path}: not valid JSON: {error}") from error
     for key in ("format_version", "masking", "base_model", "base_fingerprint", "task", "mask_file"):
@@ -132,8 +151,10 @@ def load_masked(path: str | Path, base_model: str | None = None, device: str = "
     if (path / CONFIG_NAME).is_file():
         recorded = read_masking_config(path)["base_fingerprint"]
         if recorded != metadata["base_fingerprint"]:
-            raise ArtifactError(f"{path / CONFIG_NAME}: base_fingerprint {recorded} disagrees with {file.name}'s "
-                                f"{metadata['base_fingerprint']}")
+            raise ArtifactError(
+                f"{path / CONFIG_NAME}: base_fingerprint {recorded} disagrees with {file.name}'s "
+                f"{metadata['base_fingerprint']}"
+            )
     model.maskbert_task = dict(metadata["task"])
     return model
 
@@ -146,7 +167,9 @@ def mask_coded_size(path: str | Path) -> dict:
     """
     file = mask_file(path)
     metadata, tensors = read_artifact(file)
-    return coded_size(artifact_masks(metadata, tensors, str(file)), masking_config(metadata), init_order(metadata))
+    return coded_size(
+        artifact_masks(metadata, tensors, str(file)), masking_config(metadata), init_order(metadata)
+    )
 
 
 @torch.no_grad()
@@ -156,8 +179,13 @@ def merge_masks(model: nn.Module) -> nn.Module:
     The result is an ordinary transformers model: same logits, no scores, nothing maskbert-specific.
     """
     for name, layer in masked_layers(model).items():
-        merged = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None,
-                           device=layer.weight.device, dtype=layer.weight.dtype)
+        merged = nn.Linear(
+            layer.in_features,
+            layer.out_features,
+            bias=layer.bias is not None,
+            device=layer.weight.device,
+            dtype=layer.weight.dtype,
+        )
         merged.weight.copy_(layer.weight * layer.binary_mask())
         if layer.bias is not None:
             merged.bias.copy_(layer.bias)

@@ -50,8 +50,11 @@ def head_parameter_names(model: nn.Module) -> list[str]:
     if recorded is not None:
         return list(recorded)
     prefix = model.base_model_prefix + "."
-    return sorted(name for name, _ in model.named_parameters() if not name.startswith(prefix)
-                  and not name.endswith(".scores"))
+    return sorted(
+        name
+        for name, _ in model.named_parameters()
+        if not name.startswith(prefix) and not name.endswith(".scores")
+    )
 
 
 def base_fingerprint(model: nn.Module) -> str:
@@ -91,10 +94,14 @@ def unpack_mask(packed: torch.Tensor, shape: list[int]) -> torch.Tensor:
 
 
 def _tensor_crc32(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
-    return {name: zlib.crc32(tensor.contiguous().numpy().tobytes()) for name, tensor in sorted(tensors.items())}
+    return {
+        name: zlib.crc32(tensor.contiguous().numpy().tobytes()) for name, tensor in sorted(tensors.items())
+    }
 
 
-def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: dict, coding: str = "bits") -> Path:
+def save_artifact(
+    model: nn.Module, path: str | Path, *, base_model: str, task: dict, coding: str = "bits"
+) -> Path:
     """Write the masks and head of a masked model to `path` (atomically).
 
     `coding` "bits" stores 1 bit per weight (format 1); "flips" stores the entropy-coded flips against
@@ -109,8 +116,10 @@ def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: 
         tensors = {MASK_PREFIX + name: pack_mask(mask) for name, mask in masks.items()}
     else:
         coded = encode_masks(masks, info.config, info.layer_names)
-        tensors = {CODED_PREFIX + name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
-                   for name, data in coded.items()}
+        tensors = {
+            CODED_PREFIX + name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            for name, data in coded.items()
+        }
     head = head_parameter_names(model)
     for name in head:
         tensors[HEAD_PREFIX + name] = state[name].detach().float().cpu().contiguous()
@@ -128,7 +137,9 @@ def save_artifact(model: nn.Module, path: str | Path, *, base_model: str, task: 
         "tensor_sha256": _tensor_checksum(tensors),
     }
     if coding == "flips":
-        metadata.update(mask_coding=coding, init_order=list(info.layer_names), tensor_crc32=_tensor_crc32(tensors))
+        metadata.update(
+            mask_coding=coding, init_order=list(info.layer_names), tensor_crc32=_tensor_crc32(tensors)
+        )
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"maskbert": json.dumps(metadata)})
@@ -145,20 +156,31 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get("maskbert")
     except (SafetensorError, OSError, ValueError) as error:
-        raise ArtifactError(f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: "
-                            f"{error}") from error
+        raise ArtifactError(
+            f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: {error}"
+        ) from error
     if raw is None:
         raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
     try:
         metadata = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{path}: metadata field 'maskbert' is not valid JSON: {error}") from error
-    for key in ("format_version", "base_model", "base_fingerprint", "layers", "task", "masking", "tensor_sha256"):
+    for key in (
+        "format_version",
+        "base_model",
+        "base_fingerprint",
+        "layers",
+        "task",
+        "masking",
+        "tensor_sha256",
+    ):
         if key not in metadata:
             raise ArtifactError(f"{path}: metadata field '{key}' is missing")
     if metadata["format_version"] not in (FORMAT_VERSION, CODED_FORMAT_VERSION):
-        raise ArtifactError(f"{path}: format_version {metadata['format_version']}, expected {FORMAT_VERSION} "
-                            f"or {CODED_FORMAT_VERSION}")
+        raise ArtifactError(
+            f"{path}: format_version {metadata['format_version']}, expected {FORMAT_VERSION} "
+            f"or {CODED_FORMAT_VERSION}"
+        )
     if _tensor_checksum(tensors) != metadata["tensor_sha256"]:
         stored = metadata.get("tensor_crc32", {})
         bad = [name for name, crc in _tensor_crc32(tensors).items() if name in stored and stored[name] != crc]
@@ -176,12 +198,17 @@ def _cut_tensor(path: Path) -> str:
     except (OSError, ValueError):
         return ""
     data_bytes = path.stat().st_size - 8 - length
-    cut = sorted((entry["data_offsets"][1], name) for name, entry in header.items()
-                 if name != "__metadata__" and entry["data_offsets"][1] > data_bytes)
+    cut = sorted(
+        (entry["data_offsets"][1], name)
+        for name, entry in header.items()
+        if name != "__metadata__" and entry["data_offsets"][1] > data_bytes
+    )
     return f" (tensor '{cut[0][1]}' is cut off)" if cut else ""
 
 
-def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Tensor], path: str = "") -> nn.Module:
+def apply_artifact(
+    model: nn.Module, metadata: dict, tensors: dict[str, torch.Tensor], path: str = ""
+) -> nn.Module:
     """Set the masks and head weights of a freshly built masked model from an artifact."""
     where = f"{path}: " if path else ""
     fingerprint = base_fingerprint(model)
@@ -211,7 +238,9 @@ def apply_artifact(model: nn.Module, metadata: dict, tensors: dict[str, torch.Te
     return model
 
 
-def artifact_masks(metadata: dict, tensors: dict[str, torch.Tensor], path: str = "") -> dict[str, torch.Tensor]:
+def artifact_masks(
+    metadata: dict, tensors: dict[str, torch.Tensor], path: str = ""
+) -> dict[str, torch.Tensor]:
     """Bool mask of every layer of an artifact (1-bit or coded), checked against the recorded shapes."""
     where = f"{path}: " if path else ""
     if metadata.get("mask_coding") != "flips":
@@ -227,8 +256,11 @@ def artifact_masks(metadata: dict, tensors: dict[str, torch.Tensor], path: str =
     if missing:
         raise ArtifactError(f"{where}coded mask of layer '{missing[0]}' is missing")
     try:
-        return decode_masks({name: tensors[CODED_PREFIX + name].numpy().tobytes() for name in order},
-                            masking_config(metadata), [(name, tuple(metadata["layers"][name])) for name in order])
+        return decode_masks(
+            {name: tensors[CODED_PREFIX + name].numpy().tobytes() for name in order},
+            masking_config(metadata),
+            [(name, tuple(metadata["layers"][name])) for name in order],
+        )
     except MaskCodingError as error:
         raise ArtifactError(f"{where}{error}") from error
 
@@ -240,8 +272,12 @@ def init_order(metadata: dict) -> list[str]:
     layers = metadata["layers"]
     family = family_of(SimpleNamespace(model_type=metadata["model_type"]))
     prefix = family.block_format.split("{")[0]
-    blocks = sorted({int(n[len(prefix):].split(".")[0]) for n in layers if n.startswith(prefix)})
-    order = [n for n in block_layer_names(family, tuple(blocks), masking_config(metadata).layer_types) if n in layers]
+    blocks = sorted({int(n[len(prefix) :].split(".")[0]) for n in layers if n.startswith(prefix)})
+    order = [
+        n
+        for n in block_layer_names(family, tuple(blocks), masking_config(metadata).layer_types)
+        if n in layers
+    ]
     order += [n for n in (*POOLER_NAMES, *CLASSIFIER_NAMES) if n in layers]
     if sorted(order) != sorted(layers):
         raise ArtifactError(f"cannot order the masked layers {sorted(set(layers) - set(order))}")

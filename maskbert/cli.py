@@ -23,11 +23,24 @@ def cmd_train(args) -> int:
     from maskbert.training import TrainConfig, train
 
     task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column)
-    config = TrainConfig(model=args.model, task=task, method=args.method, seed=args.seed, lr=args.lr,
-                         out_dir=args.out, epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
-                         max_length=args.max_length, initial_sparsity=args.initial_sparsity,
-                         masked_blocks=args.masked_blocks, source=args.source, path=args.path,
-                         prepared_dir=args.prepared, device=args.device)
+    config = TrainConfig(
+        model=args.model,
+        task=task,
+        method=args.method,
+        seed=args.seed,
+        lr=args.lr,
+        out_dir=args.out,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        initial_sparsity=args.initial_sparsity,
+        masked_blocks=args.masked_blocks,
+        source=args.source,
+        path=args.path,
+        prepared_dir=args.prepared,
+        device=args.device,
+    )
     summary = train(config)
     print(json.dumps(summary, indent=2))
     return 0
@@ -36,7 +49,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from maskbert.evaluation import evaluate_run
 
-    result = evaluate_run(args.run, args.split, prepared_dir=args.prepared, out_dir=args.out, device=args.device)
+    result = evaluate_run(
+        args.run, args.split, prepared_dir=args.prepared, out_dir=args.out, device=args.device
+    )
     print(json.dumps(result, indent=2))
     return 0
 
@@ -49,7 +64,9 @@ def cmd_memory(args) -> int:
         try:
             labels = {task: int(n) for task, n in (item.split("=") for item in args.tasks.split(","))}
         except ValueError:
-            raise ValueError(f"--tasks '{args.tasks}': expected TASK=LABELS[,TASK=LABELS...], e.g. MRPC=2,TREC=6")
+            raise ValueError(
+                f"--tasks '{args.tasks}': expected TASK=LABELS[,TASK=LABELS...], e.g. MRPC=2,TREC=6"
+            ) from None
     table = memory_table(args.model, labels, args.masked_blocks)
     print(table.to_string(index=False, formatters={"params": "{:,}".format, "memory_kb": "{:,.3f}".format}))
     if args.tasks:
@@ -61,8 +78,9 @@ def cmd_memory(args) -> int:
 def cmd_predict(args) -> int:
     from maskbert.serving import MaskServer, serve_lines
 
-    server = MaskServer(args.base_model, device=args.device or "cpu", batch_size=args.batch_size,
-                        max_length=args.max_length)
+    server = MaskServer(
+        args.base_model, device=args.device or "cpu", batch_size=args.batch_size, max_length=args.max_length
+    )
     for item in args.model_dir:
         name, equals, path = item.partition("=")
         server.add(path if equals else item, name if equals else None)
@@ -78,60 +96,108 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskbert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train one run (masking or finetuning) into a run directory",
-                                description="Train one (model, task, method, seed, lr) run. OUT receives the "
-                                "artifact, metrics.jsonl, the best epoch's dev predictions and summary.json; "
-                                "rerunning an interrupted run resumes it.")
-    train.add_argument("--model", required=True, help="hub id or local directory (BERT, RoBERTa or DistilBERT)")
-    train.add_argument("--task", required=True, help="task name from the registry (see `maskbert data --help`), "
-                       "or a .csv/.tsv/.jsonl file or a folder of train/dev/test files (see README)")
+    train = commands.add_parser(
+        "train",
+        help="train one run (masking or finetuning) into a run directory",
+        description="Train one (model, task, method, seed, lr) run. OUT receives the "
+        "artifact, metrics.jsonl, the best epoch's dev predictions and summary.json; "
+        "rerunning an interrupted run resumes it.",
+    )
+    train.add_argument(
+        "--model", required=True, help="hub id or local directory (BERT, RoBERTa or DistilBERT)"
+    )
+    train.add_argument(
+        "--task",
+        required=True,
+        help="task name from the registry (see `maskbert data --help`), "
+        "or a .csv/.tsv/.jsonl file or a folder of train/dev/test files (see README)",
+    )
     add_column_arguments(train)
-    train.add_argument("--method", required=True,
-                       help="a method registered in maskbert.methods.METHODS: masking or finetuning")
+    train.add_argument(
+        "--method",
+        required=True,
+        help="a method registered in maskbert.methods.METHODS: masking or finetuning",
+    )
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
     train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--max-length", type=int, default=128, help="wordpieces per example after tokenization")
-    train.add_argument("--initial-sparsity", type=float, default=0.05,
-                       help="masking: fraction of mask zeros at start (default 0.05)")
-    train.add_argument("--masked-blocks", default=None, help="masking: e.g. 2-11; default: block 2 to the last")
-    train.add_argument("--source", default="hub", choices=["hub", "local", "synthetic"], help="where data comes from")
+    train.add_argument(
+        "--max-length", type=int, default=128, help="wordpieces per example after tokenization"
+    )
+    train.add_argument(
+        "--initial-sparsity",
+        type=float,
+        default=0.05,
+        help="masking: fraction of mask zeros at start (default 0.05)",
+    )
+    train.add_argument(
+        "--masked-blocks", default=None, help="masking: e.g. 2-11; default: block 2 to the last"
+    )
+    train.add_argument(
+        "--source", default="hub", choices=["hub", "local", "synthetic"], help="where data comes from"
+    )
     train.add_argument("--path", default=None, help="directory of the local copy (with --source local)")
-    train.add_argument("--prepared", default=None, help="a tokenized task directory from `prepare` (skips tokenizing)")
+    train.add_argument(
+        "--prepared", default=None, help="a tokenized task directory from `prepare` (skips tokenizing)"
+    )
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when visible)")
     train.set_defaults(handler=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="score a finished run on a split of its task",
-                                   description="Write {split}_predictions.safetensors and {split}_metrics.json "
-                                   "into OUT (default RUN/evaluation/); the run's own files stay as they are.")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a finished run on a split of its task",
+        description="Write {split}_predictions.safetensors and {split}_metrics.json "
+        "into OUT (default RUN/evaluation/); the run's own files stay as they are.",
+    )
     evaluate.add_argument("--run", required=True, help="run directory written by `maskbert train`")
     evaluate.add_argument("--split", required=True, choices=["train", "dev", "test"])
-    evaluate.add_argument("--prepared", default=None,
-                          help="tokenized task directory (default: the run's own; another task's needs the same labels)")
-    evaluate.add_argument("--out", default=None, help="folder for the predictions and metrics (default RUN/evaluation)")
+    evaluate.add_argument(
+        "--prepared",
+        default=None,
+        help="tokenized task directory (default: the run's own; another task's needs the same labels)",
+    )
+    evaluate.add_argument(
+        "--out", default=None, help="folder for the predictions and metrics (default RUN/evaluation)"
+    )
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(handler=cmd_evaluate)
 
-    memory = commands.add_parser("memory", help="Table 8: parameters and memory of masking vs finetuning",
-                                 description="Computed from the model config alone (shipped for the paper models).")
+    memory = commands.add_parser(
+        "memory",
+        help="Table 8: parameters and memory of masking vs finetuning",
+        description="Computed from the model config alone (shipped for the paper models).",
+    )
     memory.add_argument("--model", default="bert-base-uncased")
     memory.add_argument("--masked-blocks", default=None)
-    memory.add_argument("--tasks", default=None,
-                        help="comma list TASK=LABELS (e.g. MRPC=2,TREC=6) for per-task and accumulated rows")
+    memory.add_argument(
+        "--tasks",
+        default=None,
+        help="comma list TASK=LABELS (e.g. MRPC=2,TREC=6) for per-task and accumulated rows",
+    )
     memory.set_defaults(handler=cmd_memory)
 
-    predict = commands.add_parser("predict", help="serve masks on one backbone: JSONL requests in, predictions out",
-                                  description="Load the base model once and the given masks; read JSONL requests "
-                                  '{"task": ..., "text": ...[, "text_pair": ...]} from stdin (or --input) and write '
-                                  "one JSON line per request: label and probabilities (tagging: words and labels), "
-                                  'or {"line": N, "error": ...} for a bad request.')
-    predict.add_argument("--model-dir", action="append", required=True, metavar="[NAME=]DIR",
-                         help="a mask directory, run directory or mask file; repeat for more tasks (NAME: the task "
-                         "name requests use, default the recorded task name)")
-    predict.add_argument("--base-model", default=None, help="base model name or directory (default: the recorded one)")
+    predict = commands.add_parser(
+        "predict",
+        help="serve masks on one backbone: JSONL requests in, predictions out",
+        description="Load the base model once and the given masks; read JSONL requests "
+        '{"task": ..., "text": ...[, "text_pair": ...]} from stdin (or --input) and write '
+        "one JSON line per request: label and probabilities (tagging: words and labels), "
+        'or {"line": N, "error": ...} for a bad request.',
+    )
+    predict.add_argument(
+        "--model-dir",
+        action="append",
+        required=True,
+        metavar="[NAME=]DIR",
+        help="a mask directory, run directory or mask file; repeat for more tasks (NAME: the task "
+        "name requests use, default the recorded task name)",
+    )
+    predict.add_argument(
+        "--base-model", default=None, help="base model name or directory (default: the recorded one)"
+    )
     predict.add_argument("--input", default=None, help="JSONL file of requests (default: stdin)")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.add_argument("--max-length", type=int, default=128)

@@ -58,7 +58,9 @@ def _level_probabilities() -> np.ndarray:
 LEVEL_PROBABILITY = _level_probabilities()
 
 
-def initial_scores(config: MaskingConfig, layers: list[tuple[str, tuple[int, ...]]]) -> Iterator[tuple[str, torch.Tensor]]:
+def initial_scores(
+    config: MaskingConfig, layers: list[tuple[str, tuple[int, ...]]]
+) -> Iterator[tuple[str, torch.Tensor]]:
     """The scores mask_model gave each layer, regenerated on the CPU from config.seed.
 
     `layers` must be in mask_model's order (``model.maskbert_masking.layer_names``): the generator is
@@ -121,7 +123,9 @@ def _choose_levels(flipped: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total, choices = None, []
     for b in with_flips:
         k, n = float(flipped[b]), float(counts[b])
-        payload = np.append(-(k * LOG2_LEVEL[1:255] + (n - k) * LOG2_NOT_LEVEL[1:255]), 0.0 if k == n else np.inf)
+        payload = np.append(
+            -(k * LOG2_LEVEL[1:255] + (n - k) * LOG2_NOT_LEVEL[1:255]), 0.0 if k == n else np.inf
+        )
         if total is None:
             total = payload + DELTA_BITS[np.arange(1, 256) - FIRST_LEVEL + 254]
             continue
@@ -160,7 +164,9 @@ def _delta_model():
 DELTA_MODEL, DELTA_BITS = _delta_model()
 with np.errstate(divide="ignore"):
     LOG2_LEVEL, LOG2_NOT_LEVEL = np.log2(LEVEL_PROBABILITY), np.log2(1 - LEVEL_PROBABILITY)
-STEP_BITS = DELTA_BITS[np.arange(1, 256)[:, None] - np.arange(1, 256)[None, :] + 254]  # [new, previous] levels
+STEP_BITS = DELTA_BITS[
+    np.arange(1, 256)[:, None] - np.arange(1, 256)[None, :] + 254
+]  # [new, previous] levels
 FIRST_LEVEL = 110  # what the first bin's level is coded against (a flip probability of about 1%)
 OCCUPIED_MODEL = constriction.stream.model.Bernoulli(0.75, perfect=False)  # a non-empty bin has flips
 
@@ -178,9 +184,13 @@ def encode_layer(mask: np.ndarray, bins: np.ndarray) -> bytes:
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for b in reversed(np.flatnonzero((levels > 0) & (levels < 255))):
         symbols = flips[positions[starts[b] : starts[b + 1]]].astype(np.int32)
-        encoder.encode_reverse(symbols, constriction.stream.model.Bernoulli(LEVEL_PROBABILITY[levels[b]], perfect=False))
+        encoder.encode_reverse(
+            symbols, constriction.stream.model.Bernoulli(LEVEL_PROBABILITY[levels[b]], perfect=False)
+        )
     table = levels[occupied]
-    if table.size:  # pushed after the flips, so decoded before them: each level as the step from the previous one
+    if (
+        table.size
+    ):  # pushed after the flips, so decoded before them: each level as the step from the previous one
         encoder.encode_reverse((np.diff(table, prepend=FIRST_LEVEL) + 254).astype(np.int32), DELTA_MODEL)
     encoder.encode_reverse(occupied[counts > 0].astype(np.int32), OCCUPIED_MODEL)  # decoded first of all
     crc = zlib.crc32(np.packbits(mask).tobytes())
@@ -194,7 +204,9 @@ def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
         raise MaskCodingError(f"{where}coded mask of {len(coded)} bytes does not fit its layout (truncated)")
     crc = int.from_bytes(coded[:HEADER_BYTES], "little")
     try:
-        decoder = constriction.stream.stack.AnsCoder(np.frombuffer(coded[HEADER_BYTES:], dtype="<u4").astype(np.uint32))
+        decoder = constriction.stream.stack.AnsCoder(
+            np.frombuffer(coded[HEADER_BYTES:], dtype="<u4").astype(np.uint32)
+        )
     except ValueError as error:
         raise MaskCodingError(f"{where}coded mask is not a valid ANS stream (corrupted): {error}") from None
     nonempty = np.bincount(bins, minlength=BINS) > 0
@@ -220,26 +232,35 @@ def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
             flips[group] = decoder.decode(model, int(group.size)).astype(bool)
     mask = (bins >= BINS_PER_SIDE) ^ flips
     if not decoder.is_empty() or zlib.crc32(np.packbits(mask).tobytes()) != crc:
-        raise MaskCodingError(f"{where}decoded mask fails its CRC-32 check (corrupted data, or another seed, "
-                              "masking config or torch random generator than the mask was coded with)")
+        raise MaskCodingError(
+            f"{where}decoded mask fails its CRC-32 check (corrupted data, or another seed, "
+            "masking config or torch random generator than the mask was coded with)"
+        )
     return mask
 
 
-def encode_masks(masks: dict[str, torch.Tensor], config: MaskingConfig, init_order: list[str]) -> dict[str, bytes]:
+def encode_masks(
+    masks: dict[str, torch.Tensor], config: MaskingConfig, init_order: list[str]
+) -> dict[str, bytes]:
     """Coded bytes of every layer; `init_order` is mask_model's layer order (model.maskbert_masking.layer_names)."""
     layers = [(name, tuple(masks[name].shape)) for name in init_order]
-    return {name: encode_layer(masks[name].reshape(-1).cpu().numpy(), score_bins(scores, config))
-            for name, scores in initial_scores(config, layers)}
+    return {
+        name: encode_layer(masks[name].reshape(-1).cpu().numpy(), score_bins(scores, config))
+        for name, scores in initial_scores(config, layers)
+    }
 
 
-def decode_masks(coded: dict[str, bytes], config: MaskingConfig,
-                 layers: list[tuple[str, tuple[int, ...]]]) -> dict[str, torch.Tensor]:
+def decode_masks(
+    coded: dict[str, bytes], config: MaskingConfig, layers: list[tuple[str, tuple[int, ...]]]
+) -> dict[str, torch.Tensor]:
     """Bool masks of every layer from their coded bytes; `layers` as (name, shape) in mask_model's order."""
     masks = {}
     for name, scores in initial_scores(config, layers):
         if name not in coded:
             raise MaskCodingError(f"layer '{name}': no coded mask")
-        masks[name] = torch.from_numpy(decode_layer(coded[name], score_bins(scores, config), name)).reshape(scores.shape)
+        masks[name] = torch.from_numpy(decode_layer(coded[name], score_bins(scores, config), name)).reshape(
+            scores.shape
+        )
     return masks
 
 
@@ -260,9 +281,15 @@ def coded_size(masks: dict[str, torch.Tensor], config: MaskingConfig, init_order
         flipped += int(flips.sum())
         weights += bins.size
     bits = 8 * sum(len(c) for c in coded.values())
-    return {"bits": bits, "bits_per_weight": bits / weights, "entropy_bits": entropy,
-            "entropy_bits_per_weight": entropy / weights, "weights": weights, "flipped": flipped,
-            "flip_fraction": flipped / weights}
+    return {
+        "bits": bits,
+        "bits_per_weight": bits / weights,
+        "entropy_bits": entropy,
+        "entropy_bits_per_weight": entropy / weights,
+        "weights": weights,
+        "flipped": flipped,
+        "flip_fraction": flipped / weights,
+    }
 
 
 def model_coded_size(model) -> dict:

@@ -51,7 +51,9 @@ def count_gpus() -> int:
     """
     if shutil.which("nvidia-smi"):
         try:
-            out = subprocess.run(["nvidia-smi", "-L"], check=False, capture_output=True, text=True, timeout=60)
+            out = subprocess.run(
+                ["nvidia-smi", "-L"], check=False, capture_output=True, text=True, timeout=60
+            )
         except (OSError, subprocess.SubprocessError):
             out = None
         if out is not None and out.returncode == 0:
@@ -61,7 +63,10 @@ def count_gpus() -> int:
     try:
         out = subprocess.run(
             [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
-            check=False, capture_output=True, text=True, timeout=300,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
@@ -90,7 +95,7 @@ def _namespace(env: Mapping[str, str]) -> str:
 
 
 def _try_lock(path: Path):
-    handle = open(path, "a+")  # noqa: SIM115 - kept open for the lifetime of the lock
+    handle = open(path, "a+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -138,7 +143,9 @@ def acquire_device(
                 break
         else:
             if timeout is not None and time.monotonic() - start > timeout:
-                raise TimeoutError(f"no free GPU among {candidates} after {timeout:.0f} s (locks in {lock_dir})")
+                raise TimeoutError(
+                    f"no free GPU among {candidates} after {timeout:.0f} s (locks in {lock_dir})"
+                )
             time.sleep(poll_seconds)
             continue
         break
@@ -153,7 +160,6 @@ def acquire_device(
             env["CUDA_VISIBLE_DEVICES"] = previous
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         handle.close()
-
 
 
 def pick_device() -> str:

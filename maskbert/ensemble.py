@@ -138,4 +138,3 @@ def evaluate_ensemble_files(
 def error_rate(score: float | None) -> float | None:
     """Test error in percent, as Tables 2 and 6 report it (100 - accuracy / F1)."""
     return None if score is None else 100.0 - float(score)
-

@@ -64,7 +64,9 @@ class Predictions:
         word_bounds = np.cumsum(self.word_counts)[:-1]
         gold_sentences = [s.tolist() for s in np.split(self.word_labels, word_bounds)]
         full_predictions = []
-        for gold, kept, kept_predicted in zip(gold_sentences, np.split(self.kept_words, bounds), predicted_sentences):
+        for gold, kept, kept_predicted in zip(
+            gold_sentences, np.split(self.kept_words, bounds), predicted_sentences
+        ):
             sentence = [DROPPED] * len(gold)
             for word, label in zip(kept.tolist(), kept_predicted):
                 sentence[word] = label
@@ -73,7 +75,9 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict(model, dataset, task, pad_token_id: int, batch_size: int = 64, device: str = "cpu") -> Predictions:
+def predict(
+    model, dataset, task, pad_token_id: int, batch_size: int = 64, device: str = "cpu"
+) -> Predictions:
     """Run the model over a split in length-sorted batches (less padding), returning rows in order."""
     from maskbert.data import collate
 
@@ -93,8 +97,13 @@ def predict(model, dataset, task, pad_token_id: int, batch_size: int = 64, devic
                 logits_by_row[i] = output[j]
     logits = torch.cat([logits_by_row[i].reshape(-1, logits_by_row[i].shape[-1]) for i in range(len(rows))])
     if task.kind != "tagging":
-        return Predictions(logits=logits.numpy(), labels=np.array([r["labels"] for r in rows], dtype=np.int64))
-    flat = lambda column: np.array([value for r in rows for value in r[column]], dtype=np.int64)
+        return Predictions(
+            logits=logits.numpy(), labels=np.array([r["labels"] for r in rows], dtype=np.int64)
+        )
+
+    def flat(column):
+        return np.array([value for r in rows for value in r[column]], dtype=np.int64)
+
     return Predictions(
         logits=logits.numpy(),
         labels=np.array([label for r in rows for label in r["labels"] if label != -100], dtype=np.int64),
@@ -110,9 +119,16 @@ def _length(row: dict) -> int:
     return max(len(c) for c in ids) if ids and isinstance(ids[0], list) else len(ids)
 
 
-def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | None = None,
-                 out_dir: str | Path | None = None, device: str | None = None, *,
-                 predictions_path: str | Path | None = None, metrics_path: str | Path | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    split: str,
+    prepared_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    device: str | None = None,
+    *,
+    predictions_path: str | Path | None = None,
+    metrics_path: str | Path | None = None,
+) -> dict:
     """Score a finished run's best model on a split of its task, or of another task with the same labels.
 
     Writes `{split}_predictions.safetensors` and `{split}_metrics.json` into `out_dir` (default
@@ -131,25 +147,46 @@ def evaluate_run(run_dir: str | Path, split: str, prepared_dir: str | Path | Non
     task = prepared.task
     if split not in prepared.splits:
         raise ValueError(f"task '{task.name}' has no '{split}' split: it has {sorted(prepared.splits)}")
-    columns = label_columns(run["label_names"], task.label_names, f"{run_dir} (task '{run['task']}')",
-                            f"{prepared.path} (task '{task.name}')")
+    columns = label_columns(
+        run["label_names"],
+        task.label_names,
+        f"{run_dir} (task '{run['task']}')",
+        f"{prepared.path} (task '{task.name}')",
+    )
     device = device or pick_device()
     model = load_run_model(run_dir, device=device)
-    predictions = predict(model, prepared.splits[split], task, prepared.pad_token_id,
-                          batch_size=2 * run["batch_size"], device=device)
+    predictions = predict(
+        model,
+        prepared.splits[split],
+        task,
+        prepared.pad_token_id,
+        batch_size=2 * run["batch_size"],
+        device=device,
+    )
     predictions.logits = predictions.logits[:, columns]
     out_dir = Path(out_dir) if out_dir is not None else run_dir / EVALUATION
     predictions.save(predictions_path or out_dir / f"{split}_predictions.safetensors")
-    result = {"split": split, "task": task.name, "run_task": run["task"], "metric": task.metric,
-              "score": predictions.score(task), "examples": len(prepared.splits[split])}
+    result = {
+        "split": split,
+        "task": task.name,
+        "run_task": run["task"],
+        "metric": task.metric,
+        "score": predictions.score(task),
+        "examples": len(prepared.splits[split]),
+    }
     if task.kind == "tagging":
-        result.update(words_scored=int(predictions.kept_counts.sum()), words_dropped=predictions.words_dropped,
-                      score_all_words=predictions.score(task, all_words=True))
+        result.update(
+            words_scored=int(predictions.kept_counts.sum()),
+            words_dropped=predictions.words_dropped,
+            score_all_words=predictions.score(task, all_words=True),
+        )
     write_json_atomic(metrics_path or out_dir / f"{split}_metrics.json", result)
     return result
 
 
-def label_columns(model_labels, data_labels, model_where: str = "model", data_where: str = "data") -> list[int]:
+def label_columns(
+    model_labels, data_labels, model_where: str = "model", data_where: str = "data"
+) -> list[int]:
     """For each label id of the data, the model's output column with the same label name.
 
     The identity when the names agree in order; a permutation when the same names come in another
@@ -157,5 +194,7 @@ def label_columns(model_labels, data_labels, model_where: str = "model", data_wh
     """
     model_labels, data_labels = list(model_labels), list(data_labels)
     if sorted(model_labels) != sorted(data_labels) or len(set(model_labels)) != len(model_labels):
-        raise ValueError(f"label sets differ: {model_where} has {model_labels}, {data_where} has {data_labels}")
+        raise ValueError(
+            f"label sets differ: {model_where} has {model_labels}, {data_where} has {data_labels}"
+        )
     return [model_labels.index(name) for name in data_labels]

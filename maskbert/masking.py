@@ -117,7 +117,9 @@ class MaskingConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"masking config: unknown key '{unknown[0]}'; expected some of {', '.join(sorted(known))}")
+            raise ValueError(
+                f"masking config: unknown key '{unknown[0]}'; expected some of {', '.join(sorted(known))}"
+            )
         return cls(**values)
 
     def to_json(self) -> str:
@@ -194,13 +196,25 @@ def masking_report(model: nn.Module) -> dict:
     layers = []
     for name, mask in binary_masks(model).items():
         zeros = int((~mask).sum())
-        layers.append({"layer": name, "shape": list(mask.shape), "weights": mask.numel(),
-                       "zeros": zeros, "sparsity": zeros / mask.numel()})
+        layers.append(
+            {
+                "layer": name,
+                "shape": list(mask.shape),
+                "weights": mask.numel(),
+                "zeros": zeros,
+                "sparsity": zeros / mask.numel(),
+            }
+        )
     total = sum(row["weights"] for row in layers)
     zeros = sum(row["zeros"] for row in layers)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"masked_weights": total, "zeros": zeros, "sparsity": zeros / total if total else 0.0,
-            "trainable_parameters": trainable, "layers": layers}
+    return {
+        "masked_weights": total,
+        "zeros": zeros,
+        "sparsity": zeros / total if total else 0.0,
+        "trainable_parameters": trainable,
+        "layers": layers,
+    }
 
 
 def mask_changes(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> float:

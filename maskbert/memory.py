@@ -35,7 +35,9 @@ def load_config(model: str):
     return AutoConfig.from_pretrained(str(shipped) if shipped else resolve_model_path(model))
 
 
-def model_sizes(model: str, masked_blocks: str | None = None, layer_types=LAYER_TYPES, kind: str = "single") -> dict:
+def model_sizes(
+    model: str, masked_blocks: str | None = None, layer_types=LAYER_TYPES, kind: str = "single"
+) -> dict:
     """Pretrained parameter count, masked weight count (chosen blocks + W_P) and hidden size for a task kind.
 
     The masked layers are found as `mask_model` finds them, on the task kind's head built on the meta
@@ -58,10 +60,14 @@ def _model_sizes(model: str, masked_blocks: str | None, layer_types: tuple[str, 
         backbone = AutoModel.from_config(config)
         task_model = HEAD_CLASSES[kind].from_config(config)
     unreleased = NOT_IN_CHECKPOINT.get(family.name, ())
-    pretrained = {f"{task_model.base_model_prefix}.{name}": p.numel() for name, p in backbone.named_parameters()
-                  if not name.startswith(unreleased)}
-    names = masked_layer_names(task_model, MaskingConfig(masked_blocks=masked_blocks, layer_types=layer_types,
-                                                         mask_classifier=False))
+    pretrained = {
+        f"{task_model.base_model_prefix}.{name}": p.numel()
+        for name, p in backbone.named_parameters()
+        if not name.startswith(unreleased)
+    }
+    names = masked_layer_names(
+        task_model, MaskingConfig(masked_blocks=masked_blocks, layer_types=layer_types, mask_classifier=False)
+    )
     modules = dict(task_model.named_modules())
     return {
         "pretrained_params": sum(pretrained.values()),
@@ -75,8 +81,14 @@ def kb(params: float, bytes_per_param: float) -> float:
     return round(params * bytes_per_param / 1000, 3)
 
 
-def task_storage(model: str, method: str, head_outputs: int, kind: str = "single",
-                 masked_blocks: str | None = None, mask_bits_per_weight: float | None = None) -> list[StorageItem]:
+def task_storage(
+    model: str,
+    method: str,
+    head_outputs: int,
+    kind: str = "single",
+    masked_blocks: str | None = None,
+    mask_bits_per_weight: float | None = None,
+) -> list[StorageItem]:
     """What `method` stores to serve one task of `kind` whose classifier has `head_outputs` outputs.
 
     `mask_bits_per_weight` prices every per-task 1-bit mask at that rate instead: masks entropy-coded
@@ -85,8 +97,12 @@ def task_storage(model: str, method: str, head_outputs: int, kind: str = "single
     items = get_method(method).task_storage(model_sizes(model, masked_blocks, kind=kind), head_outputs)
     if mask_bits_per_weight is None:
         return items
-    return [dataclasses.replace(item, bytes_per_param=mask_bits_per_weight / 8)
-            if item.shared is None and item.bytes_per_param == BIT_BYTES else item for item in items]
+    return [
+        dataclasses.replace(item, bytes_per_param=mask_bits_per_weight / 8)
+        if item.shared is None and item.bytes_per_param == BIT_BYTES
+        else item
+        for item in items
+    ]
 
 
 def running_totals(tasks: Iterable[tuple[list[StorageItem], int]]) -> list[tuple[int, float]]:
@@ -110,34 +126,72 @@ def running_totals(tasks: Iterable[tuple[list[StorageItem], int]]) -> list[tuple
     return totals
 
 
-def memory_table(model: str = "bert-base-uncased", task_num_labels: dict[str, int] | None = None,
-                 masked_blocks: str | None = None, task_kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
+def memory_table(
+    model: str = "bert-base-uncased",
+    task_num_labels: dict[str, int] | None = None,
+    masked_blocks: str | None = None,
+    task_kinds: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Table 8's items for masking: the pretrained model, then per task its masks and classifier."""
     rows, pretrained_done = [], False
     for task, outputs in (task_num_labels or {"binary": 2}).items():
         sizes = model_sizes(model, masked_blocks, kind=(task_kinds or {}).get(task, "single"))
         if not pretrained_done:
-            rows.append({"item": f"pretrained {model}", "params": sizes["pretrained_params"],
-                         "memory_kb": kb(sizes["pretrained_params"], FP32_BYTES), "note": "fp32"})
+            rows.append(
+                {
+                    "item": f"pretrained {model}",
+                    "params": sizes["pretrained_params"],
+                    "memory_kb": kb(sizes["pretrained_params"], FP32_BYTES),
+                    "note": "fp32",
+                }
+            )
             pretrained_done = True
         shape = f"{sizes['hidden_size']}x{outputs}"
         classifier = sizes["hidden_size"] * outputs
-        rows.append({"item": f"masked weights {task}", "params": sizes["masked_weights"],
-                     "memory_kb": kb(sizes["masked_weights"], BIT_BYTES), "note": "1 bit each"})
+        rows.append(
+            {
+                "item": f"masked weights {task}",
+                "params": sizes["masked_weights"],
+                "memory_kb": kb(sizes["masked_weights"], BIT_BYTES),
+                "note": "1 bit each",
+            }
+        )
         if sizes["head_dense_params"]:
-            rows.append({"item": f"head dense layer {task} (not pretrained)", "params": sizes["head_dense_params"],
-                         "memory_kb": kb(sizes["head_dense_params"], FP32_BYTES), "note": "fp32"})
-        rows.append({"item": f"classifier {task} {shape}", "params": classifier,
-                     "memory_kb": kb(classifier, FP32_BYTES), "note": "fp32"})
-        rows.append({"item": f"classifier mask {task} {shape}", "params": classifier,
-                     "memory_kb": kb(classifier, BIT_BYTES), "note": "1 bit each"})
+            rows.append(
+                {
+                    "item": f"head dense layer {task} (not pretrained)",
+                    "params": sizes["head_dense_params"],
+                    "memory_kb": kb(sizes["head_dense_params"], FP32_BYTES),
+                    "note": "fp32",
+                }
+            )
+        rows.append(
+            {
+                "item": f"classifier {task} {shape}",
+                "params": classifier,
+                "memory_kb": kb(classifier, FP32_BYTES),
+                "note": "fp32",
+            }
+        )
+        rows.append(
+            {
+                "item": f"classifier mask {task} {shape}",
+                "params": classifier,
+                "memory_kb": kb(classifier, BIT_BYTES),
+                "note": "1 bit each",
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def accumulated_memory(model: str, task_num_labels: dict[str, int], masked_blocks: str | None = None,
-                       task_kinds: Mapping[str, str] | None = None,
-                       methods: tuple[str, ...] = ("finetuning", "masking"),
-                       coded_bits_per_weight: float | None = None) -> pd.DataFrame:
+def accumulated_memory(
+    model: str,
+    task_num_labels: dict[str, int],
+    masked_blocks: str | None = None,
+    task_kinds: Mapping[str, str] | None = None,
+    methods: tuple[str, ...] = ("finetuning", "masking"),
+    coded_bits_per_weight: float | None = None,
+) -> pd.DataFrame:
     """Figure 3: parameters and MB needed to serve the first n tasks, per method.
 
     `task_num_labels` maps each task to its classifier's outputs (TaskSpec.head_outputs), `task_kinds`
@@ -147,20 +201,36 @@ def accumulated_memory(model: str, task_num_labels: dict[str, int], masked_block
     kinds = task_kinds or {}
     rows = [{"n_tasks": n, "task": task} for n, task in enumerate(task_num_labels, start=1)]
     for method in methods:
-        tasks = [(task_storage(model, method, outputs, kinds.get(task, "single"), masked_blocks), 0)
-                 for task, outputs in task_num_labels.items()]
+        tasks = [
+            (task_storage(model, method, outputs, kinds.get(task, "single"), masked_blocks), 0)
+            for task, outputs in task_num_labels.items()
+        ]
         for row, (params, kbytes) in zip(rows, running_totals(tasks)):
             row.update({f"{method}_params": int(params), f"{method}_mb": kbytes / 1000})
     if coded_bits_per_weight is not None:
-        tasks = [(task_storage(model, "masking", outputs, kinds.get(task, "single"), masked_blocks,
-                               coded_bits_per_weight), 0) for task, outputs in task_num_labels.items()]  # fmt: skip
+        tasks = [
+            (
+                task_storage(
+                    model, "masking", outputs, kinds.get(task, "single"), masked_blocks, coded_bits_per_weight
+                ),
+                0,
+            )
+            for task, outputs in task_num_labels.items()
+        ]
         for row, (_, kbytes) in zip(rows, running_totals(tasks)):
             row["masking_coded_mb"] = kbytes / 1000
     return pd.DataFrame(rows)
 
 
-def ensemble_memory_mb(model: str, num_labels: int, members: int, method: str, masked_blocks: str | None = None,
-                       kind: str = "single", mask_bits_per_weight: float | None = None) -> float:
+def ensemble_memory_mb(
+    model: str,
+    num_labels: int,
+    members: int,
+    method: str,
+    masked_blocks: str | None = None,
+    kind: str = "single",
+    mask_bits_per_weight: float | None = None,
+) -> float:
     """Table 2's memory column: one model (members=1) or an ensemble of `members` seed runs.
 
     Each member is a run with its own seed, so what a method shares across tasks of one seed (masking's

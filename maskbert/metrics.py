@@ -27,11 +27,18 @@ def score_tagging(metric: str, predicted: list[list[int]], gold: list[list[int]]
     wrong for token accuracy; for NER it reads as 'O', so its entity counts as missed.
     """
     if metric == "token_accuracy":
-        flat_predicted = np.concatenate([np.asarray(s, dtype=np.int64) for s in predicted]) if predicted else []
+        flat_predicted = (
+            np.concatenate([np.asarray(s, dtype=np.int64) for s in predicted]) if predicted else []
+        )
         flat_gold = np.concatenate([np.asarray(s, dtype=np.int64) for s in gold]) if gold else []
         return score_labels("accuracy", flat_predicted, flat_gold)
     if metric == "ner_f1":
         names = list(label_names)
-        to_tags = lambda ids: [names[i] if i != DROPPED else "O" for i in ids]
-        return float(100.0 * f1_score([to_tags(s) for s in gold], [to_tags(s) for s in predicted], average="micro"))
+
+        def to_tags(ids):
+            return [names[i] if i != DROPPED else "O" for i in ids]
+
+        return float(
+            100.0 * f1_score([to_tags(s) for s in gold], [to_tags(s) for s in predicted], average="micro")
+        )
     return score_labels(metric, np.concatenate(predicted), np.concatenate(gold))

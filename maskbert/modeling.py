@@ -49,8 +49,9 @@ def load_task_model(model: str, task, seed: int) -> nn.Module:
     path = resolve_model_path(model)
     family_of(AutoConfig.from_pretrained(path))
     torch.manual_seed(seed)
-    network, loading_info = HEAD_CLASSES[task.kind].from_pretrained(path, output_loading_info=True,
-                                                                    **head_kwargs(task))
+    network, loading_info = HEAD_CLASSES[task.kind].from_pretrained(
+        path, output_loading_info=True, **head_kwargs(task)
+    )
     network.maskbert_random_init = sorted(loading_info["missing_keys"])
     return network
 

@@ -72,15 +72,18 @@ def default_task_name(record: dict) -> str:
 class MaskServer:
     """A pretrained model loaded once, with task masks attached and swapped in on demand."""
 
-    def __init__(self, base_model: str | None = None, device: str = "cpu", batch_size: int = 32,
-                 max_length: int = 128):
+    def __init__(
+        self, base_model: str | None = None, device: str = "cpu", batch_size: int = 32, max_length: int = 128
+    ):
         self.base_model, self.device = base_model, device
         self.batch_size, self.max_length = batch_size, max_length
         self.tasks: dict[str, ServedTask] = {}
         self.active: str | None = None
         self._models: dict[type, nn.Module] = {}  # one per head class, all sharing the first one's backbone
         self._fingerprints: dict[type, str] = {}
-        self._zeroed: dict[nn.Linear, tuple] = {}  # positions the active mask zeroed, and their pretrained values
+        self._zeroed: dict[
+            nn.Linear, tuple
+        ] = {}  # positions the active mask zeroed, and their pretrained values
         self._tokenizers: dict[str, object] = {}
 
     def add(self, path: str | Path, name: str | None = None) -> str:
@@ -90,21 +93,33 @@ class MaskServer:
         record = metadata["task"]
         name = name or default_task_name(record)
         if name in self.tasks:
-            raise ValueError(f"{file}: task name '{name}' is already taken by {self.tasks[name].path}; "
-                             "give this one another name")
+            raise ValueError(
+                f"{file}: task name '{name}' is already taken by {self.tasks[name].path}; "
+                "give this one another name"
+            )
         if record["kind"] not in SERVED_KINDS:
-            raise ValueError(f"{file}: task kind '{record['kind']}' cannot be served; expected {SERVED_KINDS}")
+            raise ValueError(
+                f"{file}: task kind '{record['kind']}' cannot be served; expected {SERVED_KINDS}"
+            )
         model = self._model_for(record, metadata, file)
         modules = dict(model.named_modules())
         for layer, shape in metadata["layers"].items():
-            if layer + ".weight" in metadata["random_init"]:  # the task's own head layer: its shape is the task's
+            if (
+                layer + ".weight" in metadata["random_init"]
+            ):  # the task's own head layer: its shape is the task's
                 continue
             if not isinstance(modules.get(layer), nn.Linear) or list(modules[layer].weight.shape) != shape:
-                raise ArtifactError(f"{file}: layer '{layer}' with shape {shape} is not a linear layer of the base model")
-        artifact_masks(metadata, tensors, str(file))  # decodes once now, so a bad file fails here, not mid-stream
+                raise ArtifactError(
+                    f"{file}: layer '{layer}' with shape {shape} is not a linear layer of the base model"
+                )
+        artifact_masks(
+            metadata, tensors, str(file)
+        )  # decodes once now, so a bad file fails here, not mid-stream
         head = {n: tensors[HEAD_PREFIX + n] for n in metadata["random_init"]}
         masks = {n: t for n, t in tensors.items() if not n.startswith(HEAD_PREFIX)}
-        self.tasks[name] = ServedTask(name, record["kind"], tuple(record["label_names"]), file, metadata, masks, head)
+        self.tasks[name] = ServedTask(
+            name, record["kind"], tuple(record["label_names"]), file, metadata, masks, head
+        )
         return name
 
     def _model_for(self, record: dict, metadata: dict, file: Path) -> nn.Module:
@@ -113,8 +128,9 @@ class MaskServer:
         if head_class not in self._models:
             base = self.base_model or metadata["base_model"]
             task = type("Task", (), {"kind": record["kind"], "label_names": tuple(record["label_names"])})
-            model, info = head_class.from_pretrained(resolve_model_path(base), output_loading_info=True,
-                                                     **head_kwargs(task))
+            model, info = head_class.from_pretrained(
+                resolve_model_path(base), output_loading_info=True, **head_kwargs(task)
+            )
             model.maskbert_random_init = sorted(info["missing_keys"])
             self._fingerprints[head_class] = base_fingerprint(model)
             if self._models:
@@ -126,9 +142,11 @@ class MaskServer:
             self._models[head_class] = model.to(self.device).eval()
             self.base_model = base
         if self._fingerprints[head_class] != metadata["base_fingerprint"]:
-            raise ArtifactError(f"{file}: made for base model '{metadata['base_model']}' (fingerprint "
-                                f"{metadata['base_fingerprint']}), but the served base model '{self.base_model}' "
-                                f"has fingerprint {self._fingerprints[head_class]}")
+            raise ArtifactError(
+                f"{file}: made for base model '{metadata['base_model']}' (fingerprint "
+                f"{metadata['base_fingerprint']}), but the served base model '{self.base_model}' "
+                f"has fingerprint {self._fingerprints[head_class]}"
+            )
         return self._models[head_class]
 
     @torch.no_grad()
@@ -143,8 +161,9 @@ class MaskServer:
         model = self._models[HEAD_CLASSES[task.kind]]
         for parameter, value in task.head.items():
             owner, _, leaf = parameter.rpartition(".")
-            model.get_submodule(owner)._parameters[leaf] = nn.Parameter(value.to(self.device, copy=True),
-                                                                        requires_grad=False)
+            model.get_submodule(owner)._parameters[leaf] = nn.Parameter(
+                value.to(self.device, copy=True), requires_grad=False
+            )
         masks = artifact_masks(task.metadata, task.mask_tensors, str(task.path))
         for layer_name, mask in masks.items():
             layer = model.get_submodule(layer_name)
@@ -152,9 +171,15 @@ class MaskServer:
             positions = np.flatnonzero(~mask.reshape(-1).numpy()).astype(np.int32)
             if not isinstance(weights, np.ndarray):
                 positions = torch.from_numpy(positions).to(weights.device, torch.long)
-            if layer_name + ".weight" not in task.head:  # backbone weight: keep what is zeroed, to put it back
-                self._zeroed[layer] = (positions, weights[positions].copy() if isinstance(weights, np.ndarray)
-                                       else weights[positions].clone())
+            if (
+                layer_name + ".weight" not in task.head
+            ):  # backbone weight: keep what is zeroed, to put it back
+                self._zeroed[layer] = (
+                    positions,
+                    weights[positions].copy()
+                    if isinstance(weights, np.ndarray)
+                    else weights[positions].clone(),
+                )
             weights[positions] = 0.0
         self.active = name
         return model
@@ -177,7 +202,9 @@ class MaskServer:
         by_task: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
             if request.get("task") not in self.tasks:
-                raise ValueError(f"request {index}: unknown task {request.get('task')!r}; loaded: {', '.join(self.tasks)}")
+                raise ValueError(
+                    f"request {index}: unknown task {request.get('task')!r}; loaded: {', '.join(self.tasks)}"
+                )
             by_task.setdefault(request["task"], []).append(index)
         for name, indices in by_task.items():
             task = self.tasks[name]
@@ -186,31 +213,56 @@ class MaskServer:
             indices = sorted(indices, key=lambda i: len(requests[i]["text"]))
             for start in range(0, len(indices), self.batch_size):
                 batch = [requests[i] for i in indices[start : start + self.batch_size]]
-                for i, result in zip(indices[start : start + self.batch_size], self._run(model, tokenizer, task, batch)):
+                for i, result in zip(
+                    indices[start : start + self.batch_size], self._run(model, tokenizer, task, batch)
+                ):
                     results[i] = result
         return results
 
     def _run(self, model, tokenizer, task: ServedTask, batch: list[dict]) -> list[dict]:
         if task.kind == "tagging":
             words = [request["text"].split() for request in batch]
-            encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_length,
-                                padding=True, return_tensors="pt")
+            encoded = tokenizer(
+                words,
+                is_split_into_words=True,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
         else:
             pairs = [request.get("text_pair") for request in batch] if task.kind == "pair" else None
-            encoded = tokenizer([request["text"] for request in batch], pairs, truncation=True,
-                                max_length=self.max_length, padding=True, return_tensors="pt")
-        inputs = {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+            encoded = tokenizer(
+                [request["text"] for request in batch],
+                pairs,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+        inputs = {
+            k: v.to(self.device)
+            for k, v in encoded.items()
+            if k in ("input_ids", "attention_mask", "token_type_ids")
+        }
         probabilities = model(**inputs).logits.float().softmax(-1).cpu()
         if task.kind != "tagging":
-            return [{"task": task.name, "label": task.label_names[int(row.argmax())],
-                     "probabilities": {n: round(float(p), 6) for n, p in zip(task.label_names, row)}}
-                    for row in probabilities]
+            return [
+                {
+                    "task": task.name,
+                    "label": task.label_names[int(row.argmax())],
+                    "probabilities": {n: round(float(p), 6) for n, p in zip(task.label_names, row)},
+                }
+                for row in probabilities
+            ]
         results = []
         for j, sentence in enumerate(words):
             word_ids = encoded.word_ids(j)
             last_piece = {word: position for position, word in enumerate(word_ids) if word is not None}
-            labels = [task.label_names[int(probabilities[j, last_piece[w]].argmax())] if w in last_piece else None
-                      for w in range(len(sentence))]
+            labels = [
+                task.label_names[int(probabilities[j, last_piece[w]].argmax())] if w in last_piece else None
+                for w in range(len(sentence))
+            ]
             results.append({"task": task.name, "words": sentence, "labels": labels})
         return results
 
@@ -219,8 +271,12 @@ class MaskServer:
         weights kept aside for the active task."""
         held = model_bytes(*self._models.values())
         stored = sum(task.stored_bytes() for task in self.tasks.values())
-        aside = sum(p.nbytes + v.nbytes if isinstance(v, np.ndarray) else
-                    p.numel() * p.element_size() + v.numel() * v.element_size() for p, v in self._zeroed.values())
+        aside = sum(
+            p.nbytes + v.nbytes
+            if isinstance(v, np.ndarray)
+            else p.numel() * p.element_size() + v.numel() * v.element_size()
+            for p, v in self._zeroed.values()
+        )
         return {"model": held, "tasks": stored, "aside": aside, "total": held + stored + aside}
 
 
@@ -238,10 +294,12 @@ def check_request(line: str, number: int, tasks: dict[str, ServedTask]) -> dict:
     except json.JSONDecodeError as error:
         raise RequestError(f"line {number}: malformed JSON: {error.msg} (column {error.colno})") from None
     if not isinstance(request, dict):
-        raise RequestError(f"line {number}: expected a JSON object {{\"task\", \"text\"[, \"text_pair\"]}}")
+        raise RequestError(f'line {number}: expected a JSON object {{"task", "text"[, "text_pair"]}}')
     name = request.get("task")
     if name not in tasks:
-        raise RequestError(f"line {number}: unknown task {json.dumps(name)}; loaded tasks: {', '.join(sorted(tasks))}")
+        raise RequestError(
+            f"line {number}: unknown task {json.dumps(name)}; loaded tasks: {', '.join(sorted(tasks))}"
+        )
     for key in ("text", *(("text_pair",) if tasks[name].kind == "pair" else ())):
         if not isinstance(request.get(key), str) or not request[key].strip():
             raise RequestError(f"line {number}: task '{name}' needs a non-empty string \"{key}\"")
@@ -279,6 +337,9 @@ def _serve_chunk(server: MaskServer, numbered: list[tuple[int, str]]) -> list[di
 
 def model_bytes(*models: nn.Module) -> int:
     """Bytes of the models' parameters and buffers, storage shared between them counted once."""
-    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
-                for model in models for t in (*model.parameters(), *model.buffers())}
+    storages = {
+        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+        for model in models
+        for t in (*model.parameters(), *model.buffers())
+    }
     return sum(storages.values())

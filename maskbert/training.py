@@ -100,8 +100,14 @@ def train(cfg: TrainConfig) -> dict:
     state = _resume(progress / CHECKPOINT, record, trainable, optimizer)
     if state is None:
         _remove(progress)
-        state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "epochs_without_improvement": 0,
-                 "best_fields": {}, "history": []}
+        state = {
+            "epoch": 0,
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "epochs_without_improvement": 0,
+            "best_fields": {},
+            "history": [],
+        }
     write_json_atomic(out / RUN_JSON, record)
     write_lines_atomic(out / METRICS, state["history"])
 
@@ -110,7 +116,9 @@ def train(cfg: TrainConfig) -> dict:
         # one epoch
         epoch = state["epoch"] + 1
         started = time.time()
-        train_loss = _train_epoch(model, optimizer, train_rows, prepared.pad_token_id, cfg, epoch, device, out)
+        train_loss = _train_epoch(
+            model, optimizer, train_rows, prepared.pad_token_id, cfg, epoch, device, out
+        )
 
         # evaluate and keep the best
         dev = predict(model, prepared.splits["dev"], task, prepared.pad_token_id, 2 * cfg.batch_size, device)
@@ -121,23 +129,41 @@ def train(cfg: TrainConfig) -> dict:
         stats = method.epoch_stats(model, start_state)
         if improved:
             saved = _keep_best(method, model, dev, progress, record)
-            state.update(best_score=dev_score, best_epoch=epoch, epochs_without_improvement=0,
-                         best_fields={**stats, **saved})
+            state.update(
+                best_score=dev_score,
+                best_epoch=epoch,
+                epochs_without_improvement=0,
+                best_fields={**stats, **saved},
+            )
         else:
             state["epochs_without_improvement"] += 1
         state["epoch"] = epoch
-        state["history"].append({"epoch": epoch, "train_loss": train_loss, "dev_score": dev_score,
-                                 "metric": task.metric, "improved": improved, **stats,
-                                 "seconds": round(time.time() - started, 2)})
+        state["history"].append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "dev_score": dev_score,
+                "metric": task.metric,
+                "improved": improved,
+                **stats,
+                "seconds": round(time.time() - started, 2),
+            }
+        )
         write_lines_atomic(out / METRICS, state["history"])
         _save_checkpoint(progress / CHECKPOINT, record, state, optimizer, trainable)
 
     # finish
     link_or_copy_tree(progress / DEV_PREDICTIONS, out / DEV_PREDICTIONS)
     link_or_copy_tree(progress / ARTIFACT, out / ARTIFACT)
-    summary = {"best_epoch": state["best_epoch"], "best_dev_score": state["best_score"], "metric": task.metric,
-               "epochs_run": state["epoch"], "trainable_parameters": sum(p.numel() for p in trainable.values()),
-               **state["best_fields"], "done": True}
+    summary = {
+        "best_epoch": state["best_epoch"],
+        "best_dev_score": state["best_score"],
+        "metric": task.metric,
+        "epochs_run": state["epoch"],
+        "trainable_parameters": sum(p.numel() for p in trainable.values()),
+        **state["best_fields"],
+        "done": True,
+    }
     write_json_atomic(out / SUMMARY, summary)
     _remove(progress)
     return summary
@@ -151,21 +177,33 @@ def run_record(cfg: TrainConfig, prepared) -> dict:
     options = method.resolve_options(values)
     record = {**values, **{option: None for option in method_options()}, **options}
     task = prepared.task
-    record.update(source=prepared.meta["source"], path=prepared.meta["path"], prepared_dir=str(prepared.path),
-                  task_kind=task.kind, label_names=list(task.label_names), metric=task.metric)
+    record.update(
+        source=prepared.meta["source"],
+        path=prepared.meta["path"],
+        prepared_dir=str(prepared.path),
+        task_kind=task.kind,
+        label_names=list(task.label_names),
+        metric=task.metric,
+    )
     return record
 
 
 def _load_prepared(cfg: TrainConfig):
     from maskbert.data import load_prepared, prepare
 
-    prepared_dir = cfg.prepared_dir or prepare(cfg.task, cfg.model, cfg.source, cfg.path, max_length=cfg.max_length)
+    prepared_dir = cfg.prepared_dir or prepare(
+        cfg.task, cfg.model, cfg.source, cfg.path, max_length=cfg.max_length
+    )
     prepared = load_prepared(prepared_dir)
     if prepared.task.name != cfg.task:
-        raise ValueError(f"{prepared_dir}: prepared for task '{prepared.task.name}', but the run is for '{cfg.task}'")
+        raise ValueError(
+            f"{prepared_dir}: prepared for task '{prepared.task.name}', but the run is for '{cfg.task}'"
+        )
     if prepared.meta["max_length"] != cfg.max_length:
-        raise ValueError(f"{prepared_dir}: tokenized with max_length {prepared.meta['max_length']}, "
-                         f"but the run asks for {cfg.max_length}")
+        raise ValueError(
+            f"{prepared_dir}: tokenized with max_length {prepared.meta['max_length']}, "
+            f"but the run asks for {cfg.max_length}"
+        )
     return prepared
 
 
@@ -193,22 +231,38 @@ def _resume(checkpoint_path: Path, record: dict, trainable: dict, optimizer) -> 
     return checkpoint["state"]
 
 
-def _train_epoch(model, optimizer, train_rows: list, pad_token_id: int, cfg: TrainConfig, epoch: int,
-                 device: str, out: Path) -> float:
+def _train_epoch(
+    model,
+    optimizer,
+    train_rows: list,
+    pad_token_id: int,
+    cfg: TrainConfig,
+    epoch: int,
+    device: str,
+    out: Path,
+) -> float:
     """One pass over the training set in an order fixed by (seed, epoch); the mean training loss."""
     from maskbert.data import collate
 
     model.train()
-    order = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+    order = torch.randperm(
+        len(train_rows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    )
     total_loss, steps = 0.0, 0
-    progress = tqdm(range(0, len(train_rows), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}",
-                    mininterval=5, leave=False)
+    progress = tqdm(
+        range(0, len(train_rows), cfg.batch_size),
+        desc=f"epoch {epoch}/{cfg.epochs}",
+        mininterval=5,
+        leave=False,
+    )
     for start in progress:
         batch = collate([train_rows[i] for i in order[start : start + cfg.batch_size].tolist()], pad_token_id)
         loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "
-                                     f"try a smaller learning rate than {cfg.lr}")
+            raise FloatingPointError(
+                f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "
+                f"try a smaller learning rate than {cfg.lr}"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -231,10 +285,17 @@ def _keep_best(method, model, dev: Predictions, progress: Path, record: dict) ->
 
 def _save_checkpoint(path: Path, record: dict, state: dict, optimizer, trainable: dict) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"record": record, "state": state, "optimizer": optimizer.state_dict(),
-                    "trainable": {n: p.detach().cpu() for n, p in trainable.items()},
-                    "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, tmp)
+        torch.save(
+            {
+                "record": record,
+                "state": state,
+                "optimizer": optimizer.state_dict(),
+                "trainable": {n: p.detach().cpu() for n, p in trainable.items()},
+                "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
+            tmp,
+        )
 
 
 def _remove(path: Path) -> None:

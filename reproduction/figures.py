@@ -42,24 +42,43 @@ def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     for model, group in data.groupby("model", sort=False):
         for method in ("finetuning", "masking"):
             for ax, unit, scale in ((axes[0], "params", 1e6), (axes[1], "mb", 1.0)):
-                ax.plot(group["n_tasks"], group[f"{method}_{unit}"] / scale, marker="o", color=colors[method],
-                        label=f"{method.capitalize()} ({model_name(model)})",
-                        linestyle="-" if model == data["model"].iloc[0] else "--")  # fmt: skip
+                ax.plot(
+                    group["n_tasks"],
+                    group[f"{method}_{unit}"] / scale,
+                    marker="o",
+                    color=colors[method],
+                    label=f"{method.capitalize()} ({model_name(model)})",
+                    linestyle="-" if model == data["model"].iloc[0] else "--",
+                )
                 paper = group[f"{method}_{unit}_paper"]
                 if paper.notna().any():
-                    ax.scatter(group["n_tasks"], paper / scale, marker="x", s=50, color="black", zorder=3,
-                               label=f"{method.capitalize()}, paper" if ax is axes[0] else None)  # fmt: skip
+                    ax.scatter(
+                        group["n_tasks"],
+                        paper / scale,
+                        marker="x",
+                        s=50,
+                        color="black",
+                        zorder=3,
+                        label=f"{method.capitalize()}, paper" if ax is axes[0] else None,
+                    )
         coded = group.get("masking_coded_mb")
         if coded is not None and coded.notna().any():  # memory only: the parameters are masking's
-            axes[1].plot(group["n_tasks"], coded, marker=".", color="tab:green",
-                         label=f"Masking, coded ({model_name(model)})",
-                         linestyle="-" if model == data["model"].iloc[0] else "--")  # fmt: skip
+            axes[1].plot(
+                group["n_tasks"],
+                coded,
+                marker=".",
+                color="tab:green",
+                label=f"Masking, coded ({model_name(model)})",
+                linestyle="-" if model == data["model"].iloc[0] else "--",
+            )
     first = data[data["model"] == data["model"].iloc[0]] if len(data) else data
     for ax, ylabel in ((axes[0], "parameters (millions)"), (axes[1], "memory (MB)")):
         ax.set_xlabel("number of tasks")
         ax.set_ylabel(ylabel)
         ax.set_xticks(list(first["n_tasks"]))
-        ax.set_xticklabels([f"{n}\n{task_name(t)}" for n, t in zip(first["n_tasks"], first["task"])], fontsize=7)
+        ax.set_xticklabels(
+            [f"{n}\n{task_name(t)}" for n, t in zip(first["n_tasks"], first["task"])], fontsize=7
+        )
         ax.grid(alpha=0.3)
     for ax in axes:
         ax.legend(fontsize=7)

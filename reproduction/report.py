@@ -52,7 +52,7 @@ def task_name(task: str) -> str:
         from maskbert.data import get_task
 
         return get_task(task).display_name
-    except Exception:  # noqa: BLE001 - a name outside the registry is shown as is
+    except Exception:
         return task
 
 
@@ -98,8 +98,18 @@ def to_markdown(df: pd.DataFrame, caption: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -176,5 +186,3 @@ def diff_or_nan(ours, paper):
     if is_missing(ours) or is_missing(paper):
         return float("nan")
     return float(ours) - float(paper)
-
-

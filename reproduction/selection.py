@@ -17,7 +17,9 @@ def configured_grid(learning_rates: Mapping, model: str, task: str, method: str)
     replaced by the last override whose given keys (model, task, method) all match."""
     grid = learning_rates[method]
     for override in learning_rates.get("overrides") or []:
-        if all(override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))):
+        if all(
+            override.get(k) in (None, v) for k, v in (("model", model), ("task", task), ("method", method))
+        ):
             grid = override["values"]
     return sorted(float(lr) for lr in grid)
 
@@ -50,9 +52,15 @@ def select_round(records: Sequence[Mapping], round_index: int, max_extensions: i
         if [int(r["seed"]) for r in runs] != seeds:
             raise ValueError(f"lr {lr}: runs for seeds {[r['seed'] for r in runs]}, expected {seeds}")
         scores = np.array([float(r["score"]) for r in runs])
-        grid.append({"lr": lr, "mean": float(scores.mean()), "std": float(scores.std()),
-                     "scores": {str(r["seed"]): float(r["score"]) for r in runs},
-                     "runs": {str(r["seed"]): str(r["run"]) for r in runs}})  # fmt: skip
+        grid.append(
+            {
+                "lr": lr,
+                "mean": float(scores.mean()),
+                "std": float(scores.std()),
+                "scores": {str(r["seed"]): float(r["score"]) for r in runs},
+                "runs": {str(r["seed"]): str(r["run"]) for r in runs},
+            }
+        )
     if not grid:
         raise ValueError("no runs to select from")
     best = max(grid, key=lambda g: (g["mean"], -g["lr"]))
@@ -63,8 +71,17 @@ def select_round(records: Sequence[Mapping], round_index: int, max_extensions: i
         next_lrs = sorted(next_lr_beyond(best["lr"], +1 if side == "upper" else -1) for side in border)
     metrics = {r["metric"] for r in records}
     return {
-        "round": round_index, "grid_lrs": lrs, "seeds": seeds, "metric": metrics.pop() if len(metrics) == 1 else None,
-        "best_lr": best["lr"], "dev_mean": best["mean"], "dev_std": best["std"], "dev_scores": best["scores"],
-        "runs": best["runs"], "border": border, "next_lrs": next_lrs, "grid": grid,
+        "round": round_index,
+        "grid_lrs": lrs,
+        "seeds": seeds,
+        "metric": metrics.pop() if len(metrics) == 1 else None,
+        "best_lr": best["lr"],
+        "dev_mean": best["mean"],
+        "dev_std": best["std"],
+        "dev_scores": best["scores"],
+        "runs": best["runs"],
+        "border": border,
+        "next_lrs": next_lrs,
+        "grid": grid,
         "std": "population (ddof=0) over seeds",
-    }  # fmt: skip
+    }

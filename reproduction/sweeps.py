@@ -51,7 +51,9 @@ def num_blocks_of(model: str) -> int:
     MiniLM), read as JSON: importing transformers would add seconds to every DAG build."""
     path = shipped_config_path(model) or Path(resolve_model_path(model)) / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no config.json for model '{model}' (expected a shipped or local model)")
+        raise FileNotFoundError(
+            f"{path}: no config.json for model '{model}' (expected a shipped or local model)"
+        )
     config = json.loads(path.read_text())
     return int(config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"])
 
@@ -117,7 +119,9 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
             try:
                 blocks_of[model] = model_blocks(cfg, model)
             except (OSError, ValueError, KeyError) as error:
-                problems.append(f"config key '{key}.models.{i}': cannot read the config of '{model}' ({error})")
+                problems.append(
+                    f"config key '{key}.models.{i}': cannot read the config of '{model}' ({error})"
+                )
         for i, task in enumerate(section.get("tasks") or []):
             try:
                 spec = get_task(task)
@@ -129,8 +133,9 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
         seen = set()
         for i, value in enumerate(section.get("sparsities") or []):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-                problems.append(f"config key '{key}.sparsities.{i}': {value!r} is not a fraction strictly "
-                                "between 0 and 1")  # fmt: skip
+                problems.append(
+                    f"config key '{key}.sparsities.{i}': {value!r} is not a fraction strictly between 0 and 1"
+                )
             elif float(value) in seen:
                 problems.append(f"config key '{key}.sparsities.{i}': {value} appears twice")
             else:
@@ -143,8 +148,10 @@ def check_sweep_config(cfg: Mapping) -> list[str]:
             problems += _check_block_sets(key, section.get("block_sets") or [], blocks_of)
             for method in ("masking", "finetuning"):
                 if method not in (cfg.get("learning_rates") or {}):
-                    problems.append(f"config key 'learning_rates.{method}': the layer-wise sweep (Table 7) "
-                                    f"needs the {method} grid")  # fmt: skip
+                    problems.append(
+                        f"config key 'learning_rates.{method}': the layer-wise sweep (Table 7) "
+                        f"needs the {method} grid"
+                    )
     return problems
 
 
@@ -156,14 +163,18 @@ def _check_block_sets(key: str, block_sets: Sequence[str], blocks_of: Mapping[st
             try:
                 canonical = canonical_blocks(str(spec), n)
             except ValueError as error:
-                problems.append(f"config key '{key}.block_sets.{i}': '{spec}' for {model} "
-                                f"({n} blocks, 0-{n - 1}): {error}")  # fmt: skip
+                problems.append(
+                    f"config key '{key}.block_sets.{i}': '{spec}' for {model} "
+                    f"({n} blocks, 0-{n - 1}): {error}"
+                )
                 continue
             if canonical == "none":
                 problems.append(f"config key '{key}.block_sets.{i}': '{spec}' masks no block")
             elif seen.setdefault((model, canonical), i) != i:
-                problems.append(f"config key '{key}.block_sets.{i}': '{spec}' is block set "
-                                f"{seen[model, canonical]} again ({canonical})")  # fmt: skip
+                problems.append(
+                    f"config key '{key}.block_sets.{i}': '{spec}' is block set "
+                    f"{seen[model, canonical]} again ({canonical})"
+                )
     return problems
 
 
@@ -190,10 +201,21 @@ def figure1_runs(cfg: Mapping) -> list[Point]:
     if not section:
         return []
     seeds = section.get("seeds") or cfg["seeds"]
-    return [Point(model, task, "masking", all_blocks(model_blocks(cfg, model)), float(sparsity),
-                  float(section["learning_rate"]), int(seed))
-            for model in section["models"] for sparsity in section["sparsities"] for task in section["tasks"]
-            for seed in seeds]  # fmt: skip
+    return [
+        Point(
+            model,
+            task,
+            "masking",
+            all_blocks(model_blocks(cfg, model)),
+            float(sparsity),
+            float(section["learning_rate"]),
+            int(seed),
+        )
+        for model in section["models"]
+        for sparsity in section["sparsities"]
+        for task in section["tasks"]
+        for seed in seeds
+    ]
 
 
 @dataclass(frozen=True)
@@ -213,11 +235,20 @@ def layerwise_groups(cfg: Mapping) -> list[Group]:
     section = (cfg.get("sweeps") or {}).get("layerwise")
     if not section:
         return []
-    masking = [Group(model, task, "masking", canonical_blocks(str(blocks), model_blocks(cfg, model)), float(sparsity))
-               for model in section["models"] for blocks in section["block_sets"]
-               for sparsity in section["sparsities"] for task in section["tasks"]]  # fmt: skip
-    finetuning = [Group(model, task, "finetuning", None, None) for model in section["models"]
-                  for task in section["tasks"]]  # fmt: skip
+    masking = [
+        Group(
+            model, task, "masking", canonical_blocks(str(blocks), model_blocks(cfg, model)), float(sparsity)
+        )
+        for model in section["models"]
+        for blocks in section["block_sets"]
+        for sparsity in section["sparsities"]
+        for task in section["tasks"]
+    ]
+    finetuning = [
+        Group(model, task, "finetuning", None, None)
+        for model in section["models"]
+        for task in section["tasks"]
+    ]
     return masking + finetuning
 
 
@@ -239,15 +270,26 @@ def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[float
             for method in cfg["methods"]:
                 masking = method == "masking"
                 points["main"] += [
-                    Point(model, task, method, blocks if masking else None,
-                          float(training.get("initial_sparsity", 0.05)) if masking else None, lr, seed)
-                    for lr in lr_grid(model, task, method) for seed in seeds
-                ]  # fmt: skip
+                    Point(
+                        model,
+                        task,
+                        method,
+                        blocks if masking else None,
+                        float(training.get("initial_sparsity", 0.05)) if masking else None,
+                        lr,
+                        seed,
+                    )
+                    for lr in lr_grid(model, task, method)
+                    for seed in seeds
+                ]
     sweeps = cfg.get("sweeps") or {}
     if sweeps.get("layerwise"):
-        points["layerwise"] = [Point(g.model, g.task, g.method, g.masked_blocks, g.initial_sparsity, lr, seed)
-                               for g in layerwise_groups(cfg) for lr in lr_grid(g.model, g.task, g.method)
-                               for seed in seeds]  # fmt: skip
+        points["layerwise"] = [
+            Point(g.model, g.task, g.method, g.masked_blocks, g.initial_sparsity, lr, seed)
+            for g in layerwise_groups(cfg)
+            for lr in lr_grid(g.model, g.task, g.method)
+            for seed in seeds
+        ]
     if sweeps.get("initial_sparsity"):
         points["initial_sparsity"] = figure1_runs(cfg)
     return points
@@ -285,25 +327,52 @@ def figure1_table(runs: Iterable[Mapping]) -> Table:
     rows = []
     for (model, task, sparsity), group in df.groupby(key, sort=False):
         scores = group.sort_values("seed")["dev_score"].to_numpy(dtype=float)
-        rows.append({"model": model, "task": task, "metric": group["metric"].iloc[0],
-                     "initial_sparsity": float(sparsity), "lr": float(group["lr"].iloc[0]),
-                     "n_seeds": len(scores), "ours_mean": float(scores.mean()), "ours_std": float(scores.std()),
-                     "ours_min": float(scores.min()), "ours_max": float(scores.max())})  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "task": task,
+                "metric": group["metric"].iloc[0],
+                "initial_sparsity": float(sparsity),
+                "lr": float(group["lr"].iloc[0]),
+                "n_seeds": len(scores),
+                "ours_mean": float(scores.mean()),
+                "ours_std": float(scores.std()),
+                "ours_min": float(scores.min()),
+                "ours_max": float(scores.max()),
+            }
+        )
     data = pd.DataFrame(rows)
     if len(data):
         order = {t: i for i, t in enumerate(dict.fromkeys(data["task"]))}
-        data = data.sort_values(["model", "task", "initial_sparsity"], key=lambda c: c.map(order)
-                                if c.name == "task" else c, kind="stable").reset_index(drop=True)  # fmt: skip
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Task": data["task"].map(task_name), "Metric": data["metric"],
-        "Initial sparsity (%)": [f"{100 * s:g}" for s in data["initial_sparsity"]],
-        "Dev": [fmt_pm(m, s) for m, s in zip(data["ours_mean"], data["ours_std"])],
-        "Min–max": [f"{fmt(a)}–{fmt(b)}" for a, b in zip(data["ours_min"], data["ours_max"])],
-        "lr": data["lr"].map(fmt_lr), "Seeds": data["n_seeds"],
-    }) if len(data) else pd.DataFrame()  # fmt: skip
-    return Table("figure1_initial_sparsity", "Figure 1 (§5.1): dev score (%) of masking every transformer "
-                 "block, W_P and W_T, against the initial sparsity of the masks, at a fixed learning rate; "
-                 "mean ± std over seeds. The paper gives only the plot.", data, display)
+        data = data.sort_values(
+            ["model", "task", "initial_sparsity"],
+            key=lambda c: c.map(order) if c.name == "task" else c,
+            kind="stable",
+        ).reset_index(drop=True)
+    display = (
+        pd.DataFrame(
+            {
+                "Model": data["model"].map(model_name),
+                "Task": data["task"].map(task_name),
+                "Metric": data["metric"],
+                "Initial sparsity (%)": [f"{100 * s:g}" for s in data["initial_sparsity"]],
+                "Dev": [fmt_pm(m, s) for m, s in zip(data["ours_mean"], data["ours_std"])],
+                "Min–max": [f"{fmt(a)}–{fmt(b)}" for a, b in zip(data["ours_min"], data["ours_max"])],
+                "lr": data["lr"].map(fmt_lr),
+                "Seeds": data["n_seeds"],
+            }
+        )
+        if len(data)
+        else pd.DataFrame()
+    )
+    return Table(
+        "figure1_initial_sparsity",
+        "Figure 1 (§5.1): dev score (%) of masking every transformer "
+        "block, W_P and W_T, against the initial sparsity of the masks, at a fixed learning rate; "
+        "mean ± std over seeds. The paper gives only the plot.",
+        data,
+        display,
+    )
 
 
 def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
@@ -316,8 +385,15 @@ def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     for ax, task in zip(axes[0], tasks):
         for model, group in data[data["task"] == task].groupby("model", sort=False):
             x = 100 * group["initial_sparsity"]
-            ax.errorbar(x, group["ours_mean"], yerr=group["ours_std"], marker="o", markersize=3, capsize=2,
-                        label=model_name(model))  # fmt: skip
+            ax.errorbar(
+                x,
+                group["ours_mean"],
+                yerr=group["ours_std"],
+                marker="o",
+                markersize=3,
+                capsize=2,
+                label=model_name(model),
+            )
         metric = data.loc[data["task"] == task, "metric"].iloc[0]
         ax.set_title(task_name(task))
         ax.set_xlabel("initial sparsity (%)")
@@ -332,8 +408,12 @@ def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
 # ------------------------------------------------------------------------------------------------------
 # Table 7 and Figure 2: the layer-wise sweep, from learning-rate selections
 # ------------------------------------------------------------------------------------------------------
-def table7(masking: Sequence[Mapping], finetuning: Sequence[Mapping], num_blocks: Mapping[str, int],
-           paper: pd.DataFrame | None = None) -> Table:  # fmt: skip
+def table7(
+    masking: Sequence[Mapping],
+    finetuning: Sequence[Mapping],
+    num_blocks: Mapping[str, int],
+    paper: pd.DataFrame | None = None,
+) -> Table:
     """Dev mean ± std at the selected learning rate per (model, block set, initial sparsity, task), after
     the finetuning row, beside the paper's Table 7.
 
@@ -346,17 +426,31 @@ def table7(masking: Sequence[Mapping], finetuning: Sequence[Mapping], num_blocks
     for s in masking:
         n = num_blocks[s["model"]]
         blocks = canonical_blocks(str(s["masked_blocks"]), n)
-        rows.append(_table7_row(s, blocks, float(s["initial_sparsity"]), block_direction(blocks, n),
-                                _count_blocks(blocks, n), paper))  # fmt: skip
+        rows.append(
+            _table7_row(
+                s,
+                blocks,
+                float(s["initial_sparsity"]),
+                block_direction(blocks, n),
+                _count_blocks(blocks, n),
+                paper,
+            )
+        )
     data = pd.DataFrame(rows)
     duplicated = data.duplicated(["model", "method", "masked_blocks", "initial_sparsity", "task"])
     if duplicated.any():
-        raise ValueError(f"Table 7: selection {data.loc[duplicated].iloc[0][['model', 'method', 'task']].to_dict()}"
-                         f" given twice")  # fmt: skip
-    return Table("table7_layerwise", "Table 7 (§5.2, App. D.1): dev score (%) when masking a subset of the "
-                 "transformer blocks (plus W_P and W_T) at each initial sparsity, and of finetuning; mean ± "
-                 "std over seeds at the learning rate selected on the mean dev score; Δ = ours - paper.",
-                 data, _table7_display(data))  # fmt: skip
+        raise ValueError(
+            f"Table 7: selection {data.loc[duplicated].iloc[0][['model', 'method', 'task']].to_dict()}"
+            f" given twice"
+        )
+    return Table(
+        "table7_layerwise",
+        "Table 7 (§5.2, App. D.1): dev score (%) when masking a subset of the "
+        "transformer blocks (plus W_P and W_T) at each initial sparsity, and of finetuning; mean ± "
+        "std over seeds at the learning rate selected on the mean dev score; Δ = ours - paper.",
+        data,
+        _table7_display(data),
+    )
 
 
 def _count_blocks(blocks: str, num_blocks: int) -> int:
@@ -367,11 +461,23 @@ def _table7_row(s: Mapping, blocks, sparsity, direction, n_blocks, paper) -> dic
     item = "" if blocks is None else layerwise_item(blocks, sparsity)
     kw = {"table": "7", "model": s["model"], "method": s["method"], "task": s["task"], "item": item}
     p_mean, p_std = paper_value(paper, "dev_mean", **kw), paper_value(paper, "dev_std", **kw)
-    return {"model": s["model"], "method": s["method"], "masked_blocks": blocks, "n_blocks": n_blocks,
-            "direction": direction, "initial_sparsity": sparsity, "task": s["task"], "metric": s["metric"],
-            "lr": float(s["best_lr"]), "n_seeds": len(s["dev_scores"]), "ours_mean": float(s["dev_mean"]),
-            "ours_std": float(s["dev_std"]), "paper_mean": p_mean, "paper_std": p_std,
-            "diff": diff_or_nan(s["dev_mean"], p_mean)}  # fmt: skip
+    return {
+        "model": s["model"],
+        "method": s["method"],
+        "masked_blocks": blocks,
+        "n_blocks": n_blocks,
+        "direction": direction,
+        "initial_sparsity": sparsity,
+        "task": s["task"],
+        "metric": s["metric"],
+        "lr": float(s["best_lr"]),
+        "n_seeds": len(s["dev_scores"]),
+        "ours_mean": float(s["dev_mean"]),
+        "ours_std": float(s["dev_std"]),
+        "paper_mean": p_mean,
+        "paper_std": p_std,
+        "diff": diff_or_nan(s["dev_mean"], p_mean),
+    }
 
 
 def _table7_display(data: pd.DataFrame) -> pd.DataFrame:
@@ -384,11 +490,19 @@ def _table7_display(data: pd.DataFrame) -> pd.DataFrame:
         same = (data["model"] == setting.model) & (data["method"] == setting.method)
         if setting.method == "masking":
             same &= (data["masked_blocks"] == setting.masked_blocks) & (
-                data["initial_sparsity"] == setting.initial_sparsity)
-        row = {"Model": model_name(setting.model), "Method": setting.method.capitalize(),
-               "Blocks": "–" if is_missing(setting.masked_blocks) else setting.masked_blocks,
-               "Direction": "–" if setting.direction is None or is_missing(setting.direction) else setting.direction,
-               "Sparsity (%)": "–" if is_missing(setting.initial_sparsity) else f"{100 * setting.initial_sparsity:g}"}  # fmt: skip
+                data["initial_sparsity"] == setting.initial_sparsity
+            )
+        row = {
+            "Model": model_name(setting.model),
+            "Method": setting.method.capitalize(),
+            "Blocks": "–" if is_missing(setting.masked_blocks) else setting.masked_blocks,
+            "Direction": "–"
+            if setting.direction is None or is_missing(setting.direction)
+            else setting.direction,
+            "Sparsity (%)": "–"
+            if is_missing(setting.initial_sparsity)
+            else f"{100 * setting.initial_sparsity:g}",
+        }
         for r in data[same].itertuples(index=False):
             name = task_name(r.task)
             row[name] = fmt_pm(r.ours_mean, r.ours_std)
@@ -408,8 +522,12 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     masking = data[data["method"] == "masking"]
     sparsities = sorted(masking["initial_sparsity"].unique())
     tasks = list(dict.fromkeys(masking["task"]))
-    fig, axes = plt.subplots(max(len(sparsities), 1), max(len(tasks), 1), squeeze=False,
-                             figsize=(3.8 * max(len(tasks), 2), 3.2 * max(len(sparsities), 1)))  # fmt: skip
+    fig, axes = plt.subplots(
+        max(len(sparsities), 1),
+        max(len(tasks), 1),
+        squeeze=False,
+        figsize=(3.8 * max(len(tasks), 2), 3.2 * max(len(sparsities), 1)),
+    )
     colors = {"bottom-up": "tab:blue", "top-down": "tab:orange"}
     markers = ["o", "s", "^", "D"]
     for row, sparsity in enumerate(sparsities):
@@ -422,16 +540,35 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
                     if line.empty:
                         continue
                     label = f"{direction} ({model_name(model)})" if len(tasks) and col == 0 else None
-                    ax.errorbar(line["n_blocks"], line["ours_mean"], yerr=line["ours_std"], capsize=2,
-                                marker=markers[m % len(markers)], color=colors[direction], label=label)  # fmt: skip
+                    ax.errorbar(
+                        line["n_blocks"],
+                        line["ours_mean"],
+                        yerr=line["ours_std"],
+                        capsize=2,
+                        marker=markers[m % len(markers)],
+                        color=colors[direction],
+                        label=label,
+                    )
                     if line["paper_mean"].notna().any():
-                        ax.plot(line["n_blocks"], line["paper_mean"], linestyle="--", marker="x",
-                                color=colors[direction], alpha=0.6,
-                                label=f"{direction}, paper" if col == 0 else None)  # fmt: skip
-                ft = data[(data["method"] == "finetuning") & (data["task"] == task) & (data["model"] == model)]
+                        ax.plot(
+                            line["n_blocks"],
+                            line["paper_mean"],
+                            linestyle="--",
+                            marker="x",
+                            color=colors[direction],
+                            alpha=0.6,
+                            label=f"{direction}, paper" if col == 0 else None,
+                        )
+                ft = data[
+                    (data["method"] == "finetuning") & (data["task"] == task) & (data["model"] == model)
+                ]
                 if len(ft):
-                    ax.axhline(ft["ours_mean"].iloc[0], color="gray", linestyle=":",
-                               label="finetuning" if col == 0 and m == 0 else None)  # fmt: skip
+                    ax.axhline(
+                        ft["ours_mean"].iloc[0],
+                        color="gray",
+                        linestyle=":",
+                        label="finetuning" if col == 0 and m == 0 else None,
+                    )
             metric = cell["metric"].iloc[0] if len(cell) else ""
             ax.set_title(f"{task_name(task)}, initial sparsity {100 * sparsity:g}%", fontsize=9)
             ax.set_xlabel("masked transformer blocks")
@@ -440,7 +577,9 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
             ax.grid(alpha=0.3)
             if col == 0:
                 ax.legend(fontsize=6)
-    fig.suptitle("Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)", fontsize=10)
+    fig.suptitle(
+        "Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)", fontsize=10
+    )
     fig.tight_layout()
     return save_figure(fig, paths)
 
@@ -482,9 +621,13 @@ def run_gpu_seconds(train_size: int, dev_size: int, batch_size: int, epochs: int
     return epochs * (math.ceil(train_size / batch_size) * per_step + dev_size * per_example * EVAL_COST)
 
 
-def gpu_hours(points: Mapping[str, Sequence[Point]], sizes: Mapping[str, tuple[int, int]],
-              batch_size: Callable[[str], int], epochs: int,
-              steps: Mapping[str, Mapping[int, StepTime]]) -> pd.DataFrame:  # fmt: skip
+def gpu_hours(
+    points: Mapping[str, Sequence[Point]],
+    sizes: Mapping[str, tuple[int, int]],
+    batch_size: Callable[[str], int],
+    epochs: int,
+    steps: Mapping[str, Mapping[int, StepTime]],
+) -> pd.DataFrame:
     """Per experiment: its training points, the ones no earlier experiment has (new jobs) and their GPU-hours.
 
     ``sizes``: {task: (train examples, dev examples)}; ``steps``: {model: {batch size: measured step}}
@@ -505,6 +648,12 @@ def gpu_hours(points: Mapping[str, Sequence[Point]], sizes: Mapping[str, tuple[i
             b = batch_size(p.task)
             step = steps[p.model][min(steps[p.model], key=lambda measured: abs(measured - b))]
             seconds += run_gpu_seconds(*sizes[p.task], b, epochs, step)
-        rows.append({"experiment": experiment, "points": len(unique), "new_jobs": len(new),
-                     "gpu_hours": seconds / 3600})  # fmt: skip
+        rows.append(
+            {
+                "experiment": experiment,
+                "points": len(unique),
+                "new_jobs": len(new),
+                "gpu_hours": seconds / 3600,
+            }
+        )
     return pd.DataFrame(rows)

@@ -25,8 +25,10 @@ from reproduction.report import (
 )
 
 # Where today's datasets differ from the paper's copies (maskbert/data/README.md).
-DATASET_VERSIONS = ("QNLI: the hub's GLUE QNLI is v2 (~105k train, 5,463 dev); the paper used v1 (108k train, "
-                    "5,732 dev). CoLA: GLUE's dev has 1,043 sentences, the paper reports 1,042.")
+DATASET_VERSIONS = (
+    "QNLI: the hub's GLUE QNLI is v2 (~105k train, 5,463 dev); the paper used v1 (108k train, "
+    "5,732 dev). CoLA: GLUE's dev has 1,043 sentences, the paper reports 1,042."
+)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -38,23 +40,42 @@ def table1(selections: Sequence[Mapping], paper: pd.DataFrame | None = None) -> 
     for s in selections:
         kw = {"table": "1", "model": s["model"], "method": s["method"], "task": s["task"]}
         p_mean, p_std = paper_value(paper, "dev_mean", **kw), paper_value(paper, "dev_std", **kw)
-        rows.append({
-            "model": s["model"], "method": s["method"], "task": s["task"], "metric": s["metric"],
-            "lr": s["best_lr"], "n_seeds": len(s["dev_scores"]),
-            "ours_mean": s["dev_mean"], "ours_std": s["dev_std"],
-            "paper_mean": p_mean, "paper_std": p_std, "diff": diff_or_nan(s["dev_mean"], p_mean),
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": s["model"],
+                "method": s["method"],
+                "task": s["task"],
+                "metric": s["metric"],
+                "lr": s["best_lr"],
+                "n_seeds": len(s["dev_scores"]),
+                "ours_mean": s["dev_mean"],
+                "ours_std": s["dev_std"],
+                "paper_mean": p_mean,
+                "paper_std": p_std,
+                "diff": diff_or_nan(s["dev_mean"], p_mean),
+            }
+        )
     data = pd.DataFrame(rows)
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Method": data["method"].str.capitalize(),
-        "Task": data["task"].map(task_name), "Metric": data["metric"],
-        "Ours": [fmt_pm(m, s) for m, s in zip(data["ours_mean"], data["ours_std"])],
-        "Paper": [fmt_pm(m, s) for m, s in zip(data["paper_mean"], data["paper_std"])],
-        "Δ": [fmt(d, signed=True) for d in data["diff"]],
-        "lr": data["lr"].map(fmt_lr), "Seeds": data["n_seeds"],
-    })  # fmt: skip
-    return Table("table1_dev", "Table 1: dev performance (%) of masking and finetuning, mean ± std over seeds "
-                 "at the learning rate selected on dev; Δ = ours - paper. " + DATASET_VERSIONS, data, display)
+    display = pd.DataFrame(
+        {
+            "Model": data["model"].map(model_name),
+            "Method": data["method"].str.capitalize(),
+            "Task": data["task"].map(task_name),
+            "Metric": data["metric"],
+            "Ours": [fmt_pm(m, s) for m, s in zip(data["ours_mean"], data["ours_std"])],
+            "Paper": [fmt_pm(m, s) for m, s in zip(data["paper_mean"], data["paper_std"])],
+            "Δ": [fmt(d, signed=True) for d in data["diff"]],
+            "lr": data["lr"].map(fmt_lr),
+            "Seeds": data["n_seeds"],
+        }
+    )
+    return Table(
+        "table1_dev",
+        "Table 1: dev performance (%) of masking and finetuning, mean ± std over seeds "
+        "at the learning rate selected on dev; Δ = ours - paper. " + DATASET_VERSIONS,
+        data,
+        display,
+    )
 
 
 def table4(selections: Sequence[Mapping], paper: pd.DataFrame | None = None) -> Table:
@@ -64,29 +85,50 @@ def table4(selections: Sequence[Mapping], paper: pd.DataFrame | None = None) -> 
         grid = [g["lr"] for g in s["grid"]]
         p_lr = paper_value(paper, "best_lr", table="4", model=s["model"], method=s["method"], task=s["task"])
         ours = float(s["best_lr"])
-        rows.append({
-            "model": s["model"], "method": s["method"], "task": s["task"], "ours_lr": ours, "paper_lr": p_lr,
-            "same": (not math.isnan(p_lr)) and math.isclose(ours, p_lr, rel_tol=1e-9),
-            "diff_log10": float(np.log10(ours / p_lr)) if not math.isnan(p_lr) else float("nan"),
-            "grid_min": min(grid), "grid_max": max(grid), "n_grid": len(grid),
-            "on_grid_border": len(grid) > 1 and ours in (min(grid), max(grid)),
-            "extensions": int(s.get("extensions", 0)),
-            "dev_mean": s["dev_mean"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": s["model"],
+                "method": s["method"],
+                "task": s["task"],
+                "ours_lr": ours,
+                "paper_lr": p_lr,
+                "same": (not math.isnan(p_lr)) and math.isclose(ours, p_lr, rel_tol=1e-9),
+                "diff_log10": float(np.log10(ours / p_lr)) if not math.isnan(p_lr) else float("nan"),
+                "grid_min": min(grid),
+                "grid_max": max(grid),
+                "n_grid": len(grid),
+                "on_grid_border": len(grid) > 1 and ours in (min(grid), max(grid)),
+                "extensions": int(s.get("extensions", 0)),
+                "dev_mean": s["dev_mean"],
+            }
+        )
     data = pd.DataFrame(rows)
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Method": data["method"].str.capitalize(),
-        "Task": data["task"].map(task_name), "Ours": data["ours_lr"].map(fmt_lr),
-        "Paper": data["paper_lr"].map(fmt_lr), "Same": data["same"].map(fmt),
-        "Δ log10": [fmt(d, 2, signed=True) for d in data["diff_log10"]],
-        "Grid": [f"{fmt_lr(a)}..{fmt_lr(b)} ({n})" for a, b, n in zip(data["grid_min"], data["grid_max"],
-                                                                      data["n_grid"])],
-        "On border": data["on_grid_border"].map(fmt), "Extended": data["extensions"],
-    })  # fmt: skip
-    return Table("table4_best_lr", "Table 4: learning rate with the best mean dev score over seeds (ours) and "
-                 "the paper's; Δ log10 = log10(ours / paper). Extended: how many times §4's rule added the next "
-                 "1-3-5-7-9 value beyond a best rate on the grid's border; 'On border' is left when that "
-                 "budget (learning_rates.max_extensions) ran out.", data, display)
+    display = pd.DataFrame(
+        {
+            "Model": data["model"].map(model_name),
+            "Method": data["method"].str.capitalize(),
+            "Task": data["task"].map(task_name),
+            "Ours": data["ours_lr"].map(fmt_lr),
+            "Paper": data["paper_lr"].map(fmt_lr),
+            "Same": data["same"].map(fmt),
+            "Δ log10": [fmt(d, 2, signed=True) for d in data["diff_log10"]],
+            "Grid": [
+                f"{fmt_lr(a)}..{fmt_lr(b)} ({n})"
+                for a, b, n in zip(data["grid_min"], data["grid_max"], data["n_grid"])
+            ],
+            "On border": data["on_grid_border"].map(fmt),
+            "Extended": data["extensions"],
+        }
+    )
+    return Table(
+        "table4_best_lr",
+        "Table 4: learning rate with the best mean dev score over seeds (ours) and "
+        "the paper's; Δ log10 = log10(ours / paper). Extended: how many times §4's rule added the next "
+        "1-3-5-7-9 value beyond a best rate on the grid's border; 'On border' is left when that "
+        "budget (learning_rates.max_extensions) ran out.",
+        data,
+        display,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -102,17 +144,40 @@ def table2_6(ensembles: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
     for e in ensembles:
         single = np.asarray(e["single"]["test"], dtype=float)
         errors = 100.0 - single
-        base = {"model": e["model"], "method": e["method"], "task": e["task"], "metric": e["metric"],
-                "lr": e["selected_lr"], "n_seeds": len(single)}  # fmt: skip
+        base = {
+            "model": e["model"],
+            "method": e["method"],
+            "task": e["task"],
+            "metric": e["metric"],
+            "lr": e["selected_lr"],
+            "n_seeds": len(single),
+        }
         for kind, ours, std, method, memory in (
             ("single", float(errors.mean()), float(errors.std()), "", e["memory_mb"]["single"]),
             ("ensemble", 100.0 - float(e["test"]), float("nan"), e["selected"], e["memory_mb"]["ensemble"]),
         ):
-            p = paper_value(paper, "test_error", table=paper_table_of(e["model"]), model=e["model"],
-                            method=e["method"], kind=kind, task=e["task"])  # fmt: skip
-            rows.append({**base, "kind": kind, "ours_error": ours, "ours_std": std, "paper_error": p,
-                         "diff": diff_or_nan(ours, p), "ensemble_method": method, "memory_mb": memory,
-                         "paper_table": paper_table_of(e["model"])})  # fmt: skip
+            p = paper_value(
+                paper,
+                "test_error",
+                table=paper_table_of(e["model"]),
+                model=e["model"],
+                method=e["method"],
+                kind=kind,
+                task=e["task"],
+            )
+            rows.append(
+                {
+                    **base,
+                    "kind": kind,
+                    "ours_error": ours,
+                    "ours_std": std,
+                    "paper_error": p,
+                    "diff": diff_or_nan(ours, p),
+                    "ensemble_method": method,
+                    "memory_mb": memory,
+                    "paper_table": paper_table_of(e["model"]),
+                }
+            )
     data = pd.DataFrame(rows)
     if len(data):  # the paper's layout: per model, masking then finetuning, single then ensemble
         data["_m"] = data["method"].map({"masking": 0, "finetuning": 1})
@@ -120,16 +185,31 @@ def table2_6(ensembles: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
         data["_model"] = data["model"].map({m: i for i, m in enumerate(dict.fromkeys(data["model"]))})
         data = data.sort_values(["_model", "_m", "_k"], kind="stable").drop(columns=["_m", "_k", "_model"])
         data = data.reset_index(drop=True)
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Method": data["method"].str.capitalize(),
-        "Kind": data["kind"].map({"single": "Single", "ensemble": "Ensem."}), "Task": data["task"].map(task_name),
-        "Ours": [fmt_pm(m, s, 2) for m, s in zip(data["ours_error"], data["ours_std"])],
-        "Paper": [fmt(p, 2) for p in data["paper_error"]], "Δ": [fmt(d, 2, signed=True) for d in data["diff"]],
-        "Ensemble": data["ensemble_method"], "Memory (MB)": [fmt(m, 0) for m in data["memory_mb"]],
-    }) if len(data) else pd.DataFrame()  # fmt: skip
-    return Table("table2_table6_test_error", "Tables 2 and 6: test error (%) of single models (mean ± std "
-                 "over seeds) and of their ensemble (method picked on dev); memory to serve them; "
-                 "Δ = ours - paper.", data, display)
+    display = (
+        pd.DataFrame(
+            {
+                "Model": data["model"].map(model_name),
+                "Method": data["method"].str.capitalize(),
+                "Kind": data["kind"].map({"single": "Single", "ensemble": "Ensem."}),
+                "Task": data["task"].map(task_name),
+                "Ours": [fmt_pm(m, s, 2) for m, s in zip(data["ours_error"], data["ours_std"])],
+                "Paper": [fmt(p, 2) for p in data["paper_error"]],
+                "Δ": [fmt(d, 2, signed=True) for d in data["diff"]],
+                "Ensemble": data["ensemble_method"],
+                "Memory (MB)": [fmt(m, 0) for m in data["memory_mb"]],
+            }
+        )
+        if len(data)
+        else pd.DataFrame()
+    )
+    return Table(
+        "table2_table6_test_error",
+        "Tables 2 and 6: test error (%) of single models (mean ± std "
+        "over seeds) and of their ensemble (method picked on dev); memory to serve them; "
+        "Δ = ours - paper.",
+        data,
+        display,
+    )
 
 
 def table2_memory(rows: Sequence[Mapping], paper: pd.DataFrame | None = None) -> Table:
@@ -139,18 +219,27 @@ def table2_memory(rows: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
         p = paper_value(paper, "memory_mb", table="2", model=r["model"], method=r["method"], kind=r["kind"])
         out.append({**r, "paper_mb": p, "diff": diff_or_nan(r["memory_mb"], p)})
     data = pd.DataFrame(out)
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Method": data["method"].str.capitalize(),
-        "Kind": data["kind"].map({"single": "Single", "ensemble": "Ensem."}), "Members": data["members"],
-        "Ours (MB)": [fmt(v, 1) for v in data["memory_mb"]], "Paper (MB)": [fmt(v, 0) for v in data["paper_mb"]],
-        "Δ": [fmt(v, 1, signed=True) for v in data["diff"]],
-        "Masking, coded (MB)": [fmt(v, 1) for v in data.get("coded_mb", pd.Series([None] * len(data)))],
-    })  # fmt: skip
-    return Table("table2_memory", "Table 2, memory column: MB to serve one model or the ensemble of the seeds "
-                 "(binary classifier, as the paper counts it); Δ = ours - paper. Masking, coded: the same with "
-                 "each mask stored as its flips against the seeded initial mask, entropy-coded, at the rate "
-                 "measured on this model's selected runs (beyond the paper, which stores 1 bit per weight).",
-                 data, display)
+    display = pd.DataFrame(
+        {
+            "Model": data["model"].map(model_name),
+            "Method": data["method"].str.capitalize(),
+            "Kind": data["kind"].map({"single": "Single", "ensemble": "Ensem."}),
+            "Members": data["members"],
+            "Ours (MB)": [fmt(v, 1) for v in data["memory_mb"]],
+            "Paper (MB)": [fmt(v, 0) for v in data["paper_mb"]],
+            "Δ": [fmt(v, 1, signed=True) for v in data["diff"]],
+            "Masking, coded (MB)": [fmt(v, 1) for v in data.get("coded_mb", pd.Series([None] * len(data)))],
+        }
+    )
+    return Table(
+        "table2_memory",
+        "Table 2, memory column: MB to serve one model or the ensemble of the seeds "
+        "(binary classifier, as the paper counts it); Δ = ours - paper. Masking, coded: the same with "
+        "each mask stored as its flips against the seeded initial mask, entropy-coded, at the rate "
+        "measured on this model's selected runs (beyond the paper, which stores 1 bit per weight).",
+        data,
+        display,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -167,48 +256,79 @@ def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = No
     for model, s in stats:
         task = s["task"]
         unit = s.get("table5", {}).get("unit", "examples")
-        row = {"model": model, "task": task, "unit": unit, "source": s.get("source"),
-               "train_examples": s["splits"].get("train", {}).get("examples")}  # fmt: skip
+        row = {
+            "model": model,
+            "task": task,
+            "unit": unit,
+            "source": s.get("source"),
+            "train_examples": s["splits"].get("train", {}).get("examples"),
+        }
         row["paper_train_approx"] = paper_value(paper, "train_size_approx", table="1", task=task)
         for split in ("dev", "test"):
             ours = s.get("table5", {}).get(split)
             # The dataset's size, for every model (the paper's rows are BERT's).
             p = paper_value(paper, f"{split}_size", table="5", task=task)
             trunc = s["splits"].get(split, {}).get("truncation", {})
-            row.update({
-                f"{split}_ours": ours, f"{split}_paper": p, f"{split}_diff": diff_or_nan(ours, p),
-                f"{split}_truncated": trunc.get("examples_truncated"),
-                f"{split}_truncated_paper": paper_value(paper, f"{split}_truncated_sentences", table="5",
-                                                        model=model, task=task),
-                f"{split}_words_dropped": trunc.get("words_dropped"),
-                f"{split}_words_dropped_paper": paper_value(paper, f"{split}_truncated_words", table="5",
-                                                            model=model, task=task),
-            })  # fmt: skip
+            row.update(
+                {
+                    f"{split}_ours": ours,
+                    f"{split}_paper": p,
+                    f"{split}_diff": diff_or_nan(ours, p),
+                    f"{split}_truncated": trunc.get("examples_truncated"),
+                    f"{split}_truncated_paper": paper_value(
+                        paper, f"{split}_truncated_sentences", table="5", model=model, task=task
+                    ),
+                    f"{split}_words_dropped": trunc.get("words_dropped"),
+                    f"{split}_words_dropped_paper": paper_value(
+                        paper, f"{split}_truncated_words", table="5", model=model, task=task
+                    ),
+                }
+            )
         rows.append(row)
     data = pd.DataFrame(rows)
 
     def num(v):
         return fmt(int(v)) if not is_missing(v) else "–"
 
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Task": data["task"].map(task_name), "Unit": data["unit"],
-        "Dev": data["dev_ours"].map(num), "Dev (paper)": data["dev_paper"].map(num),
-        "Test": data["test_ours"].map(num), "Test (paper)": data["test_paper"].map(num),
-        "Δ dev/test": [f"{fmt(a, 0, signed=True)}/{fmt(b, 0, signed=True)}"
-                       for a, b in zip(data["dev_diff"], data["test_diff"])],
-        "Truncated dev/test": [f"{num(a)}/{num(b)}" for a, b in zip(data["dev_truncated"], data["test_truncated"])],
-        "(paper)": [f"{num(a)}/{num(b)}" for a, b in zip(data["dev_truncated_paper"],
-                                                          data["test_truncated_paper"])],
-        "Words dropped dev/test": [f"{num(a)}/{num(b)}" for a, b in zip(data["dev_words_dropped"],
-                                                                        data["test_words_dropped"])],
-        "(paper) ": [f"{num(a)}/{num(b)}" for a, b in zip(data["dev_words_dropped_paper"],
-                                                           data["test_words_dropped_paper"])],
-        "Train": data["train_examples"].map(num),
-    })  # fmt: skip
-    return Table("table5_split_sizes", "Table 5: examples in dev and test (words for POS/NER, after "
-                 "truncation to the max length), and what truncation removed (examples over the max length; "
-                 "annotated words dropped); the paper's sizes are shown for every model (its word counts are "
-                 "after BERT's truncation), its truncation counts for BERT only. " + DATASET_VERSIONS, data, display)
+    display = pd.DataFrame(
+        {
+            "Model": data["model"].map(model_name),
+            "Task": data["task"].map(task_name),
+            "Unit": data["unit"],
+            "Dev": data["dev_ours"].map(num),
+            "Dev (paper)": data["dev_paper"].map(num),
+            "Test": data["test_ours"].map(num),
+            "Test (paper)": data["test_paper"].map(num),
+            "Δ dev/test": [
+                f"{fmt(a, 0, signed=True)}/{fmt(b, 0, signed=True)}"
+                for a, b in zip(data["dev_diff"], data["test_diff"])
+            ],
+            "Truncated dev/test": [
+                f"{num(a)}/{num(b)}" for a, b in zip(data["dev_truncated"], data["test_truncated"])
+            ],
+            "(paper)": [
+                f"{num(a)}/{num(b)}"
+                for a, b in zip(data["dev_truncated_paper"], data["test_truncated_paper"])
+            ],
+            "Words dropped dev/test": [
+                f"{num(a)}/{num(b)}" for a, b in zip(data["dev_words_dropped"], data["test_words_dropped"])
+            ],
+            "(paper) ": [
+                f"{num(a)}/{num(b)}"
+                for a, b in zip(data["dev_words_dropped_paper"], data["test_words_dropped_paper"])
+            ],
+            "Train": data["train_examples"].map(num),
+        }
+    )
+    return Table(
+        "table5_split_sizes",
+        "Table 5: examples in dev and test (words for POS/NER, after "
+        "truncation to the max length), and what truncation removed (examples over the max length; "
+        "annotated words dropped); the paper's sizes are shown for every model (its word counts are "
+        "after BERT's truncation), its truncation counts for BERT only. " + DATASET_VERSIONS,
+        data,
+        display,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -224,8 +344,10 @@ def paper_accumulated(paper: pd.DataFrame | None, model: str = "bert-base-uncase
     rows, totals = [], {}
     for method in ("finetuning", "masking"):
         base = t8[(t8["method"] == method) & (t8["item"] == "pretrained")]
-        totals[method] = {q: float(base.loc[base["quantity"] == q, "value"].iloc[0])
-                          for q in ("params_added", "memory_kb_added")}  # fmt: skip
+        totals[method] = {
+            q: float(base.loc[base["quantity"] == q, "value"].iloc[0])
+            for q in ("params_added", "memory_kb_added")
+        }
     for n, task in enumerate(PAPER_TASK_ORDER, start=1):
         row = {"n_tasks": n, "task": task}
         for method in ("finetuning", "masking"):
@@ -259,31 +381,42 @@ def table8(accumulated: Mapping[str, pd.DataFrame], paper: pd.DataFrame | None =
                     row[f"{method}_{unit}"] = ours
                     row[f"{method}_{unit}_paper"] = p
                     row[f"{method}_{unit}_diff"] = diff_or_nan(ours, p)
-            row["masking_coded_mb"] = float(r.get("masking_coded_mb", float("nan")))  # no paper number: beyond it
+            row["masking_coded_mb"] = float(
+                r.get("masking_coded_mb", float("nan"))
+            )  # no paper number: beyond it
             rows.append(row)
     data = pd.DataFrame(rows)
 
     def mparams(v):
         return "–" if is_missing(v) else f"{v / 1e6:,.2f}M"
 
-    display = pd.DataFrame({
-        "Model": data["model"].map(model_name), "Tasks": data["n_tasks"], "+ Task": data["task"].map(task_name),
-        "Finetuning params": data["finetuning_params"].map(mparams),
-        "(paper)": data["finetuning_params_paper"].map(mparams),
-        "Masking params": data["masking_params"].map(mparams),
-        "(paper) ": data["masking_params_paper"].map(mparams),
-        "Finetuning MB": [fmt(v, 1) for v in data["finetuning_mb"]],
-        "(paper)  ": [fmt(v, 1) for v in data["finetuning_mb_paper"]],
-        "Masking MB": [fmt(v, 1) for v in data["masking_mb"]],
-        "(paper)   ": [fmt(v, 1) for v in data["masking_mb_paper"]],
-        "Δ MB ft/mask": [f"{fmt(a, 1, signed=True)}/{fmt(b, 1, signed=True)}"
-                         for a, b in zip(data["finetuning_mb_diff"], data["masking_mb_diff"])],
-        "Masking, coded MB": [fmt(v, 1) for v in data["masking_coded_mb"]],
-    })  # fmt: skip
-    return Table("table8_memory", "Table 8 / Figure 3: parameters and memory (MB) accumulated over an "
-                 "increasing number of tasks, finetuning vs masking; the paper's numbers are BERT-base's. "
-                 "Masking, coded: each task's masks stored as their flips against the seeded initial masks, "
-                 "entropy-coded, at the bits per weight measured on the model's own selected runs (empty for "
-                 "a model the grid did not train).", data, display)
-
-
+    display = pd.DataFrame(
+        {
+            "Model": data["model"].map(model_name),
+            "Tasks": data["n_tasks"],
+            "+ Task": data["task"].map(task_name),
+            "Finetuning params": data["finetuning_params"].map(mparams),
+            "(paper)": data["finetuning_params_paper"].map(mparams),
+            "Masking params": data["masking_params"].map(mparams),
+            "(paper) ": data["masking_params_paper"].map(mparams),
+            "Finetuning MB": [fmt(v, 1) for v in data["finetuning_mb"]],
+            "(paper)  ": [fmt(v, 1) for v in data["finetuning_mb_paper"]],
+            "Masking MB": [fmt(v, 1) for v in data["masking_mb"]],
+            "(paper)   ": [fmt(v, 1) for v in data["masking_mb_paper"]],
+            "Δ MB ft/mask": [
+                f"{fmt(a, 1, signed=True)}/{fmt(b, 1, signed=True)}"
+                for a, b in zip(data["finetuning_mb_diff"], data["masking_mb_diff"])
+            ],
+            "Masking, coded MB": [fmt(v, 1) for v in data["masking_coded_mb"]],
+        }
+    )
+    return Table(
+        "table8_memory",
+        "Table 8 / Figure 3: parameters and memory (MB) accumulated over an "
+        "increasing number of tasks, finetuning vs masking; the paper's numbers are BERT-base's. "
+        "Masking, coded: each task's masks stored as their flips against the seeded initial masks, "
+        "entropy-coded, at the bits per weight measured on the model's own selected runs (empty for "
+        "a model the grid did not train).",
+        data,
+        display,
+    )

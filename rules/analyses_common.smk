@@ -28,7 +28,7 @@ def _narrow_to_the_grid():
         kept = [v for v in section[key] if v in grid[kind]]
         if len(kept) != len(section[key]):
             logger.warning(f"config key 'analyses.{name}.{key}': {[v for v in section[key] if v not in kept]} "
-                           f"not in the main grid's {kind}; the analysis leaves them out")  # fmt: skip
+                           f"not in the main grid's {kind}; the analysis leaves them out")
         section[key] = kept
         return kept
 
@@ -39,10 +39,10 @@ def _narrow_to_the_grid():
     for transfer in T3.get("transfer") or []:
         if transfer["train_task"] not in T3["train_tasks"]:
             problems.append(f"config key 'analyses.table3.transfer': train_task {transfer['train_task']!r} is not "
-                            f"one of analyses.table3.train_tasks {T3['train_tasks']}")  # fmt: skip
+                            f"one of analyses.table3.train_tasks {T3['train_tasks']}")
     if get_task(F4["task"]).kind not in ("single", "pair"):
         problems.append(f"config key 'analyses.figure4.task': {F4['task']!r} is a {get_task(F4['task']).kind} task; "
-                        "Figure 4 needs one [CLS] vector and one label per example (single or pair)")  # fmt: skip
+                        "Figure 4 needs one [CLS] vector and one label per example (single or pair)")
     if problems:
         raise WorkflowError("Invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 
@@ -60,7 +60,7 @@ def _narrow_to_the_grid():
     for name, ok in usable.items():
         if not ok:
             logger.warning(f"config key 'analyses.{name}': nothing of the main grid to read (or not both methods); "
-                           f"{name} is left out of the tables target")  # fmt: skip
+                           f"{name} is left out of the tables target")
             ANALYSIS_OUTPUTS.pop(name)
 
 
@@ -84,14 +84,14 @@ def _pair_inputs(w):
 
 def _per_seed(template, section, tasks=None):
     return [template.format(model=model_key(m), task=t, seed=s) for m in section["models"]
-            for t in (tasks or section["tasks"]) for s in section["seeds"]]  # fmt: skip
+            for t in (tasks or section["tasks"]) for s in section["seeds"]]
 
 
 def table3_evaluations(task):
     """What a model trained on `task` is evaluated on: every eval task's dev set, then its transfers."""
     evaluations = [{"eval_task": t, "split": "dev"} for t in T3["eval_tasks"]]
     evaluations += [{"eval_task": t["eval_task"], "split": t["split"]} for t in T3.get("transfer") or []
-                    if t["train_task"] == task]  # fmt: skip
+                    if t["train_task"] == task]
     return evaluations
 
 

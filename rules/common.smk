@@ -51,7 +51,7 @@ def coerce_to_schema(value, node, schema):
         properties = node.get("properties", {})
         extra = node.get("additionalProperties")
         return {k: coerce_to_schema(v, properties.get(k, extra if isinstance(extra, dict) else {}), schema)
-                for k, v in value.items()}  # fmt: skip
+                for k, v in value.items()}
     if isinstance(value, list):
         return [coerce_to_schema(v, node.get("items", {}), schema) for v in value]
     return value
@@ -238,7 +238,7 @@ def register_selection(model, task, method, setting, lrs=None, seeds=None):
     reuse a point must agree on its seeds and initial grid."""
     key = (register_model(model), task, method, setting)
     entry = {"lrs": sorted(float(lr) for lr in (lrs or lr_grid(model, task, method))),
-             "seeds": [int(s) for s in (seeds or SEEDS)]}  # fmt: skip
+             "seeds": [int(s) for s in (seeds or SEEDS)]}
     if SELECTIONS.setdefault(key, entry) != entry:
         raise WorkflowError(f"selection {key} is requested with two grids or seed sets: {SELECTIONS[key]}, {entry}")
     return key
@@ -323,7 +323,7 @@ wildcard_constraints:
 def run_file(model, task, method, setting, lr, seed, name="summary.json"):
     """Path of one file of a run (model: a name or its key)."""
     run = RUN_DIR.format(model=model_key(model), task=task, method=method, setting=setting, lr=lr_key(lr),
-                         seed=int(seed))  # fmt: skip
+                         seed=int(seed))
     return f"{run}/{name}"
 
 
@@ -355,7 +355,7 @@ def _round_decision(group, round_index):
     """A round's JSON (a checkpoint output: until it exists, Snakemake schedules the round first)."""
     model, task, method, setting = group
     path = checkpoints.select_round.get(model=model, task=task, method=method, setting=setting,
-                                        round=round_index).output[0]  # fmt: skip
+                                        round=round_index).output[0]
     return json.loads(Path(path).read_text())
 
 
@@ -373,7 +373,7 @@ def round_manifest(w):
     """(lr, seed, run directory) of every run a round compares, in the order of its inputs."""
     return [{"lr": lr, "seed": seed, "run": RUN_DIR.format(model=w.model, task=w.task, method=w.method,
                                                            setting=w.setting, lr=lr_key(lr), seed=seed)}
-            for lr in round_lrs(w) for seed in _selection_of(_group(w))["seeds"]]  # fmt: skip
+            for lr in round_lrs(w) for seed in _selection_of(_group(w))["seeds"]]
 
 
 def round_inputs(w):
@@ -414,7 +414,7 @@ def coded_rate_inputs(w):
     return {f"m{i}": [path for task in TASKS
                       for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
                                                      ("summary.json",))]
-            for i, model in enumerate(MODELS)}  # fmt: skip
+            for i, model in enumerate(MODELS)}
 
 
 def main_paths(template, tasks=None):

@@ -28,7 +28,7 @@ SWEEP_OUTPUTS = {
     "figure1": table_files("figure1_initial_sparsity") + figure_files("figure1_initial_sparsity")
     if FIGURE1_RUNS else [],
     "figure2": table_files("table7_layerwise") + figure_files("figure2_layerwise") if LAYERWISE_GROUPS else [],
-}  # fmt: skip
+}
 
 
 rule figure1:

@@ -31,7 +31,9 @@ def tiny_backbone(family: str, vocab_size: int = 100):
     if family == "roberta":
         return RobertaModel(RobertaConfig(vocab_size=vocab_size, max_position_embeddings=130, **TINY))
     if family == "distilbert":
-        return DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=4, n_heads=2, hidden_dim=48))
+        return DistilBertModel(
+            DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=4, n_heads=2, hidden_dim=48)
+        )
     raise ValueError(family)
 
 
@@ -58,4 +60,6 @@ def tiny_bert_with_tokenizer(tmp_path_factory):
 
 def task_view(kind: str, labels: int = 3, metric: str = "accuracy", name: str = "toy"):
     """A stand-in TaskSpec with the fields the model code reads."""
-    return SimpleNamespace(name=name, kind=kind, label_names=tuple(f"L{i}" for i in range(labels)), metric=metric)
+    return SimpleNamespace(
+        name=name, kind=kind, label_names=tuple(f"L{i}" for i in range(labels)), metric=metric
+    )

@@ -18,8 +18,13 @@ IDS = torch.randint(5, 100, (4, 9), generator=torch.Generator().manual_seed(0))
 
 
 def _trained(base_dir, kind="single", seed=2):
-    model = build_model(base_dir, task_view(kind), "masking", seed=seed,
-                        options=MaskingConfig(masked_blocks="1-3", initial_sparsity=0.1))
+    model = build_model(
+        base_dir,
+        task_view(kind),
+        "masking",
+        seed=seed,
+        options=MaskingConfig(masked_blocks="1-3", initial_sparsity=0.1),
+    )
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-2)
     torch.manual_seed(0)
     for _ in range(3):
@@ -63,8 +68,9 @@ def test_mask_directory_round_trip(tiny_model_dirs, tmp_path, coding, family, ki
 def test_base_model_from_another_path_and_a_wrong_one(tiny_model_dirs, tmp_path):
     base = tiny_model_dirs["bert"]
     model = _trained(base)
-    directory = save_masks(model, tmp_path / "mask", base_model="no/such-model-on-this-machine",
-                           task=task_view("single"))
+    directory = save_masks(
+        model, tmp_path / "mask", base_model="no/such-model-on-this-machine", task=task_view("single")
+    )
     copied = shutil.copytree(base, tmp_path / "moved-base")
     assert torch.equal(_logits(model), _logits(load_masked(directory, base_model=str(copied))))
     with pytest.raises(ArtifactError, match="made for base model"):
@@ -75,8 +81,12 @@ def test_old_artifacts_and_run_directories_keep_loading(tiny_model_dirs, tmp_pat
     base = tiny_model_dirs["bert"]
     model = _trained(base)
     run = tmp_path / "run"
-    path = save_artifact(model, run / "artifact" / "mask.safetensors", base_model=base,
-                         task={"name": "toy", "kind": "single", "label_names": ["L0", "L1", "L2"]})
+    path = save_artifact(
+        model,
+        run / "artifact" / "mask.safetensors",
+        base_model=base,
+        task={"name": "toy", "kind": "single", "label_names": ["L0", "L1", "L2"]},
+    )
     for where in (path, run / "artifact", run):
         loaded = load_masked(where)
         assert loaded.maskbert_task["name"] == "toy" and torch.equal(_logits(model), _logits(loaded))
@@ -112,8 +122,11 @@ def test_merged_folder_loads_without_maskbert(tiny_bert_with_tokenizer, tmp_path
     folder = save_merged(model, tmp_path / "merged")
     assert any(isinstance(m, MaskedLinear) for m in model.modules())  # the original stays masked
     torch.save(IDS, tmp_path / "ids.pt")
-    subprocess.run([sys.executable, "-c", LOADER, str(folder), str(tmp_path / "ids.pt"), str(tmp_path / "out.pt")],
-                   check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-c", LOADER, str(folder), str(tmp_path / "ids.pt"), str(tmp_path / "out.pt")],
+        check=True,
+        cwd=tmp_path,
+    )
     assert torch.equal(_logits(model), torch.load(tmp_path / "out.pt"))
 
 
@@ -127,5 +140,10 @@ def test_a_model_the_user_loaded_and_masked_saves_and_loads(tiny_model_dirs, tmp
     mask_model(model, MaskingConfig(seed=5, initial_sparsity=0.2)).eval()
     directory = save_masks(model, tmp_path / "mine")
     config = json.loads((directory / CONFIG_NAME).read_text())
-    assert config["base_model"] == base and config["task"]["label_names"] == ["LABEL_0", "LABEL_1", "LABEL_2", "LABEL_3"]
+    assert config["base_model"] == base and config["task"]["label_names"] == [
+        "LABEL_0",
+        "LABEL_1",
+        "LABEL_2",
+        "LABEL_3",
+    ]
     assert torch.equal(_logits(model), _logits(load_masked(directory)))

@@ -39,8 +39,10 @@ TASKS = ("synth-sentiment", "synth-tweets")
 def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
     root = tmp_path_factory.mktemp("prepared")
     tasks = (*TASKS, "synth-ner")
-    return {t: str(prepare(t, tiny_bert_with_tokenizer, source="synthetic", out_dir=root / t, max_length=32))
-            for t in tasks}  # fmt: skip
+    return {
+        t: str(prepare(t, tiny_bert_with_tokenizer, source="synthetic", out_dir=root / t, max_length=32))
+        for t in tasks
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +55,21 @@ def runs(tiny_bert_with_tokenizer, prepared, tmp_path_factory):
     out = {}
     for task, method, seed in wanted:
         directory = root / f"{task}-{method}-{seed}"
-        train(TrainConfig(model=tiny_bert_with_tokenizer, task=task, method=method, seed=seed,
-                          lr=1e-2 if method == "masking" else 1e-3, out_dir=str(directory), epochs=1,
-                          batch_size=32, max_length=32, prepared_dir=prepared[task], device="cpu"))  # fmt: skip
+        train(
+            TrainConfig(
+                model=tiny_bert_with_tokenizer,
+                task=task,
+                method=method,
+                seed=seed,
+                lr=1e-2 if method == "masking" else 1e-3,
+                out_dir=str(directory),
+                epochs=1,
+                batch_size=32,
+                max_length=32,
+                prepared_dir=prepared[task],
+                device="cpu",
+            )
+        )
         out[task, method, seed] = directory
     return out
 
@@ -75,20 +89,24 @@ def test_line_ends_reproduce_both_models_dev_logits_exactly(runs, prepared):
     assert np.array_equal(at_zero, Predictions.load(ft_run / "dev_predictions.safetensors").logits)
     assert np.array_equal(at_one, _logits(load_run_model(mask_run), data))
     assert np.array_equal(at_one, Predictions.load(mask_run / "dev_predictions.safetensors").logits)
-    assert not np.array_equal(_logits(WithParameters(network, interpolate(finetuned, masked, 0.5)), data), at_zero)
+    assert not np.array_equal(
+        _logits(WithParameters(network, interpolate(finetuned, masked, 0.5)), data), at_zero
+    )
     # the pretrained end is the start both runs shared: the seed's random classifier, no mask
     pretrained = effective_parameters(pretrained_model(ft_run))
     start = build_model(read_run(ft_run)["model"], get_task("synth-sentiment"), "finetuning", 1)
-    assert np.array_equal(_logits(WithParameters(network, interpolate(pretrained, masked, 0.0)), data),
-                          _logits(start, data))  # fmt: skip
+    assert np.array_equal(
+        _logits(WithParameters(network, interpolate(pretrained, masked, 0.0)), data), _logits(start, data)
+    )
     masked_model = load_run_model(mask_run)
     assert torch.equal(pretrained["classifier.weight"], masked_model.classifier.weight)
 
 
 def test_mode_connectivity_rows(runs, prepared):
     data = load_prepared(prepared["synth-sentiment"])
-    rows = mode_connectivity(runs["synth-sentiment", "finetuning", 1], runs["synth-sentiment", "masking", 1],
-                             data, points=3)  # fmt: skip
+    rows = mode_connectivity(
+        runs["synth-sentiment", "finetuning", 1], runs["synth-sentiment", "masking", 1], data, points=3
+    )
     assert [(r["path"], r["gamma"]) for r in rows[:3]] == [("finetuned→masked", g) for g in (0.0, 0.5, 1.0)]
     by = {(r["path"], r["gamma"]): r["score"] for r in rows}
     dev = {m: read_run_summary(runs["synth-sentiment", m, 1]) for m in ("finetuning", "masking")}
@@ -123,17 +141,26 @@ def test_bezier_curve_ends_are_the_two_models_and_training_moves_the_middle(runs
     name = "bert.encoder.layer.3.output.dense.weight"
     assert not torch.allclose(middles[1][name], interpolate(finetuned, masked, 0.5)[name])
     controls = [finetuned, *middles, masked]
-    assert np.array_equal(_logits(WithParameters(network, curve_point(controls, 0.0)), data),
-                          Predictions.load(ft_run / "dev_predictions.safetensors").logits)  # fmt: skip
-    assert np.array_equal(_logits(WithParameters(network, curve_point(controls, 1.0)), data),
-                          _logits(load_run_model(mask_run), data))  # fmt: skip
+    assert np.array_equal(
+        _logits(WithParameters(network, curve_point(controls, 0.0)), data),
+        Predictions.load(ft_run / "dev_predictions.safetensors").logits,
+    )
+    assert np.array_equal(
+        _logits(WithParameters(network, curve_point(controls, 1.0)), data),
+        _logits(load_run_model(mask_run), data),
+    )
     assert all(not p.requires_grad or p.grad is None for p in network.parameters())
 
 
 def test_bezier_connectivity_reports_curve_and_line(runs, prepared):
     data = load_prepared(prepared["synth-sentiment"])
-    result = bezier_connectivity(runs["synth-sentiment", "finetuning", 1], runs["synth-sentiment", "masking", 1],
-                                 data, CurveTraining(epochs=1, batch_size=64), points=3)  # fmt: skip
+    result = bezier_connectivity(
+        runs["synth-sentiment", "finetuning", 1],
+        runs["synth-sentiment", "masking", 1],
+        data,
+        CurveTraining(epochs=1, batch_size=64),
+        points=3,
+    )
     assert result["t"] == [0.0, 0.5, 1.0] and len(result["curve"]) == len(result["line"]) == 3
     assert result["curve"][0] == result["line"][0] and result["curve"][-1] == result["line"][-1]
 
@@ -155,8 +182,10 @@ def test_initial_masks_are_regenerated_and_shared_by_tasks_of_one_seed(runs, tin
 
 
 def test_mask_dissimilarities_over_tasks_and_seeds(runs):
-    artifacts = {(t, s): runs[t, "masking", s] / "artifact" / "mask.safetensors"
-                 for t, s in (("synth-sentiment", 1), ("synth-tweets", 1), ("synth-ner", 1), ("synth-sentiment", 2))}
+    artifacts = {
+        (t, s): runs[t, "masking", s] / "artifact" / "mask.safetensors"
+        for t, s in (("synth-sentiment", 1), ("synth-tweets", 1), ("synth-ner", 1), ("synth-sentiment", 2))
+    }
     scores = mask_dissimilarities(artifacts)
     assert set(scores["comparison"]) == {"tasks", "seeds"}
     assert set(scores["block"]) == {2, 3} and set(scores["layer_type"]) == {"K", "Q", "V", "AO", "I", "O"}
@@ -170,8 +199,12 @@ def test_mask_dissimilarities_over_tasks_and_seeds(runs):
     twin = mask_dissimilarities({k: v for k, v in same.items() if k[1] == 1 and k[0] != "synth-ner"})
     assert (twin["s"] == 0).all()
     with pytest.raises(ValueError, match="seed 1, listed as seed 2"):
-        mask_dissimilarities({("synth-tweets", 2): artifacts["synth-tweets", 1],
-                              ("synth-sentiment", 2): artifacts["synth-sentiment", 2]})  # fmt: skip
+        mask_dissimilarities(
+            {
+                ("synth-tweets", 2): artifacts["synth-tweets", 1],
+                ("synth-sentiment", 2): artifacts["synth-sentiment", 2],
+            }
+        )
 
 
 # ---------------------------------------------------------------------------------------------- Table 3
@@ -185,11 +218,14 @@ def test_cross_evaluation_on_own_dev_matches_training_and_labels_are_matched_by_
     assert own["improvement"] == pytest.approx(own["accuracy"] - own["majority"])
     assert other["eval_task"] == "synth-tweets" and other["split"] == "test" and other["examples"] == 200
     # a task naming its labels neg/pos (IMDB) needs the alias map, and with it scores the same
-    imdb_like = SimpleNamespace(task=get_task("imdb"), splits=tweets.splits, pad_token_id=tweets.pad_token_id,
-                                path=tweets.path)  # fmt: skip
+    imdb_like = SimpleNamespace(
+        task=get_task("imdb"), splits=tweets.splits, pad_token_id=tweets.pad_token_id, path=tweets.path
+    )
     with pytest.raises(ValueError, match=r"\['negative', 'positive'\] differ .*\['neg', 'pos'\]"):
         cross_evaluate(run, [(own_data, "dev"), (imdb_like, "test")])
-    [aliased] = cross_evaluate(run, [(imdb_like, "test")], aliases={"imdb": {"neg": "negative", "pos": "positive"}})
+    [aliased] = cross_evaluate(
+        run, [(imdb_like, "test")], aliases={"imdb": {"neg": "negative", "pos": "positive"}}
+    )
     assert aliased["accuracy"] == other["accuracy"] and aliased["eval_task"] == "imdb"
     with pytest.raises(ValueError, match="tagging"):
         cross_evaluate(run, [(load_prepared(prepared["synth-ner"]), "dev")])
@@ -198,7 +234,9 @@ def test_cross_evaluation_on_own_dev_matches_training_and_labels_are_matched_by_
 # ---------------------------------------------------------------------------------------------- Figure 4
 def test_cls_vectors_of_the_three_models(runs, prepared):
     data = load_prepared(prepared["synth-sentiment"])
-    vectors = run_vectors(runs["synth-sentiment", "finetuning", 1], runs["synth-sentiment", "masking", 1], data)
+    vectors = run_vectors(
+        runs["synth-sentiment", "finetuning", 1], runs["synth-sentiment", "masking", 1], data
+    )
     assert set(vectors) == {"pretrained", "finetuned", "masked"}
     assert all(v.shape == (200, 32) for v in vectors.values())
     assert not np.allclose(vectors["pretrained"], vectors["finetuned"])

@@ -60,9 +60,25 @@ def test_block_layer_names_map_back_to_blocks_and_paper_layer_types():
 
 
 def test_figure5_table_averages_over_layer_types_per_block():
-    rows = [{"comparison": c, "task1": "a", "task2": "b", "seed1": 1, "seed2": 1, "block": blk, "layer_type": lt,
-             "s": s} for c, blk, lt, s in [("tasks", 2, "O", 0.2), ("tasks", 2, "K", 0.4), ("tasks", 3, "O", 0.9),
-                                           ("seeds", 2, "O", 0.7), ("seeds", 3, "O", 0.8)]]  # fmt: skip
+    rows = [
+        {
+            "comparison": c,
+            "task1": "a",
+            "task2": "b",
+            "seed1": 1,
+            "seed2": 1,
+            "block": blk,
+            "layer_type": lt,
+            "s": s,
+        }
+        for c, blk, lt, s in [
+            ("tasks", 2, "O", 0.2),
+            ("tasks", 2, "K", 0.4),
+            ("tasks", 3, "O", 0.9),
+            ("seeds", 2, "O", 0.7),
+            ("seeds", 3, "O", 0.8),
+        ]
+    ]
     table = figure5_table(pd.DataFrame(rows), "bert-base-uncased")
     assert list(table.data["block"]) == [2, 3]
     assert table.data["s_tasks"].tolist() == pytest.approx([0.3, 0.9])
@@ -72,8 +88,9 @@ def test_figure5_table_averages_over_layer_types_per_block():
 # ---------------------------------------------------------------------------------------------- Table 3
 def test_labels_are_matched_by_name_and_a_different_label_set_is_an_error():
     assert label_permutation(["negative", "positive"], ["positive", "negative"]).tolist() == [1, 0]
-    assert label_permutation(["negative", "positive"], ["neg", "pos"],
-                             {"neg": "negative", "pos": "positive"}).tolist() == [0, 1]  # fmt: skip
+    assert label_permutation(
+        ["negative", "positive"], ["neg", "pos"], {"neg": "negative", "pos": "positive"}
+    ).tolist() == [0, 1]
     with pytest.raises(ValueError, match=r"\['negative', 'positive'\] differ .* \['neg', 'pos'\]"):
         label_permutation(["negative", "positive"], ["neg", "pos"])
     with pytest.raises(ValueError, match="differ"):
@@ -88,16 +105,26 @@ def test_majority_baseline():
 
 def test_table3_means_over_seeds_beside_the_papers_numbers(tmp_path):
     def record(method, train, evaluated, split, seed, accuracy, majority):
-        return {"model": "bert-base-uncased", "method": method, "seed": seed, "train_task": train,
-                "eval_task": evaluated, "split": split, "accuracy": accuracy, "majority": majority,
-                "improvement": accuracy - majority}  # fmt: skip
+        return {
+            "model": "bert-base-uncased",
+            "method": method,
+            "seed": seed,
+            "train_task": train,
+            "eval_task": evaluated,
+            "split": split,
+            "accuracy": accuracy,
+            "majority": majority,
+            "improvement": accuracy - majority,
+        }
 
     records = [record("masking", "sst2", "sem", "dev", s, acc, 74.0) for s, acc in ((1, 60.0), (2, 62.0))]
     records += [record("finetuning", "sst2", "imdb", "test", 1, 85.0, 50.0)]
     records += [record("masking", "synth-sentiment", "synth-tweets", "dev", 1, 70.0, 53.0)]
     table = table3(records, PAPER)
     first, imdb, synthetic = (table.data.iloc[i] for i in range(3))
-    assert first["ours"] == pytest.approx(-13.0) and first["ours_std"] == pytest.approx(np.std([-14, -12], ddof=1))
+    assert first["ours"] == pytest.approx(-13.0) and first["ours_std"] == pytest.approx(
+        np.std([-14, -12], ddof=1)
+    )
     assert first["paper"] == -13.4 and first["diff"] == pytest.approx(0.4) and first["majority_paper"] == 74.4
     assert imdb["quantity"] == "accuracy" and imdb["ours"] == 85.0 and imdb["paper"] == 85.25
     assert np.isnan(synthetic["paper"]) and synthetic["ours"] == 17.0
@@ -111,7 +138,9 @@ def test_probe_and_tsne_are_deterministic_for_a_seed_and_the_probe_measures_sepa
     labels = np.repeat([0, 1], 40)
     separable = rng.normal(size=(80, 16)) + 4.0 * labels[:, None]
     noise = rng.normal(size=(80, 16))
-    assert np.array_equal(probe_accuracy(separable, labels, random_state=3), probe_accuracy(separable, labels, random_state=3))
+    assert np.array_equal(
+        probe_accuracy(separable, labels, random_state=3), probe_accuracy(separable, labels, random_state=3)
+    )
     assert probe_accuracy(separable, labels, random_state=3).mean() == 100.0
     assert probe_accuracy(noise, labels, random_state=3).mean() < 75.0
     first, again = tsne_2d(separable, random_state=5), tsne_2d(separable, random_state=5)
@@ -120,7 +149,9 @@ def test_probe_and_tsne_are_deterministic_for_a_seed_and_the_probe_measures_sepa
     # mostly matters for ties; determinism is what is asserted above)
     centres = np.array([first[labels == k].mean(axis=0) for k in (0, 1)])
     assert np.linalg.norm(centres[0] - centres[1]) > 2 * first[labels == 0].std(axis=0).max()
-    table = figure4_table([{"model": "m", "task": "sst2", "seed": 1, "kind": "masked", "fold_scores": [90.0, 100.0]}])
+    table = figure4_table(
+        [{"model": "m", "task": "sst2", "seed": 1, "kind": "masked", "fold_scores": [90.0, 100.0]}]
+    )
     assert table.data.loc[0, "probe_accuracy"] == 95.0
 
 
@@ -143,9 +174,20 @@ def test_line_and_bezier_end_points_are_exact():
 
 
 def test_path_table_reports_ends_and_the_lowest_point_mean_over_seeds():
-    rows = pd.DataFrame([{"model": "bert-base-uncased", "task": "mrpc", "seed": seed, "path": "finetuned→masked",
-                          "gamma": g, "score": score} for seed, scores in ((1, (80, 60, 90)), (2, (84, 70, 88)))
-                         for g, score in zip((0.0, 0.5, 1.0), scores)])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {
+                "model": "bert-base-uncased",
+                "task": "mrpc",
+                "seed": seed,
+                "path": "finetuned→masked",
+                "gamma": g,
+                "score": score,
+            }
+            for seed, scores in ((1, (80, 60, 90)), (2, (84, 70, 88)))
+            for g, score in zip((0.0, 0.5, 1.0), scores)
+        ]
+    )
     row = figure6_table(rows).data.iloc[0]
     assert (row["start"], row["end"], row["min"], row["argmin_gamma"]) == (82.0, 89.0, 65.0, 0.5)
     assert row["drop"] == 17.0 and row["seeds"] == 2
@@ -156,20 +198,72 @@ def test_path_table_reports_ends_and_the_lowest_point_mean_over_seeds():
 
 def test_figures_are_written(tmp_path):
     rng = np.random.default_rng(0)
-    panels = [{"model": "bert-base-uncased", "task": "sst2", "seed": 1, "kind": k, "points": rng.normal(size=(20, 2)),
-               "labels": np.arange(20) % 2, "label_names": ["negative", "positive"], "probe": 80.0}
-              for k in ("pretrained", "finetuned", "masked")]  # fmt: skip
-    rows6 = pd.DataFrame([{"model": "bert-base-uncased", "task": t, "seed": s, "path": p, "gamma": g, "score": 50 + g,
-                           "metric": "accuracy"} for t in ("mrpc", "sst2") for s in (1, 2)
-                          for p in ("finetuned→masked", "pretrained→finetuned", "pretrained→masked")
-                          for g in (0.0, 0.5, 1.0)])  # fmt: skip
-    rows7 = pd.DataFrame([{"model": "bert-base-uncased", "task": "mrpc", "seed": 1, "path": p, "t": t, "score": 60.0,
-                           "metric": "accuracy"} for p in ("bezier", "line") for t in (0.0, 1.0)])  # fmt: skip
-    scores = pd.DataFrame([{"comparison": "tasks", "task1": "sst2", "task2": "mrpc", "seed1": 1, "seed2": 1,
-                            "block": b, "layer_type": "O", "s": 0.5} for b in (2, 11)])  # fmt: skip
-    written = [*plots.figure4(panels, [tmp_path / "f4.png"]), *plots.figure5(scores, [tmp_path / "f5.png"], "bert"),
-               *plots.figure6(rows6, [tmp_path / "f6.png", tmp_path / "f6.pdf"]),
-               *plots.figure7(rows7, [tmp_path / "f7.png"])]  # fmt: skip
+    panels = [
+        {
+            "model": "bert-base-uncased",
+            "task": "sst2",
+            "seed": 1,
+            "kind": k,
+            "points": rng.normal(size=(20, 2)),
+            "labels": np.arange(20) % 2,
+            "label_names": ["negative", "positive"],
+            "probe": 80.0,
+        }
+        for k in ("pretrained", "finetuned", "masked")
+    ]
+    rows6 = pd.DataFrame(
+        [
+            {
+                "model": "bert-base-uncased",
+                "task": t,
+                "seed": s,
+                "path": p,
+                "gamma": g,
+                "score": 50 + g,
+                "metric": "accuracy",
+            }
+            for t in ("mrpc", "sst2")
+            for s in (1, 2)
+            for p in ("finetuned→masked", "pretrained→finetuned", "pretrained→masked")
+            for g in (0.0, 0.5, 1.0)
+        ]
+    )
+    rows7 = pd.DataFrame(
+        [
+            {
+                "model": "bert-base-uncased",
+                "task": "mrpc",
+                "seed": 1,
+                "path": p,
+                "t": t,
+                "score": 60.0,
+                "metric": "accuracy",
+            }
+            for p in ("bezier", "line")
+            for t in (0.0, 1.0)
+        ]
+    )
+    scores = pd.DataFrame(
+        [
+            {
+                "comparison": "tasks",
+                "task1": "sst2",
+                "task2": "mrpc",
+                "seed1": 1,
+                "seed2": 1,
+                "block": b,
+                "layer_type": "O",
+                "s": 0.5,
+            }
+            for b in (2, 11)
+        ]
+    )
+    written = [
+        *plots.figure4(panels, [tmp_path / "f4.png"]),
+        *plots.figure5(scores, [tmp_path / "f5.png"], "bert"),
+        *plots.figure6(rows6, [tmp_path / "f6.png", tmp_path / "f6.pdf"]),
+        *plots.figure7(rows7, [tmp_path / "f7.png"]),
+    ]
     assert all(p.stat().st_size > 1000 for p in written) and len(written) == 5
     assert not list(tmp_path.glob(".*"))
 

@@ -20,12 +20,25 @@ def dry_run(tmp_path, *targets, config=None):
     if config is not None:
         configfile = tmp_path / "config.yaml"
         configfile.write_text(yaml.safe_dump(config))
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--configfile",
-                           str(configfile), "--directory", str(tmp_path), "--dry-run", *targets],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
-
-
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(configfile),
+            "--directory",
+            str(tmp_path),
+            "--dry-run",
+            *targets,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
 def train_wildcards(output: str) -> list[dict]:
@@ -42,7 +55,10 @@ def test_tables_lists_the_analysis_jobs_and_no_training_outside_the_grid(tmp_pat
     counts = job_counts(out)
     analyses = config["analyses"]
     f6, f7 = analyses["figure6"], analyses["figure7"]
-    assert counts["table3_evaluate"] == len(analyses["table3"]["models"]) * len(analyses["table3"]["train_tasks"]) * 2
+    assert (
+        counts["table3_evaluate"]
+        == len(analyses["table3"]["models"]) * len(analyses["table3"]["train_tasks"]) * 2
+    )
     assert counts["figure4_vectors"] == len(analyses["figure4"]["models"]) * len(analyses["figure4"]["seeds"])
     assert counts["figure6_paths"] == len(f6["models"]) * len(f6["tasks"]) * len(f6["seeds"]) == 16
     assert counts["figure7_bezier"] == len(f7["models"]) * len(f7["tasks"]) * len(f7["seeds"])
@@ -58,8 +74,12 @@ def test_tables_lists_the_analysis_jobs_and_no_training_outside_the_grid(tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = train_wildcards(proc.stdout + proc.stderr)
     lrs = {m: {repr(float(v)) for v in config["learning_rates"][m]} for m in ("masking", "finetuning")}
-    assert jobs and all(j["model"] in {m.split("/")[-1] for m in config["models"]} and j["task"] in config["tasks"]
-                        and int(j["seed"]) in config["seeds"] for j in jobs)  # fmt: skip
+    assert jobs and all(
+        j["model"] in {m.split("/")[-1] for m in config["models"]}
+        and j["task"] in config["tasks"]
+        and int(j["seed"]) in config["seeds"]
+        for j in jobs
+    )
     assert all(j["lr"] in lrs[j["method"]] or j["model"] != "bert-base-uncased" for j in jobs)
     assert {j["setting"] for j in jobs if j["method"] == "masking"} == {"blocks2-11_sparsity0.05"}
 
@@ -92,8 +112,14 @@ def test_an_analysis_outside_the_grid_is_narrowed_or_refused_naming_the_key(tmp_
 
 
 def test_a_config_without_analyses_runs_none(tmp_path):
-    config = {"results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"], "methods": ["masking"],
-              "seeds": [1], "learning_rates": {"masking": [1.0e-4], "overrides": []}}  # fmt: skip
+    config = {
+        "results": "res",
+        "models": ["bert-base-uncased"],
+        "tasks": ["mrpc"],
+        "methods": ["masking"],
+        "seeds": [1],
+        "learning_rates": {"masking": [1.0e-4], "overrides": []},
+    }
     proc = dry_run(tmp_path, "tables", config=config)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
@@ -103,9 +129,24 @@ def test_a_config_without_analyses_runs_none(tmp_path):
 def test_demo_config_lists_every_analysis(tmp_path):
     demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     assert demo["analyses"]["table3"]["eval_tasks"] == ["synth-sentiment", "synth-tweets"]
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--configfile",
-                           str(ROOT / "config" / "demo.yaml"), "--directory", str(tmp_path), "--dry-run",
-                           *ANALYSIS_TARGETS], capture_output=True, text=True, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(ROOT / "config" / "demo.yaml"),
+            "--directory",
+            str(tmp_path),
+            "--dry-run",
+            *ANALYSIS_TARGETS,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["table3_evaluate"] == 2 and counts["figure6_paths"] == counts["figure7_bezier"] == 1

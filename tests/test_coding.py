@@ -38,7 +38,9 @@ def _flipped_masks(config, layers, flip_probability, rng):
         values = scores.reshape(-1).numpy()
         near = np.clip(1 - np.abs(values - config.threshold) / 0.1, 0, 1)
         flips = rng.random(values.size) < flip_probability * near
-        masks[name] = torch.from_numpy(((values >= np.float32(config.threshold)) ^ flips).reshape(scores.shape))
+        masks[name] = torch.from_numpy(
+            ((values >= np.float32(config.threshold)) ^ flips).reshape(scores.shape)
+        )
     return masks
 
 
@@ -77,12 +79,15 @@ def test_random_masks_round_trip_bit_for_bit(flip_probability):
 
 def test_uniformly_random_mask_and_edge_bins_round_trip():
     config = MaskingConfig(seed=2)
-    (_, scores), = initial_scores(config, [("w", (64, 50))])
+    ((_, scores),) = initial_scores(config, [("w", (64, 50))])
     bins = score_bins(scores, config)
     initial = bins >= BINS_PER_SIDE
     rng = np.random.default_rng(3)
-    cases = {"no flips": initial, "every weight flipped": ~initial,
-             "uniform random": rng.random(bins.size) < 0.5}
+    cases = {
+        "no flips": initial,
+        "every weight flipped": ~initial,
+        "uniform random": rng.random(bins.size) < 0.5,
+    }
     busiest = np.bincount(bins).argmax()
     whole_bin = initial.copy()
     whole_bin[bins == busiest] ^= True  # every weight of one bin flipped, one flip in another bin
@@ -104,7 +109,7 @@ def test_coded_size_approaches_the_conditional_entropy():
 
 def test_damaged_layer_bytes_are_refused_naming_the_layer():
     config = MaskingConfig(seed=2)
-    (_, scores), = initial_scores(config, [("w", (300, 200))])
+    ((_, scores),) = initial_scores(config, [("w", (300, 200))])
     bins = score_bins(scores, config)
     mask = (bins >= BINS_PER_SIDE) ^ (np.random.default_rng(0).random(bins.size) < 0.05)
     coded = encode_layer(mask, bins)
@@ -115,8 +120,12 @@ def test_damaged_layer_bytes_are_refused_naming_the_layer():
 
 def test_decoding_with_another_seed_is_refused_naming_the_layer():
     config, layers = MaskingConfig(seed=1), _layers(2)
-    coded = encode_masks(_flipped_masks(config, layers, 0.2, np.random.default_rng(0)), config, ["layer0", "layer1"])
-    with pytest.raises(MaskCodingError, match=r"layer 'layer0': (decoded mask fails its CRC-32|coded mask's bin table)"):
+    coded = encode_masks(
+        _flipped_masks(config, layers, 0.2, np.random.default_rng(0)), config, ["layer0", "layer1"]
+    )
+    with pytest.raises(
+        MaskCodingError, match=r"layer 'layer0': (decoded mask fails its CRC-32|coded mask's bin table)"
+    ):
         decode_masks(coded, MaskingConfig(seed=2), layers)
 
 
@@ -162,8 +171,11 @@ def _header(path):
 def test_corrupted_coded_layer_is_refused_naming_file_and_layer(coded_artifact, tmp_path):
     _, path, _ = coded_artifact
     data, length, header = _header(path)
-    name = next(n for n in header if n.startswith("coded/") and header[n]["data_offsets"][1]
-                - header[n]["data_offsets"][0] > 16)
+    name = next(
+        n
+        for n in header
+        if n.startswith("coded/") and header[n]["data_offsets"][1] - header[n]["data_offsets"][0] > 16
+    )
     start = 8 + length + header[name]["data_offsets"][0] + 14
     corrupted = tmp_path / "corrupted.safetensors"
     corrupted.write_bytes(data[:start] + bytes([data[start] ^ 0x5A]) + data[start + 1 :])
@@ -198,6 +210,9 @@ def test_coded_size_of_a_one_bit_artifact_equals_that_of_the_model(tiny_model_di
 def test_regenerated_scores_equal_torchs_arithmetic_bit_for_bit():
     config = MaskingConfig(seed=11, initial_sparsity=0.07)
     high = config.init_low + (config.threshold - config.init_low) / config.initial_sparsity
-    (_, scores), = initial_scores(config, [("w", (1000, 997))])
-    reference = torch.rand((1000, 997), generator=torch.Generator().manual_seed(11)) * (high - config.init_low) + config.init_low
+    ((_, scores),) = initial_scores(config, [("w", (1000, 997))])
+    reference = (
+        torch.rand((1000, 997), generator=torch.Generator().manual_seed(11)) * (high - config.init_low)
+        + config.init_low
+    )
     assert torch.equal(scores, reference)

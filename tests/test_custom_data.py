@@ -24,7 +24,9 @@ def _write_csv(path, rows, header="text,label", delimiter=","):
 
 
 def test_single_csv_file_by_convention_with_dev_held_out(tmp_path):
-    file = _write_csv(tmp_path / "reviews.csv", [(text, "10" if label == "pos" else "9") for text, label in _sentences(40)])
+    file = _write_csv(
+        tmp_path / "reviews.csv", [(text, "10" if label == "pos" else "9") for text, label in _sentences(40)]
+    )
     spec = get_task(str(file))
     assert spec.kind == "single" and spec.label_names == ("9", "10")  # numeric order, not "10" < "9"
     assert spec.splits == ("train", "dev") and spec.reported_split == "dev"
@@ -46,16 +48,23 @@ def test_folder_of_tsv_pair_files_with_named_columns(tmp_path):
 
 def test_jsonl_with_integer_labels(tmp_path):
     file = tmp_path / "train.jsonl"
-    file.write_text("".join(json.dumps({"sentence": t, "category": 1 if label == "pos" else 0}) + "\n"
-                            for t, label in _sentences(20)))
+    file.write_text(
+        "".join(
+            json.dumps({"sentence": t, "category": 1 if label == "pos" else 0}) + "\n"
+            for t, label in _sentences(20)
+        )
+    )
     assert get_task(str(file)).label_names == ("0", "1")
 
 
-@pytest.mark.parametrize("content,message", [
-    ("words,label\na b,pos\n", r"data.csv:1: no text column: expected one of text, sentence"),
-    ("text,label\na b,pos\nc d,\n", r"data.csv:3: empty label in column 'label'"),
-    ("text,label\na b,pos\nc d\n", r"data.csv:3: label column 'label' is missing on this line"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("words,label\na b,pos\n", r"data.csv:1: no text column: expected one of text, sentence"),
+        ("text,label\na b,pos\nc d,\n", r"data.csv:3: empty label in column 'label'"),
+        ("text,label\na b,pos\nc d\n", r"data.csv:3: label column 'label' is missing on this line"),
+    ],
+)
 def test_csv_errors_name_file_and_line(tmp_path, content, message):
     (tmp_path / "data.csv").write_text(content)
     with pytest.raises(DataError, match=message):
@@ -103,11 +112,41 @@ def test_train_evaluate_and_load_a_custom_task_end_to_end(tmp_path, tiny_bert_wi
     for split, count in (("train", 48), ("dev", 12), ("test", 12)):
         _write_csv(tmp_path / "data" / f"{split}.csv", list(_sentences(count)), header="review,stars")
     run = tmp_path / "run"
-    assert main(["train", "--model", tiny_bert_with_tokenizer, "--task", str(tmp_path / "data"), "--text-column",
-                 "review", "--label-column", "stars", "--method", "masking", "--seed", "1", "--lr", "1e-3",
-                 "--epochs", "1", "--batch-size", "8", "--out", str(run), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                tiny_bert_with_tokenizer,
+                "--task",
+                str(tmp_path / "data"),
+                "--text-column",
+                "review",
+                "--label-column",
+                "stars",
+                "--method",
+                "masking",
+                "--seed",
+                "1",
+                "--lr",
+                "1e-3",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--out",
+                str(run),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     record = json.loads((run / "run.json").read_text())
-    assert record["task"] == f"{tmp_path / 'data'}:text=review,label=stars" and record["label_names"] == ["neg", "pos"]
+    assert record["task"] == f"{tmp_path / 'data'}:text=review,label=stars" and record["label_names"] == [
+        "neg",
+        "pos",
+    ]
     result = evaluate_run(run, "test", device="cpu")
     assert result["examples"] == 12 and 0 <= result["score"] <= 100
     model = load_masked(run)

@@ -19,7 +19,14 @@ def test_prepare_writes_splits_meta_and_stats(tmp_path):
     assert prep.task.name == "synth-ner" and prep.tokenizer_name == BUNDLED_MINILM and prep.pad_token_id == 0
     assert {split: len(ds) for split, ds in prep.splits.items()} == {"train": 600, "dev": 200, "test": 200}
     row = prep.splits["train"][0]
-    assert set(row) == {"input_ids", "attention_mask", "token_type_ids", "labels", "word_labels", "kept_words"}
+    assert set(row) == {
+        "input_ids",
+        "attention_mask",
+        "token_type_ids",
+        "labels",
+        "word_labels",
+        "kept_words",
+    }
     assert isinstance(row["input_ids"], list)
     assert prep.stats["splits"]["test"]["truncation"]["words_dropped"] == 0
     assert prep.meta["max_length"] == 128 and prep.meta["complete"]
@@ -93,11 +100,21 @@ class FakeHub:
 
 def trec_table(n):
     names = ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]
-    features = datasets.Features({"text": datasets.Value("string"), "coarse_label": datasets.ClassLabel(names=names),
-                                  "fine_label": datasets.Value("int64")})  # fmt: skip
-    return datasets.Dataset.from_dict({"text": [f"What is {i} ?" for i in range(n)],
-                                       "coarse_label": [i % 6 for i in range(n)], "fine_label": [0] * n},
-                                      features=features)  # fmt: skip
+    features = datasets.Features(
+        {
+            "text": datasets.Value("string"),
+            "coarse_label": datasets.ClassLabel(names=names),
+            "fine_label": datasets.Value("int64"),
+        }
+    )
+    return datasets.Dataset.from_dict(
+        {
+            "text": [f"What is {i} ?" for i in range(n)],
+            "coarse_label": [i % 6 for i in range(n)],
+            "fine_label": [0] * n,
+        },
+        features=features,
+    )
 
 
 def test_hub_source_through_injected_dataset(tmp_path):
@@ -111,11 +128,14 @@ def test_hub_source_through_injected_dataset(tmp_path):
 
 
 def test_hub_default_is_datasets_load_dataset(monkeypatch):
-    tags = datasets.ClassLabel(names=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC",
-                                      "I-MISC"])  # fmt: skip
+    tags = datasets.ClassLabel(
+        names=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    )
     table = datasets.Dataset.from_dict(
         {"tokens": [["Peter", "Blackburn"]], "ner_tags": [[1, 2]]},
-        features=datasets.Features({"tokens": datasets.List(datasets.Value("string")), "ner_tags": datasets.List(tags)}),
+        features=datasets.Features(
+            {"tokens": datasets.List(datasets.Value("string")), "ner_tags": datasets.List(tags)}
+        ),
     )
     hub = FakeHub({"train": table, "validation": table, "test": table})
     monkeypatch.setattr(datasets, "load_dataset", hub)
@@ -127,26 +147,48 @@ def test_hub_default_is_datasets_load_dataset(monkeypatch):
 def test_hub_glue_and_swag_rows(monkeypatch):
     glue = datasets.Dataset.from_dict(
         {"sentence1": ["A."], "sentence2": ["B."], "label": [1], "idx": [0]},
-        features=datasets.Features({"sentence1": datasets.Value("string"), "sentence2": datasets.Value("string"),
-                                    "label": datasets.ClassLabel(names=["not_equivalent", "equivalent"]),
-                                    "idx": datasets.Value("int32")}),
-    )  # fmt: skip
+        features=datasets.Features(
+            {
+                "sentence1": datasets.Value("string"),
+                "sentence2": datasets.Value("string"),
+                "label": datasets.ClassLabel(names=["not_equivalent", "equivalent"]),
+                "idx": datasets.Value("int32"),
+            }
+        ),
+    )
     hub = FakeHub({"train": glue, "validation": glue})
     assert read_splits("mrpc", "hub", load_dataset=hub)["dev"] == [
-        {"text_a": "A.", "text_b": "B.", "label": "equivalent"}]
+        {"text_a": "A.", "text_b": "B.", "label": "equivalent"}
+    ]
     assert hub.calls[0] == ("nyu-mll/glue", "mrpc", "train")
-    swag = [{"sent1": "She sits.", "sent2": "", "ending0": "a", "ending1": "b", "ending2": "c", "ending3": "d",
-             "label": 3}]  # fmt: skip
+    swag = [
+        {
+            "sent1": "She sits.",
+            "sent2": "",
+            "ending0": "a",
+            "ending1": "b",
+            "ending2": "c",
+            "ending3": "d",
+            "label": 3,
+        }
+    ]
     assert read_splits("swag", "hub", load_dataset=FakeHub({"train": swag, "validation": swag}))["dev"] == [
-        {"context": "She sits.", "start": "", "endings": ["a", "b", "c", "d"], "label": "3"}]
+        {"context": "She sits.", "start": "", "endings": ["a", "b", "c", "d"], "label": "3"}
+    ]
 
 
 def test_hub_bad_rows_name_dataset_split_and_row():
     unlabelled = [{"sentence": "fine", "label": -1}]
     with pytest.raises(DataError, match=r"nyu-mll/glue/sst2\[validation\] row 0: unknown label '<-1>'"):
-        read_splits("sst2", "hub", load_dataset=FakeHub({"train": unlabelled, "validation": unlabelled}),
-                    splits=("dev",))  # fmt: skip
+        read_splits(
+            "sst2",
+            "hub",
+            load_dataset=FakeHub({"train": unlabelled, "validation": unlabelled}),
+            splits=("dev",),
+        )
     with pytest.raises(DataError, match=r"nyu-mll/glue/sst2\[train\]: no examples"):
         read_splits("sst2", "hub", load_dataset=FakeHub({"train": []}), splits=("train",))
     with pytest.raises(DataError, match=r"\[train\] row 0: missing columns \['sentence'\]"):
-        read_splits("sst2", "hub", load_dataset=FakeHub({"train": [{"text": "x", "label": 0}]}), splits=("train",))
+        read_splits(
+            "sst2", "hub", load_dataset=FakeHub({"train": [{"text": "x", "label": 0}]}), splits=("train",)
+        )

@@ -15,9 +15,28 @@ PAPER = ("mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner
 
 def test_registry_covers_the_paper_and_synthetic_tasks():
     assert set(TASKS) == {*PAPER, "synth-sentiment", "synth-ner", "synth-tweets"}
-    assert [TASKS[t].display_name for t in PAPER] == ["MRPC", "SST2", "CoLA", "RTE", "QNLI", "SEM", "TREC", "AG",
-                                                      "POS", "NER", "SWAG", "IMDB"]  # fmt: skip
-    assert {t for t in PAPER if TASKS[t].reported_split == "test"} == {"sem", "trec", "ag", "pos", "ner", "imdb"}
+    assert [TASKS[t].display_name for t in PAPER] == [
+        "MRPC",
+        "SST2",
+        "CoLA",
+        "RTE",
+        "QNLI",
+        "SEM",
+        "TREC",
+        "AG",
+        "POS",
+        "NER",
+        "SWAG",
+        "IMDB",
+    ]
+    assert {t for t in PAPER if TASKS[t].reported_split == "test"} == {
+        "sem",
+        "trec",
+        "ag",
+        "pos",
+        "ner",
+        "imdb",
+    }
     assert get_task("cola").metric == "mcc" and get_task("ner").metric == "ner_f1"
     assert get_task("pos").metric == "token_accuracy" and len(get_task("pos").label_names) == 45
     assert (get_task("trec").dev_from_train, get_task("ag").dev_from_train) == (548, 24_000)
@@ -89,8 +108,9 @@ def test_cli_prints_sizes_labels_and_truncation(capsys):
 
 def test_cli_errors_are_one_line(capsys, tmp_path):
     assert run_cli(["data", "nope"]) == 2
-    assert capsys.readouterr().err.strip() == ("maskbert data: error: unknown task 'nope'; expected one of: "
-                                               + ", ".join(TASKS))  # fmt: skip
+    assert capsys.readouterr().err.strip() == (
+        "maskbert data: error: unknown task 'nope'; expected one of: " + ", ".join(TASKS)
+    )
     assert run_cli(["data", "mrpc", "--source", "local", "--path", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert "missing: not found" in err and err.count("\n") == 1

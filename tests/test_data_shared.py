@@ -10,9 +10,12 @@ import pytest
 from maskbert.data import encode_split, get_task, load_tokenizer, read_splits
 from maskbert.pretrained import BUNDLED_MINILM
 
-SHARED = Path(os.environ.get("MASKBERT_SHARED_DATA") or Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data not found at {SHARED} "
-                                "(set MASKBERT_SHARED_DATA)")  # fmt: skip
+SHARED = Path(
+    os.environ.get("MASKBERT_SHARED_DATA") or Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+)
+pytestmark = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"shared data not found at {SHARED} (set MASKBERT_SHARED_DATA)"
+)
 
 
 def sizes(task, **kwargs):
@@ -21,8 +24,12 @@ def sizes(task, **kwargs):
 
 @pytest.mark.parametrize(
     ("task", "expected"),
-    [("mrpc", {"train": 3668, "dev": 408}), ("rte", {"train": 2490, "dev": 277}),
-     ("cola", {"train": 8551, "dev": 1043}), ("sst2", {"train": 67349, "dev": 872})],
+    [
+        ("mrpc", {"train": 3668, "dev": 408}),
+        ("rte", {"train": 2490, "dev": 277}),
+        ("cola", {"train": 8551, "dev": 1043}),
+        ("sst2", {"train": 67349, "dev": 872}),
+    ],
 )
 def test_glue_official_counts(task, expected):
     assert sizes(task) == expected
@@ -58,16 +65,27 @@ def test_ag_news_test():
     test = read_splits("ag", "local", SHARED, splits=("test",))["test"]
     assert len(test) == 7600
     assert {label: sum(ex["label"] == label for ex in test) for label in get_task("ag").label_names} == {
-        "World": 1900, "Sports": 1900, "Business": 1900, "Sci/Tech": 1900}
-    assert test[0] == {"label": "Business", "text": "Fears for T N pension after talks Unions representing workers "
-                       "at Turner   Newall say they are 'disappointed' after talks with stricken parent firm "
-                       "Federal Mogul."}  # fmt: skip
+        "World": 1900,
+        "Sports": 1900,
+        "Business": 1900,
+        "Sci/Tech": 1900,
+    }
+    assert test[0] == {
+        "label": "Business",
+        "text": "Fears for T N pension after talks Unions representing workers "
+        "at Turner   Newall say they are 'disappointed' after talks with stricken parent firm "
+        "Federal Mogul.",
+    }
 
 
 def test_conll_counts_and_appendix_a_truncation():
     raw = read_splits("ner", "local", SHARED)
     assert {split: len(v) for split, v in raw.items()} == {"train": 14041, "dev": 3250, "test": 3453}
-    assert [sum(len(ex["tokens"]) for ex in raw[s]) for s in ("train", "dev", "test")] == [203621, 51362, 46435]
+    assert [sum(len(ex["tokens"]) for ex in raw[s]) for s in ("train", "dev", "test")] == [
+        203621,
+        51362,
+        46435,
+    ]
     tokenizer = load_tokenizer(BUNDLED_MINILM, "tagging")
     dev = encode_split(get_task("ner"), raw["dev"], tokenizer, 128)[1]
     test = encode_split(get_task("ner"), raw["test"], tokenizer, 128)[1]

@@ -37,7 +37,9 @@ def _run_jobs(tmp_path, n_jobs: int, visible: str | None, n_devices: int) -> lis
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(n_devices)
     procs = [
-        ctx.Process(target=_fake_job, args=(str(lock_dir), str(marker_dir), str(log_path), i, visible, barrier))
+        ctx.Process(
+            target=_fake_job, args=(str(lock_dir), str(marker_dir), str(log_path), i, visible, barrier)
+        )
         for i in range(n_jobs)
     ]
     for p in procs:
@@ -99,7 +101,10 @@ def test_env_restored_after_the_block_even_on_error(tmp_path):
     assert unset == {}
     # the lock was released with the environment: both devices can be taken again at once
     first, second = {}, {}
-    with acquire_device(tmp_path, n_gpus=2, env=first), acquire_device(tmp_path, n_gpus=2, env=second, timeout=0.1):
+    with (
+        acquire_device(tmp_path, n_gpus=2, env=first),
+        acquire_device(tmp_path, n_gpus=2, env=second, timeout=0.1),
+    ):
         assert {first["CUDA_VISIBLE_DEVICES"], second["CUDA_VISIBLE_DEVICES"]} == {"0", "1"}
 
 

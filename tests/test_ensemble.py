@@ -65,8 +65,10 @@ def test_method_is_picked_on_dev_not_on_test():
 def test_noisy_members_ensemble_beats_the_average_member():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, size=200)
-    members = [FakePredictions(np.eye(3)[labels] + np.random.default_rng(seed).normal(size=(200, 3)) * 1.5, labels)
-               for seed in range(4)]  # fmt: skip
+    members = [
+        FakePredictions(np.eye(3)[labels] + np.random.default_rng(seed).normal(size=(200, 3)) * 1.5, labels)
+        for seed in range(4)
+    ]
     result = evaluate_ensembles(members, TASK)
     assert result["members"] == 4 and set(result["methods"]) == {"majority", "logits", "probabilities"}
     assert result["methods"]["logits"]["dev"] > max(result["single"]["dev"])
@@ -95,8 +97,12 @@ def test_with_real_predictions_files(tmp_path):
     a, c = [[2.0, 0.0], [0.0, 3.0]], [[0.0, 10.0], [0.0, 1.0]]
     paths = {}
     for split, labels in (("dev", [0, 1]), ("test", [1, 1])):
-        paths[split] = [Predictions(logits=np.array(x, dtype=np.float32), labels=np.array(labels)).save(
-            tmp_path / f"{split}{i}.safetensors") for i, x in enumerate((a, a, c))]  # fmt: skip
+        paths[split] = [
+            Predictions(logits=np.array(x, dtype=np.float32), labels=np.array(labels)).save(
+                tmp_path / f"{split}{i}.safetensors"
+            )
+            for i, x in enumerate((a, a, c))
+        ]
     result = evaluate_ensemble_files(paths["dev"], TASK, paths["test"])
     assert result["selected"] == "majority" and result["dev"] == 100.0
     assert result["test"] == 50.0 and result["methods"]["logits"]["test"] == 100.0

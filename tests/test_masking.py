@@ -83,7 +83,9 @@ def test_unsupported_family_is_refused_by_name():
 
 def test_masked_blocks_outside_the_model_are_refused(tiny_model_dirs):
     with pytest.raises(ValueError, match=r"masked blocks \[4, 5, 6, 7\] do not exist"):
-        build_model(tiny_model_dirs["bert"], task_view("single"), "masking", 1, MaskingConfig(masked_blocks="2-7"))
+        build_model(
+            tiny_model_dirs["bert"], task_view("single"), "masking", 1, MaskingConfig(masked_blocks="2-7")
+        )
 
 
 def test_forward_equals_plain_model_with_multiplied_weights(tiny_model_dirs):

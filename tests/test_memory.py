@@ -47,12 +47,16 @@ def test_masked_weight_count_follows_the_chosen_blocks_and_pretrained_counts_the
     assert model_sizes("bert-base-uncased", "0-11")["masked_weights"] == 12 * BLOCK + DENSE
     assert model_sizes("bert-base-uncased")["pretrained_params"] == 109_482_240
     assert model_sizes("roberta-base")["pretrained_params"] == 124_645_632 - DENSE - 768  # no pooler released
-    with pytest.raises(ValueError, match="task kind 'pairs': expected one of single, pair, tagging, multiple_choice"):
+    with pytest.raises(
+        ValueError, match="task kind 'pairs': expected one of single, pair, tagging, multiple_choice"
+    ):
         model_sizes("bert-base-uncased", kind="pairs")
 
 
 def test_roberta_masking_stores_its_head_dense_layer_per_classification_task_only():
-    table = memory_table("roberta-base", {"MRPC": 2, "NER": 9}, task_kinds={"NER": "tagging"}).set_index("item")
+    table = memory_table("roberta-base", {"MRPC": 2, "NER": 9}, task_kinds={"NER": "tagging"}).set_index(
+        "item"
+    )
     assert table.loc["head dense layer MRPC (not pretrained)", "memory_kb"] == 2_359.296
     assert "head dense layer NER (not pretrained)" not in table.index
     rows = accumulated_memory("roberta-base", {"MRPC": 2, "SST2": 2, "NER": 9}, task_kinds={"NER": "tagging"})
@@ -111,5 +115,7 @@ def test_coded_masks_price_only_the_per_task_masks():
     coded = accumulated_memory("bert-base-uncased", labels, "2-11", coded_bits_per_weight=0.1)
     masks = model_sizes("bert-base-uncased", "2-11")["masked_weights"] + 768 * 2  # + the classifier's mask
     saved_mb = masks * (1 - 0.1) / 8 / 1e6
-    assert coded["masking_coded_mb"].iloc[0] == pytest.approx(coded["masking_mb"].iloc[0] - saved_mb, abs=1e-3)
+    assert coded["masking_coded_mb"].iloc[0] == pytest.approx(
+        coded["masking_mb"].iloc[0] - saved_mb, abs=1e-3
+    )
     assert coded["finetuning_mb"].tolist() == at_one["finetuning_mb"].tolist()

@@ -16,29 +16,74 @@ PAPER = report.load_paper(Path(__file__).resolve().parents[1] / "resources/paper
 
 
 def selection(model="bert-base-uncased", task="mrpc", method="masking", scores=(86.0, 87.0), lr=1e-3):
-    grid = [{"lr": lr, "lr_str": "x", "scores": {str(i + 1): s for i, s in enumerate(scores)},
-             "mean": sum(scores) / len(scores), "std": 0.5}, {"lr": lr / 10, "mean": 50.0, "std": 0.0}]  # fmt: skip
-    return {"model": model, "task": task, "method": method, "metric": "accuracy", "best_lr": lr,
-            "dev_mean": sum(scores) / len(scores), "dev_std": 0.5,
-            "dev_scores": {str(i + 1): s for i, s in enumerate(scores)}, "grid": grid}  # fmt: skip
+    grid = [
+        {
+            "lr": lr,
+            "lr_str": "x",
+            "scores": {str(i + 1): s for i, s in enumerate(scores)},
+            "mean": sum(scores) / len(scores),
+            "std": 0.5,
+        },
+        {"lr": lr / 10, "mean": 50.0, "std": 0.0},
+    ]
+    return {
+        "model": model,
+        "task": task,
+        "method": method,
+        "metric": "accuracy",
+        "best_lr": lr,
+        "dev_mean": sum(scores) / len(scores),
+        "dev_std": 0.5,
+        "dev_scores": {str(i + 1): s for i, s in enumerate(scores)},
+        "grid": grid,
+    }
 
 
 def test_paper_results_transcription():
     """Spot checks against the paper's text (Tables 1, 2, 4, 5, 6, 8 and App. A.5)."""
     assert len(PAPER[(PAPER["table"] == "1") & (PAPER["quantity"] == "dev_mean")]) == 66
-    assert report.paper_value(PAPER, "dev_mean", table="1", model="roberta-base", method="masking",
-                              task="rte") == 69.2  # fmt: skip
-    assert report.paper_value(PAPER, "test_error", table="2", model="bert-base-uncased", method="masking",
-                              kind="ensemble", task="ner") == 9.19  # fmt: skip
-    assert report.paper_value(PAPER, "test_error", table="6", model="distilbert-base-uncased",
-                              method="finetuning", kind="single", task="ag") == 5.42  # fmt: skip
-    assert report.paper_value(PAPER, "best_lr", table="4", model="roberta-base", method="finetuning",
-                              task="rte") == pytest.approx(7e-6)  # fmt: skip
-    assert report.paper_value(PAPER, "memory_mb", table="2", model="bert-base-uncased", method="finetuning",
-                              kind="ensemble") == 1752  # fmt: skip
+    assert (
+        report.paper_value(PAPER, "dev_mean", table="1", model="roberta-base", method="masking", task="rte")
+        == 69.2
+    )
+    assert (
+        report.paper_value(
+            PAPER,
+            "test_error",
+            table="2",
+            model="bert-base-uncased",
+            method="masking",
+            kind="ensemble",
+            task="ner",
+        )
+        == 9.19
+    )
+    assert (
+        report.paper_value(
+            PAPER,
+            "test_error",
+            table="6",
+            model="distilbert-base-uncased",
+            method="finetuning",
+            kind="single",
+            task="ag",
+        )
+        == 5.42
+    )
+    assert report.paper_value(
+        PAPER, "best_lr", table="4", model="roberta-base", method="finetuning", task="rte"
+    ) == pytest.approx(7e-6)
+    assert (
+        report.paper_value(
+            PAPER, "memory_mb", table="2", model="bert-base-uncased", method="finetuning", kind="ensemble"
+        )
+        == 1752
+    )
     assert report.paper_value(PAPER, "test_size", table="5", model="bert-base-uncased", task="pos") == 133082
-    assert report.paper_value(PAPER, "test_truncated_words", table="5", model="bert-base-uncased",
-                              task="pos") == 87  # fmt: skip
+    assert (
+        report.paper_value(PAPER, "test_truncated_words", table="5", model="bert-base-uncased", task="pos")
+        == 87
+    )
     acc = tables.paper_accumulated(PAPER)
     assert list(acc["task"]) == list(report.PAPER_TASK_ORDER)
     # Table 8: 11 finetuned models vs one pretrained model plus 11 sets of masks.
@@ -67,21 +112,34 @@ def test_table4_learning_rates():
     sel = selection(lr=1e-3)
     table = tables.table4([sel, selection(method="finetuning", lr=3e-5)], PAPER)
     first, second = table.data.iloc[0], table.data.iloc[1]
-    assert first["same"] and first["paper_lr"] == pytest.approx(1e-3) and first["diff_log10"] == pytest.approx(0)
+    assert (
+        first["same"] and first["paper_lr"] == pytest.approx(1e-3) and first["diff_log10"] == pytest.approx(0)
+    )
     assert not second["same"] and second["paper_lr"] == pytest.approx(5e-5)
     assert first["on_grid_border"]
     assert "1e-3" in report.to_markdown(table.display)
 
 
 def ensemble_result(model="bert-base-uncased", task="trec", method="masking"):
-    return {"model": model, "task": task, "method": method, "metric": "accuracy", "selected_lr": 1e-4,
-            "single": {"test": [96.0, 97.0, 96.5, 96.5], "dev": [95, 95, 95, 95]},
-            "methods": {"majority": {"dev": 96, "test": 97.2}}, "selected": "logits", "test": 97.2, "dev": 96.0,
-            "memory_mb": {"single": 446.9, "ensemble": 473.6}}  # fmt: skip
+    return {
+        "model": model,
+        "task": task,
+        "method": method,
+        "metric": "accuracy",
+        "selected_lr": 1e-4,
+        "single": {"test": [96.0, 97.0, 96.5, 96.5], "dev": [95, 95, 95, 95]},
+        "methods": {"majority": {"dev": 96, "test": 97.2}},
+        "selected": "logits",
+        "test": 97.2,
+        "dev": 96.0,
+        "memory_mb": {"single": 446.9, "ensemble": 473.6},
+    }
 
 
 def test_table2_6_single_and_ensemble_errors():
-    table = tables.table2_6([ensemble_result(), ensemble_result(model="roberta-base", method="finetuning")], PAPER)
+    table = tables.table2_6(
+        [ensemble_result(), ensemble_result(model="roberta-base", method="finetuning")], PAPER
+    )
     data = table.data
     single = data[(data["model"] == "bert-base-uncased") & (data["kind"] == "single")].iloc[0]
     assert single["ours_error"] == pytest.approx(3.5) and single["paper_error"] == pytest.approx(3.30)
@@ -91,18 +149,32 @@ def test_table2_6_single_and_ensemble_errors():
     assert ens["ensemble_method"] == "logits" and ens["memory_mb"] == pytest.approx(473.6)
     rob = data[data["model"] == "roberta-base"]
     assert set(rob["paper_table"]) == {"6"} and rob["paper_error"].notna().all()
-    mem = tables.table2_memory([{"model": "bert-base-uncased", "method": "masking", "kind": "ensemble",
-                                 "members": 4, "num_labels": 2, "memory_mb": 473.6}], PAPER)  # fmt: skip
+    mem = tables.table2_memory(
+        [
+            {
+                "model": "bert-base-uncased",
+                "method": "masking",
+                "kind": "ensemble",
+                "members": 4,
+                "num_labels": 2,
+                "memory_mb": 473.6,
+            }
+        ],
+        PAPER,
+    )
     assert mem.data.loc[0, "paper_mb"] == 474 and mem.data.loc[0, "diff"] == pytest.approx(-0.4)
 
 
 def test_table5_from_stats():
-    stats = {"task": "pos", "splits": {"train": {"examples": 38219},
-                                       "dev": {"examples": 5527, "truncation": {"examples_truncated": 1,
-                                                                                "words_dropped": 5}},
-                                       "test": {"examples": 5462, "truncation": {"examples_truncated": 2,
-                                                                                 "words_dropped": 80}}},
-             "table5": {"dev": 135100, "test": 133002, "unit": "words"}}  # fmt: skip
+    stats = {
+        "task": "pos",
+        "splits": {
+            "train": {"examples": 38219},
+            "dev": {"examples": 5527, "truncation": {"examples_truncated": 1, "words_dropped": 5}},
+            "test": {"examples": 5462, "truncation": {"examples_truncated": 2, "words_dropped": 80}},
+        },
+        "table5": {"dev": 135100, "test": 133002, "unit": "words"},
+    }
     table = tables.table5([("bert-base-uncased", stats), ("roberta-base", stats)], PAPER)
     row = table.data.iloc[0]
     assert row["dev_ours"] == 135100 and row["dev_paper"] == 135105 and row["dev_diff"] == -5
@@ -115,8 +187,19 @@ def test_table5_from_stats():
 
 
 # Classifier outputs of the paper's eleven tasks (TaskSpec.head_outputs: one score per choice for SWAG).
-PAPER_HEAD_OUTPUTS = {"mrpc": 2, "sst2": 2, "cola": 2, "rte": 2, "qnli": 2, "sem": 2, "trec": 6, "ag": 4,
-                      "pos": len(PTB_TAGS), "ner": 9, "swag": 1}  # fmt: skip
+PAPER_HEAD_OUTPUTS = {
+    "mrpc": 2,
+    "sst2": 2,
+    "cola": 2,
+    "rte": 2,
+    "qnli": 2,
+    "sem": 2,
+    "trec": 6,
+    "ag": 4,
+    "pos": len(PTB_TAGS),
+    "ner": 9,
+    "swag": 1,
+}
 
 
 def test_table8_and_figure3(tmp_path):
@@ -133,8 +216,12 @@ def test_table8_and_figure3(tmp_path):
     # outputs (hidden size 768): finetuning 768 fp32 weights each; masking those plus their 1-bit masks.
     pos = list(report.PAPER_TASK_ORDER).index("pos")
     missing = len(PTB_TAGS) - 49
-    expected = {"finetuning_params": missing * 768, "masking_params": missing * 2 * 768,
-                "finetuning_mb": missing * 768 * 4 / 1e6, "masking_mb": missing * 768 * (4 + 1 / 8) / 1e6}  # fmt: skip
+    expected = {
+        "finetuning_params": missing * 768,
+        "masking_params": missing * 2 * 768,
+        "finetuning_mb": missing * 768 * 4 / 1e6,
+        "masking_mb": missing * 768 * (4 + 1 / 8) / 1e6,
+    }
     for column, after_pos in expected.items():
         diffs = bert[f"{column}_diff"]
         want = [0.0] * pos + [after_pos] * (len(bert) - pos)

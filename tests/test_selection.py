@@ -8,8 +8,11 @@ from reproduction.selection import next_lr_beyond, select_round
 
 
 def records(scores: dict[float, list[float]]) -> list[dict]:
-    return [{"lr": lr, "seed": seed, "run": f"runs/lr{lr}/seed{seed}", "score": score, "metric": "accuracy"}
-            for lr, by_seed in scores.items() for seed, score in enumerate(by_seed, start=1)]  # fmt: skip
+    return [
+        {"lr": lr, "seed": seed, "run": f"runs/lr{lr}/seed{seed}", "score": score, "metric": "accuracy"}
+        for lr, by_seed in scores.items()
+        for seed, score in enumerate(by_seed, start=1)
+    ]
 
 
 def test_best_mean_over_seeds_not_best_single_run():
@@ -26,12 +29,15 @@ def test_ties_go_to_the_smaller_rate():
     assert decision["best_lr"] == 3e-5
 
 
-@pytest.mark.parametrize(("scores", "border", "next_lrs"), [
-    ({1e-5: [90], 3e-5: [80]}, ["lower"], [9e-6]),
-    ({1e-5: [70], 3e-5: [80]}, ["upper"], [5e-5]),
-    ({9e-4: [70], 1e-3: [80]}, ["upper"], [3e-3]),
-    ({5e-5: [80]}, ["lower", "upper"], [3e-5, 7e-5]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("scores", "border", "next_lrs"),
+    [
+        ({1e-5: [90], 3e-5: [80]}, ["lower"], [9e-6]),
+        ({1e-5: [70], 3e-5: [80]}, ["upper"], [5e-5]),
+        ({9e-4: [70], 1e-3: [80]}, ["upper"], [3e-3]),
+        ({5e-5: [80]}, ["lower", "upper"], [3e-5, 7e-5]),
+    ],
+)
 def test_border_asks_for_the_next_sequence_value(scores, border, next_lrs):
     decision = select_round(records(scores), 0, 1)
     assert decision["border"] == border and decision["next_lrs"] == pytest.approx(next_lrs)
@@ -53,9 +59,15 @@ def test_missing_seed_is_an_error():
 def test_configured_grid_takes_the_last_matching_override():
     from reproduction.selection import configured_grid
 
-    lrs = {"masking": [3e-5, 1e-5], "finetuning": [5e-5],
-           "overrides": [{"method": "masking", "values": [7e-5]}, {"model": "m", "task": "t", "values": [9e-5, 1e-4]},
-                         {"model": "other", "values": [1e-3]}]}  # fmt: skip
+    lrs = {
+        "masking": [3e-5, 1e-5],
+        "finetuning": [5e-5],
+        "overrides": [
+            {"method": "masking", "values": [7e-5]},
+            {"model": "m", "task": "t", "values": [9e-5, 1e-4]},
+            {"model": "other", "values": [1e-3]},
+        ],
+    }
     assert configured_grid(lrs, "m", "t", "masking") == [9e-5, 1e-4]
     assert configured_grid(lrs, "m", "u", "masking") == [7e-5]
     assert configured_grid(lrs, "m", "u", "finetuning") == [5e-5]

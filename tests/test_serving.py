@@ -13,14 +13,20 @@ from maskbert.masking import MaskingConfig
 from maskbert.modeling import build_model
 from maskbert.serving import MaskServer, serve_lines
 
-TEXTS = ["the film was great", "a dull and boring evening at the theatre", "who wrote hamlet ?", "paris is nice"]
+TEXTS = [
+    "the film was great",
+    "a dull and boring evening at the theatre",
+    "who wrote hamlet ?",
+    "paris is nice",
+]
 PAIRS = ["it was good", "nobody liked the play"]
 
 
 def _trained_dir(base, kind, labels, directory, seed, blocks, coding):
     task = task_view(kind, labels=labels, name=directory.name)
-    model = build_model(base, task, "masking", seed=seed,
-                        options=MaskingConfig(masked_blocks=blocks, initial_sparsity=0.1))
+    model = build_model(
+        base, task, "masking", seed=seed, options=MaskingConfig(masked_blocks=blocks, initial_sparsity=0.1)
+    )
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=5e-2)
     torch.manual_seed(seed)
     for _ in range(3):
@@ -36,9 +42,11 @@ def _trained_dir(base, kind, labels, directory, seed, blocks, coding):
 def mask_dirs(tiny_bert_with_tokenizer, tmp_path_factory):
     root = tmp_path_factory.mktemp("masks")
     base = tiny_bert_with_tokenizer
-    return {"topic": _trained_dir(base, "single", 3, root / "topic", 1, "1-3", "flips"),
-            "para": _trained_dir(base, "pair", 2, root / "para", 2, "0-3", "bits"),
-            "tags": _trained_dir(base, "tagging", 4, root / "tags", 3, "2-3", "flips")}
+    return {
+        "topic": _trained_dir(base, "single", 3, root / "topic", 1, "1-3", "flips"),
+        "para": _trained_dir(base, "pair", 2, root / "para", 2, "0-3", "bits"),
+        "tags": _trained_dir(base, "tagging", 4, root / "tags", 3, "2-3", "flips"),
+    }
 
 
 def _expected(directory, base, request):
@@ -56,9 +64,13 @@ def test_answers_equal_each_tasks_own_model_across_switches(mask_dirs, tiny_bert
     assert set(server.tasks) == {"topic", "para", "tags"}
     backbones = {id(m.bert) for m in server._models.values()}
     assert len(server._models) == 2 and len(backbones) == 1  # sequence and token heads share one backbone
-    requests = [{"task": "topic", "text": TEXTS[0]}, {"task": "para", "text": TEXTS[1], "text_pair": PAIRS[0]},
-                {"task": "topic", "text": TEXTS[2]}, {"task": "tags", "text": TEXTS[3]},
-                {"task": "para", "text": TEXTS[2], "text_pair": PAIRS[1]}]
+    requests = [
+        {"task": "topic", "text": TEXTS[0]},
+        {"task": "para", "text": TEXTS[1], "text_pair": PAIRS[0]},
+        {"task": "topic", "text": TEXTS[2]},
+        {"task": "tags", "text": TEXTS[3]},
+        {"task": "para", "text": TEXTS[2], "text_pair": PAIRS[1]},
+    ]
     first = server.predict(requests)
     again = server.predict(list(reversed(requests)))[::-1]  # other switch order, other batches
     for request, result, repeat in zip(requests, first, again):
@@ -79,7 +91,9 @@ def test_switching_back_restores_the_pretrained_weights_exactly(mask_dirs, tiny_
     server.add(mask_dirs["para"])
     pristine = {n: p.clone() for n, p in server._models[next(iter(server._models))].bert.named_parameters()}
     server.activate("topic")
-    topic_weights = {n: p.clone() for n, p in server._models[next(iter(server._models))].bert.named_parameters()}
+    topic_weights = {
+        n: p.clone() for n, p in server._models[next(iter(server._models))].bert.named_parameters()
+    }
     server.activate("para")
     server.activate("topic")
     backbone = dict(server._models[next(iter(server._models))].bert.named_parameters())
@@ -93,16 +107,23 @@ def test_bad_lines_get_error_records_and_the_others_are_answered(mask_dirs):
     server = MaskServer()
     server.add(mask_dirs["topic"], name="t")
     server.add(mask_dirs["para"])
-    lines = [json.dumps({"task": "t", "text": TEXTS[0]}), '{"task": "t", "text": ', "",
-             json.dumps({"task": "nope", "text": "x"}), json.dumps({"task": "t"}),
-             json.dumps({"task": "para", "text": "only one"}), "[1, 2]", json.dumps({"task": "t", "text": TEXTS[1]})]
+    lines = [
+        json.dumps({"task": "t", "text": TEXTS[0]}),
+        '{"task": "t", "text": ',
+        "",
+        json.dumps({"task": "nope", "text": "x"}),
+        json.dumps({"task": "t"}),
+        json.dumps({"task": "para", "text": "only one"}),
+        "[1, 2]",
+        json.dumps({"task": "t", "text": TEXTS[1]}),
+    ]
     records = list(serve_lines(server, lines, chunk=3))
     assert [r["line"] for r in records] == [1, 2, 4, 5, 6, 7, 8]
     assert records[0]["label"] in ("L0", "L1", "L2") and records[-1]["task"] == "t"
     errors = {r["line"]: r["error"] for r in records if "error" in r}
     assert errors[2].startswith("line 2: malformed JSON")
     assert errors[4].startswith('line 4: unknown task "nope"; loaded tasks: para, t')
-    assert errors[5] == 'line 5: task \'t\' needs a non-empty string "text"'
+    assert errors[5] == "line 5: task 't' needs a non-empty string \"text\""
     assert "text_pair" in errors[6] and "JSON object" in errors[7]
 
 
@@ -120,10 +141,26 @@ def test_predict_command(mask_dirs, tmp_path, capsys):
     from maskbert.cli import main
 
     requests = tmp_path / "requests.jsonl"
-    requests.write_text(json.dumps({"task": "a", "text": TEXTS[0]}) + "\n{bad\n"
-                        + json.dumps({"task": "para", "text": TEXTS[1], "text_pair": PAIRS[1]}) + "\n")
-    assert main(["predict", "--model-dir", f"a={mask_dirs['topic']}", "--model-dir", str(mask_dirs["para"]),
-                 "--input", str(requests)]) == 0
+    requests.write_text(
+        json.dumps({"task": "a", "text": TEXTS[0]})
+        + "\n{bad\n"
+        + json.dumps({"task": "para", "text": TEXTS[1], "text_pair": PAIRS[1]})
+        + "\n"
+    )
+    assert (
+        main(
+            [
+                "predict",
+                "--model-dir",
+                f"a={mask_dirs['topic']}",
+                "--model-dir",
+                str(mask_dirs["para"]),
+                "--input",
+                str(requests),
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["line"] for r in records] == [1, 2, 3]
     assert records[0]["task"] == "a" and abs(sum(records[0]["probabilities"].values()) - 1) < 1e-4

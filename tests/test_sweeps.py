@@ -45,7 +45,12 @@ def test_block_sets_spelling_and_direction():
     assert sweeps.canonical_blocks("02-11", 12) == "2-11" == sweeps.canonical_blocks("2-5,6-11", 12)
     assert sweeps.all_blocks(12) == "0-11"
     assert [sweeps.block_direction(b, 12) for b in ("0-11", "0-3", "8-11", "3-8", "0,2")] == [
-        "all", "bottom-up", "top-down", None, None]  # fmt: skip
+        "all",
+        "bottom-up",
+        "top-down",
+        None,
+        None,
+    ]
     with pytest.raises(ValueError, match="do not exist"):
         sweeps.canonical_blocks("0-11", 6)
     assert sweeps.layerwise_item("0-11", 0.05) == "blocks0-11_sparsity0.05"
@@ -55,7 +60,11 @@ def test_default_config_sweeps_are_the_papers_and_valid():
     fig1, layer = CONFIG["sweeps"]["initial_sparsity"], CONFIG["sweeps"]["layerwise"]
     assert [round(100 * s) for s in fig1["sparsities"]] == [1, 3, 5] + list(range(10, 100, 5))
     assert fig1["learning_rate"] == 5e-5 and fig1["seeds"] == [1, 2, 3, 4]
-    assert sorted(fig1["tasks"]) == ["cola", "mrpc", "rte", "sst2"] and sorted(layer["tasks"]) == ["cola", "mrpc", "rte"]
+    assert sorted(fig1["tasks"]) == ["cola", "mrpc", "rte", "sst2"] and sorted(layer["tasks"]) == [
+        "cola",
+        "mrpc",
+        "rte",
+    ]
     assert layer["sparsities"] == [0.05, 0.15] and len(layer["block_sets"]) == 9
     assert sweeps.check_sweep_config(CONFIG) == []
     assert sweeps.check_sweep_config(demo_config()) == []
@@ -71,20 +80,28 @@ def test_sweep_config_problems_name_the_key():
     del cfg["learning_rates"]["finetuning"]
     problems = sweeps.check_sweep_config(cfg)
     text = "\n".join(problems)
-    assert "config key 'sweeps.layerwise.block_sets.3': '0-11' for sentence-transformers/all-MiniLM-L6-v2 " \
-           "(6 blocks, 0-5)" in text  # fmt: skip
+    assert (
+        "config key 'sweeps.layerwise.block_sets.3': '0-11' for sentence-transformers/all-MiniLM-L6-v2 "
+        "(6 blocks, 0-5)" in text
+    )
     assert "config key 'sweeps.layerwise.block_sets.2': '2-3,4-5' is block set 1 again (2-5)" in text
     assert "config key 'sweeps.layerwise.block_sets.4': 'none' masks no block" in text
     assert "config key 'sweeps.initial_sparsity.sparsities.1': 1.0 is not a fraction" in text
     assert "config key 'sweeps.initial_sparsity.sparsities.2': 0.05 appears twice" in text
     assert "config key 'sweeps.initial_sparsity.sparsities.3': 0 is not a fraction" in text
     assert "config key 'sweeps.initial_sparsity.tasks.1': unknown task 'no-such-task'" in text
-    assert "config key 'learning_rates.finetuning': the layer-wise sweep (Table 7) needs the finetuning grid" in text
+    assert (
+        "config key 'learning_rates.finetuning': the layer-wise sweep (Table 7) needs the finetuning grid"
+        in text
+    )
     assert len(problems) == 8, problems
     # null leaves a sweep out; an unknown sweep is refused by name
-    assert sweeps.check_sweep_config({**CONFIG, "sweeps": {"layerwise": None, "initial_sparsity": None}}) == []
+    assert (
+        sweeps.check_sweep_config({**CONFIG, "sweeps": {"layerwise": None, "initial_sparsity": None}}) == []
+    )
     assert sweeps.check_sweep_config({**CONFIG, "sweeps": {"depthwise": {}}}) == [
-        "config key 'sweeps.depthwise': unknown sweep; expected one of initial_sparsity, layerwise"]  # fmt: skip
+        "config key 'sweeps.depthwise': unknown sweep; expected one of initial_sparsity, layerwise"
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -95,13 +112,16 @@ def test_blocks_of_a_local_copy_come_from_its_config(tiny_model_dirs):
     cfg = demo_config()
     cfg["model_paths"] = {MINILM: tiny_model_dirs["bert"]}
     assert sweeps.model_blocks(cfg, MINILM) == 4
-    assert "config key 'sweeps.layerwise.block_sets.0': '0-5' for sentence-transformers/all-MiniLM-L6-v2 " \
-           "(4 blocks, 0-3)" in "\n".join(sweeps.check_sweep_config(cfg))  # fmt: skip
+    assert (
+        "config key 'sweeps.layerwise.block_sets.0': '0-5' for sentence-transformers/all-MiniLM-L6-v2 "
+        "(4 blocks, 0-3)" in "\n".join(sweeps.check_sweep_config(cfg))
+    )
     assert {p.masked_blocks for p in sweeps.figure1_runs(cfg)} == {"0-3"}
     cfg["model_paths"] = {MINILM: str(Path(tiny_model_dirs["bert"]) / "missing-copy")}
     assert sweeps.check_sweep_config(cfg)[0].startswith(
         "config key 'sweeps.initial_sparsity.models.0': cannot read the config of "
-        "'sentence-transformers/all-MiniLM-L6-v2' (")  # fmt: skip
+        "'sentence-transformers/all-MiniLM-L6-v2' ("
+    )
 
 
 def test_sweeps_share_points_with_the_main_grid():
@@ -117,21 +137,28 @@ def test_sweeps_share_points_with_the_main_grid():
     # the layer-wise 0-11 grid.
     assert len(points["initial_sparsity"]) == 21 * 4 * 4
     added = sweeps.new_points(points)
-    assert added == {"main": 2212, "layerwise": masking - 3 * n_masking_lrs * n_seeds,
-                     "initial_sparsity": 21 * 4 * 4 - 3 * 2 * 4}  # fmt: skip
+    assert added == {
+        "main": 2212,
+        "layerwise": masking - 3 * n_masking_lrs * n_seeds,
+        "initial_sparsity": 21 * 4 * 4 - 3 * 2 * 4,
+    }
     shared = sweeps.Point("bert-base-uncased", "mrpc", "masking", "0-11", 0.05, 5e-5, 1)
     assert shared in points["initial_sparsity"] and shared in points["layerwise"]
     assert {p.masked_blocks for p in points["initial_sparsity"]} == {"0-11"}
     assert {p.lr for p in points["initial_sparsity"]} == {fig1["learning_rate"]}
     assert {p.masked_blocks for p in points["layerwise"] if p.method == "masking"} == {
-        sweeps.canonical_blocks(b, 12) for b in layer["block_sets"]}  # fmt: skip
+        sweeps.canonical_blocks(b, 12) for b in layer["block_sets"]
+    }
 
 
 def test_demo_sweeps_add_ten_runs():
     """The demo's sweeps reuse the main grid's MiniLM 2-5 runs and the layer-wise 0-5 run at 1e-3."""
     cfg = demo_config()
     assert sweeps.new_points(sweeps.sweep_points(cfg, lr_grid_of(cfg))) == {
-        "main": 16, "layerwise": 8, "initial_sparsity": 2}  # fmt: skip
+        "main": 16,
+        "layerwise": 8,
+        "initial_sparsity": 2,
+    }
 
 
 def test_a_new_sweep_value_adds_exactly_its_points():
@@ -149,20 +176,40 @@ def test_a_new_sweep_value_adds_exactly_its_points():
 # Figure 1
 # ------------------------------------------------------------------------------------------------------
 def fig1_runs():
-    scores = {("mrpc", 0.05): [80.0, 84.0], ("mrpc", 0.5): [70.0, 71.0], ("cola", 0.05): [40.0, 50.0],
-              ("cola", 0.5): [10.0, 12.0]}  # fmt: skip
-    return [{"model": "bert-base-uncased", "task": task, "initial_sparsity": s, "seed": seed, "lr": 5e-5,
-             "metric": "mcc" if task == "cola" else "accuracy", "dev_score": score}
-            for (task, s), values in scores.items() for seed, score in zip((1, 2), values)]  # fmt: skip
+    scores = {
+        ("mrpc", 0.05): [80.0, 84.0],
+        ("mrpc", 0.5): [70.0, 71.0],
+        ("cola", 0.05): [40.0, 50.0],
+        ("cola", 0.5): [10.0, 12.0],
+    }
+    return [
+        {
+            "model": "bert-base-uncased",
+            "task": task,
+            "initial_sparsity": s,
+            "seed": seed,
+            "lr": 5e-5,
+            "metric": "mcc" if task == "cola" else "accuracy",
+            "dev_score": score,
+        }
+        for (task, s), values in scores.items()
+        for seed, score in zip((1, 2), values)
+    ]
 
 
 def test_figure1_table_mean_std_and_files(tmp_path):
     table = sweeps.figure1_table(fig1_runs())
     data = table.data
-    assert list(zip(data["task"], data["initial_sparsity"])) == [("mrpc", 0.05), ("mrpc", 0.5), ("cola", 0.05),
-                                                                 ("cola", 0.5)]  # fmt: skip
+    assert list(zip(data["task"], data["initial_sparsity"])) == [
+        ("mrpc", 0.05),
+        ("mrpc", 0.5),
+        ("cola", 0.05),
+        ("cola", 0.5),
+    ]
     row = data.iloc[2]
-    assert row["ours_mean"] == 45.0 and row["ours_std"] == 5.0 and row["n_seeds"] == 2 and row["metric"] == "mcc"
+    assert (
+        row["ours_mean"] == 45.0 and row["ours_std"] == 5.0 and row["n_seeds"] == 2 and row["metric"] == "mcc"
+    )
     assert (row["ours_min"], row["ours_max"]) == (40.0, 50.0)
     paths = report.write_table(table, [tmp_path / "f1.csv", tmp_path / "f1.md", tmp_path / "f1.tex"])
     assert pd.read_csv(paths[0])["ours_mean"].tolist() == [82.0, 70.5, 45.0, 11.0]
@@ -185,17 +232,31 @@ def test_figure1_refuses_a_run_given_twice():
 def selection(task, method, scores, blocks=None, sparsity=None, model="bert-base-uncased", lr=1e-3):
     mean = sum(scores) / len(scores)
     std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
-    return {"model": model, "task": task, "method": method, "masked_blocks": blocks, "initial_sparsity": sparsity,
-            "metric": "mcc" if task == "cola" else "accuracy", "best_lr": lr, "dev_mean": mean, "dev_std": std,
-            "dev_scores": {str(i + 1): s for i, s in enumerate(scores)}}  # fmt: skip
+    return {
+        "model": model,
+        "task": task,
+        "method": method,
+        "masked_blocks": blocks,
+        "initial_sparsity": sparsity,
+        "metric": "mcc" if task == "cola" else "accuracy",
+        "best_lr": lr,
+        "dev_mean": mean,
+        "dev_std": std,
+        "dev_scores": {str(i + 1): s for i, s in enumerate(scores)},
+    }
 
 
 def layerwise_selections():
-    masking = [selection(task, "masking", [base + n / 2, base + n / 2 + 1], blocks, sparsity)
-               for sparsity in (0.05, 0.15) for blocks, n in (("0-11", 12), ("2-11", 10), ("8-11", 4), ("0-9", 10),
-                                                              ("0-3", 4))
-               for task, base in (("mrpc", 80.0), ("cola", 50.0))]  # fmt: skip
-    finetuning = [selection("mrpc", "finetuning", [86.0, 87.0]), selection("cola", "finetuning", [59.0, 61.0])]
+    masking = [
+        selection(task, "masking", [base + n / 2, base + n / 2 + 1], blocks, sparsity)
+        for sparsity in (0.05, 0.15)
+        for blocks, n in (("0-11", 12), ("2-11", 10), ("8-11", 4), ("0-9", 10), ("0-3", 4))
+        for task, base in (("mrpc", 80.0), ("cola", 50.0))
+    ]
+    finetuning = [
+        selection("mrpc", "finetuning", [86.0, 87.0]),
+        selection("cola", "finetuning", [59.0, 61.0]),
+    ]
     return masking, finetuning
 
 
@@ -206,7 +267,9 @@ def test_table7_ours_paper_diff_and_layout(tmp_path):
     assert list(data["method"][:2]) == ["finetuning", "finetuning"] and len(data) == 2 + len(masking)
     ft = data[(data["method"] == "finetuning") & (data["task"] == "mrpc")].iloc[0]
     assert ft["ours_mean"] == 86.5 and ft["paper_mean"] == 86.1 and ft["diff"] == pytest.approx(0.4)
-    row = data[(data["masked_blocks"] == "0-11") & (data["initial_sparsity"] == 0.15) & (data["task"] == "cola")]
+    row = data[
+        (data["masked_blocks"] == "0-11") & (data["initial_sparsity"] == 0.15) & (data["task"] == "cola")
+    ]
     row = row.iloc[0]
     assert (row["n_blocks"], row["direction"]) == (12, "all")
     assert row["ours_mean"] == 56.5 and row["paper_mean"] == 52.2 and row["paper_std"] == 2.7
@@ -217,8 +280,13 @@ def test_table7_ours_paper_diff_and_layout(tmp_path):
     csv = pd.read_csv(paths[0])
     assert len(csv) == len(data) and set(csv.columns) >= {"ours_mean", "paper_mean", "diff", "lr", "n_blocks"}
     md = paths[1].read_text().splitlines()
-    assert md[2].startswith("| Model | Method | Blocks | Direction | Sparsity (%) | MRPC | MRPC (paper) | MRPC Δ |")
-    assert "| BERT | Finetuning | – | – | – | 86.5 ± 0.5 | 86.1 ± 0.8 | +0.4 | 60.0 ± 1.0 | 59.6 ± 1.5 |" in md[4]
+    assert md[2].startswith(
+        "| Model | Method | Blocks | Direction | Sparsity (%) | MRPC | MRPC (paper) | MRPC Δ |"
+    )
+    assert (
+        "| BERT | Finetuning | – | – | – | 86.5 ± 0.5 | 86.1 ± 0.8 | +0.4 | 60.0 ± 1.0 | 59.6 ± 1.5 |"
+        in md[4]
+    )
     assert len(md) == 4 + 1 + 10  # caption, blank, header, rule; finetuning; 5 block sets x 2 sparsities
     assert r"$\pm$" in paths[2].read_text()
     for path in sweeps.figure2(table, [tmp_path / "f2.png", tmp_path / "f2.pdf"]):
@@ -239,14 +307,41 @@ def test_table7_transcription():
     t7 = PAPER[PAPER["table"] == "7"]
     assert len(t7) == 19 * 3 * 2 and set(t7["task"]) == {"mrpc", "rte", "cola"}
     value = report.paper_value
-    assert value(PAPER, "dev_mean", table="7", model="bert-base-uncased", method="masking", task="rte",
-                 item="blocks4-11_sparsity0.05") == 70.5  # fmt: skip
-    assert value(PAPER, "dev_std", table="7", model="bert-base-uncased", method="masking", task="mrpc",
-                 item="blocks0-9_sparsity0.15") == 5.2  # fmt: skip
-    assert value(PAPER, "dev_mean", table="7", model="bert-base-uncased", method="finetuning", task="cola",
-                 item="") == 59.6  # fmt: skip
-    items = {sweeps.layerwise_item(sweeps.canonical_blocks(b, 12), s)
-             for b in CONFIG["sweeps"]["layerwise"]["block_sets"] for s in CONFIG["sweeps"]["layerwise"]["sparsities"]}
+    assert (
+        value(
+            PAPER,
+            "dev_mean",
+            table="7",
+            model="bert-base-uncased",
+            method="masking",
+            task="rte",
+            item="blocks4-11_sparsity0.05",
+        )
+        == 70.5
+    )
+    assert (
+        value(
+            PAPER,
+            "dev_std",
+            table="7",
+            model="bert-base-uncased",
+            method="masking",
+            task="mrpc",
+            item="blocks0-9_sparsity0.15",
+        )
+        == 5.2
+    )
+    assert (
+        value(
+            PAPER, "dev_mean", table="7", model="bert-base-uncased", method="finetuning", task="cola", item=""
+        )
+        == 59.6
+    )
+    items = {
+        sweeps.layerwise_item(sweeps.canonical_blocks(b, 12), s)
+        for b in CONFIG["sweeps"]["layerwise"]["block_sets"]
+        for s in CONFIG["sweeps"]["layerwise"]["sparsities"]
+    }
     assert items == set(t7.loc[t7["method"] == "masking", "item"])
 
 
@@ -269,7 +364,9 @@ def test_gpu_hours_per_experiment_counts_only_new_jobs():
     cost = sweeps.gpu_hours(only_sweeps, sizes, lambda task: 32, 10, steps).set_index("experiment")
     added = sweeps.new_points(only_sweeps)
     assert cost.loc["layerwise", "new_jobs"] == added["layerwise"]
-    expected = 4 * 10 * (math.ceil(67349 / 32) * 0.06 + 872 * 0.06 / 32 / 3) / 3600  # one SST-2 point, 4 seeds
+    expected = (
+        4 * 10 * (math.ceil(67349 / 32) * 0.06 + 872 * 0.06 / 32 / 3) / 3600
+    )  # one SST-2 point, 4 seeds
     per_sparsity = cost.loc["initial_sparsity", "gpu_hours"] / 21
     assert expected < per_sparsity < 2 * expected
     # the main grid first: its points are not counted again, and it has models and tasks without a step/size

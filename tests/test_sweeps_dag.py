@@ -21,10 +21,6 @@ CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-
-
-
-
 def train_runs(output: str) -> list[str]:
     """The run directory of every train job a dry run lists (its summary.json output's folder)."""
     return re.findall(r"output: (\S+/runs/\S+)/summary\.json", output)
@@ -47,7 +43,9 @@ def lr_grid_of(cfg):
 def test_union_dag_trains_every_point_once(tmp_path):
     """The default config: main grid, Figure 1 and Table 7 in one DAG; a point two experiments need (the main
     grid's BERT 2-11 at 5%, its finetuning runs, Figure 1's 0-11 runs at 5e-5 and 5%/15%) is one job."""
-    proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--directory", str(tmp_path))
+    proc = snakemake(
+        "tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--directory", str(tmp_path)
+    )
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
     added = sweeps.new_points(sweeps.sweep_points(CONFIG, lr_grid_of(CONFIG)))
@@ -62,18 +60,35 @@ def test_union_dag_trains_every_point_once(tmp_path):
 
 
 SMALL = {
-    "results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"], "methods": ["masking", "finetuning"],
-    "seeds": [1], "learning_rates": {"masking": [5.0e-5, 1.0e-4], "finetuning": [1.0e-5], "overrides": [],
-                                     "max_extensions": 0},
+    "results": "res",
+    "models": ["bert-base-uncased"],
+    "tasks": ["mrpc"],
+    "methods": ["masking", "finetuning"],
+    "seeds": [1],
+    "learning_rates": {
+        "masking": [5.0e-5, 1.0e-4],
+        "finetuning": [1.0e-5],
+        "overrides": [],
+        "max_extensions": 0,
+    },
     "training": {"masked_blocks": {"bert-base-uncased": "2-11"}, "initial_sparsity": 0.05},
     "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]},
     "sweeps": {
-        "initial_sparsity": {"models": ["bert-base-uncased"], "tasks": ["mrpc"], "sparsities": [0.05, 0.5],
-                             "learning_rate": 5.0e-5, "seeds": [1]},
-        "layerwise": {"models": ["bert-base-uncased"], "tasks": ["mrpc"], "block_sets": ["0-11", "2-11"],
-                      "sparsities": [0.05]},
+        "initial_sparsity": {
+            "models": ["bert-base-uncased"],
+            "tasks": ["mrpc"],
+            "sparsities": [0.05, 0.5],
+            "learning_rate": 5.0e-5,
+            "seeds": [1],
+        },
+        "layerwise": {
+            "models": ["bert-base-uncased"],
+            "tasks": ["mrpc"],
+            "block_sets": ["0-11", "2-11"],
+            "sparsities": [0.05],
+        },
     },
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +129,10 @@ def test_a_new_block_set_adds_exactly_its_runs_and_selection(stubbed):
     cfg["sweeps"]["layerwise"]["block_sets"].append("6-11")
     out = snakemake("tables", "--configfile", write(cfg), "--dry-run", *common)
     out = out.stdout + out.stderr
-    assert sorted(train_runs(out)) == [f"res/runs/bert-base-uncased/mrpc/masking/blocks6-11_sparsity0.05/lr{lr}/seed1"
-                                       for lr in ("0.0001", "5e-05")]  # fmt: skip
+    assert sorted(train_runs(out)) == [
+        f"res/runs/bert-base-uncased/mrpc/masking/blocks6-11_sparsity0.05/lr{lr}/seed1"
+        for lr in ("0.0001", "5e-05")
+    ]
     counts = job_counts(out)
     assert counts["select_round"] == counts["select_lr"] == counts["figure2_table7_layerwise"] == 1
     assert "figure1_initial_sparsity" not in counts and "table1_dev" not in counts
@@ -142,12 +159,21 @@ def test_a_block_outside_the_model_is_refused_naming_the_key(tmp_path):
     for sweep in cfg["sweeps"].values():
         sweep["models"] = [MINILM]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake("tables", "--configfile", str(tmp_path / "bad.yaml"), "--dry-run", "--directory",
-                     str(tmp_path), check=False)  # fmt: skip
+    proc = snakemake(
+        "tables",
+        "--configfile",
+        str(tmp_path / "bad.yaml"),
+        "--dry-run",
+        "--directory",
+        str(tmp_path),
+        check=False,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "config key 'sweeps.layerwise.block_sets.0': '0-11' for sentence-transformers/all-MiniLM-L6-v2 " \
-           "(6 blocks, 0-5)" in out  # fmt: skip
+    assert (
+        "config key 'sweeps.layerwise.block_sets.0': '0-11' for sentence-transformers/all-MiniLM-L6-v2 "
+        "(6 blocks, 0-5)" in out
+    )
     assert "Job stats" not in out and not (tmp_path / "res").exists()
 
 
@@ -155,18 +181,32 @@ def test_sweeps_null_leaves_both_out(tmp_path):
     """`sweeps: null` in a config merged over config.yaml: the main grid alone, empty sweep targets."""
     cfg = {**SMALL, "sweeps": None}
     (tmp_path / "main.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake("tables", "--configfile", str(tmp_path / "main.yaml"), "--dry-run", "--directory", str(tmp_path))
+    proc = snakemake(
+        "tables", "--configfile", str(tmp_path / "main.yaml"), "--dry-run", "--directory", str(tmp_path)
+    )
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["train"] == 3 and "figure1_initial_sparsity" not in counts
     assert "figure2_table7_layerwise" not in counts
 
 
 def test_demo_config_adds_ten_runs(tmp_path):
-    proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), str(ROOT / "config/demo.yaml"),
-                     "--dry-run", "--directory", str(tmp_path))  # fmt: skip
+    proc = snakemake(
+        "tables",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(ROOT / "config/demo.yaml"),
+        "--dry-run",
+        "--directory",
+        str(tmp_path),
+    )
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
     assert job_counts(out)["train"] == len({identity(run) for run in runs}) == 16 + 10
     settings = {run.split("/")[-3] for run in runs if "/masking/" in run}
-    assert settings == {"blocks2-5_sparsity0.05", "blocks0-5_sparsity0.05", "blocks0-3_sparsity0.05",
-                        "blocks0-5_sparsity0.2", "blocks0-5_sparsity0.6"}  # fmt: skip
+    assert settings == {
+        "blocks2-5_sparsity0.05",
+        "blocks0-5_sparsity0.05",
+        "blocks0-3_sparsity0.05",
+        "blocks0-5_sparsity0.2",
+        "blocks0-5_sparsity0.6",
+    }

@@ -27,8 +27,12 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 def dev_scores(run_group: Path, lr: float, seeds) -> list[float]:
     """best_dev_score of every seed's run at `lr` under runs/<model>/<task>/<method>/<setting>/."""
-    return [json.loads((run_group / f"lr{float(lr)!r}" / f"seed{s}" / "summary.json").read_text())["best_dev_score"]
-            for s in seeds]  # fmt: skip
+    return [
+        json.loads((run_group / f"lr{float(lr)!r}" / f"seed{s}" / "summary.json").read_text())[
+            "best_dev_score"
+        ]
+        for s in seeds
+    ]
 
 
 def check_sweep_outputs(res: Path, config: dict, num_blocks: dict[str, int]) -> None:
@@ -41,21 +45,34 @@ def check_sweep_outputs(res: Path, config: dict, num_blocks: dict[str, int]) -> 
     for row in table.itertuples():
         model = row.model.split("/")[-1]
         setting = f"blocks{all_blocks(num_blocks[row.model])}_sparsity{row.initial_sparsity!r}"
-        scores = dev_scores(res / "runs" / model / row.task / "masking" / setting, fig1["learning_rate"],
-                            fig1.get("seeds") or seeds)  # fmt: skip
+        scores = dev_scores(
+            res / "runs" / model / row.task / "masking" / setting,
+            fig1["learning_rate"],
+            fig1.get("seeds") or seeds,
+        )
         assert row.ours_mean == pytest.approx(np.mean(scores), abs=1e-6)
         assert row.ours_std == pytest.approx(np.std(scores), abs=1e-6)
         assert row.n_seeds == len(scores) and row.lr == fig1["learning_rate"]
 
     layer = config["sweeps"]["layerwise"]
     table = pd.read_csv(res / "tables/table7_layerwise.csv")
-    n_masking = len(layer["models"]) * len(layer["block_sets"]) * len(layer["sparsities"]) * len(layer["tasks"])
+    n_masking = (
+        len(layer["models"]) * len(layer["block_sets"]) * len(layer["sparsities"]) * len(layer["tasks"])
+    )
     assert len(table) == n_masking + len(layer["models"]) * len(layer["tasks"])
     for row in table.itertuples():
-        setting = "full" if row.method == "finetuning" else f"blocks{row.masked_blocks}_sparsity{row.initial_sparsity!r}"
+        setting = (
+            "full"
+            if row.method == "finetuning"
+            else f"blocks{row.masked_blocks}_sparsity{row.initial_sparsity!r}"
+        )
         group = res / "runs" / row.model.split("/")[-1] / row.task / row.method / setting
-        means = {float(d.name.removeprefix("lr")): np.mean(dev_scores(group, float(d.name.removeprefix("lr")), seeds))
-                 for d in group.iterdir()}  # fmt: skip
+        means = {
+            float(d.name.removeprefix("lr")): np.mean(
+                dev_scores(group, float(d.name.removeprefix("lr")), seeds)
+            )
+            for d in group.iterdir()
+        }
         assert row.ours_mean == pytest.approx(means[row.lr], abs=1e-6)
         assert row.ours_mean == pytest.approx(max(means.values()), abs=1e-6)
         assert row.ours_std == pytest.approx(np.std(dev_scores(group, row.lr, seeds)), abs=1e-6)
@@ -63,7 +80,9 @@ def check_sweep_outputs(res: Path, config: dict, num_blocks: dict[str, int]) -> 
         assert (res / f"figures/{stem}.png").read_bytes()[:4] == b"\x89PNG"
         assert (res / f"figures/{stem}.pdf").read_bytes()[:4] == b"%PDF"
     for stem in ("figure1_initial_sparsity", "table7_layerwise"):
-        assert (res / f"tables/{stem}.md").stat().st_size > 0 and (res / f"tables/{stem}.tex").stat().st_size > 0
+        assert (res / f"tables/{stem}.md").stat().st_size > 0 and (
+            res / f"tables/{stem}.tex"
+        ).stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -74,19 +93,44 @@ def test_demo_sweeps_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     config["model_paths"] = {MINILM: tiny_bert_with_tokenizer}
     config["training"]["masked_blocks"] = {MINILM: "2-3"}
     config["training"]["epochs"] = 1
-    config["learning_rates"] = {"masking": [1.0e-2, 3.0e-2], "finetuning": [1.0e-3], "overrides": [],
-                                "max_extensions": 0}  # fmt: skip
+    config["learning_rates"] = {
+        "masking": [1.0e-2, 3.0e-2],
+        "finetuning": [1.0e-3],
+        "overrides": [],
+        "max_extensions": 0,
+    }
     config["sweeps"]["initial_sparsity"]["learning_rate"] = 1.0e-2
     config["sweeps"]["layerwise"]["block_sets"] = ["0-3", "2-3", "0-1"]
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "figure1",
-                           "figure2", "--cores", "2", "--configfile", str(ROOT / "config.yaml"),
-                           str(tmp_path / "demo.yaml"), "--directory", str(tmp_path)],
-                          cwd=tmp_path, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "figure1",
+            "figure2",
+            "--cores",
+            "2",
+            "--configfile",
+            str(ROOT / "config.yaml"),
+            str(tmp_path / "demo.yaml"),
+            "--directory",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     check_sweep_outputs(tmp_path / "res", config, {MINILM: 4})
     # Table 7 names each set's direction against the 4 blocks
     table = pd.read_csv(tmp_path / "res/tables/table7_layerwise.csv")
     assert dict(zip(table["masked_blocks"].dropna(), table["direction"].dropna())) == {
-        "0-3": "all", "2-3": "top-down", "0-1": "bottom-up"}  # fmt: skip
+        "0-3": "all",
+        "2-3": "top-down",
+        "0-1": "bottom-up",
+    }

@@ -29,15 +29,27 @@ def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
 
 
 def _config(model, prepared, out, **overrides):
-    values = {"model": model, "task": "synth-sentiment", "method": "masking", "seed": 1, "lr": 1e-2,
-              "out_dir": str(out), "epochs": 2, "batch_size": 32, "prepared_dir": prepared, "device": "cpu"}
+    values = {
+        "model": model,
+        "task": "synth-sentiment",
+        "method": "masking",
+        "seed": 1,
+        "lr": 1e-2,
+        "out_dir": str(out),
+        "epochs": 2,
+        "batch_size": 32,
+        "prepared_dir": prepared,
+        "device": "cpu",
+    }
     return TrainConfig(**{**values, **overrides})
 
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_bert_with_tokenizer, prepared, tmp_path_factory):
     """A finished one-epoch masking run, shared by the tests that only read it (or copy it first)."""
-    config = _config(tiny_bert_with_tokenizer, prepared, tmp_path_factory.mktemp("finished") / "run", epochs=1)
+    config = _config(
+        tiny_bert_with_tokenizer, prepared, tmp_path_factory.mktemp("finished") / "run", epochs=1
+    )
     return config, train(config)
 
 
@@ -45,7 +57,9 @@ def _log(run):
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_bert_with_tokenizer, prepared, tmp_path):
+def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(
+    tiny_bert_with_tokenizer, prepared, tmp_path
+):
     run = tmp_path / "run"
     summary = train(_config(tiny_bert_with_tokenizer, prepared, run, epochs=3, patience=3))
     lines = _log(run)
@@ -53,7 +67,9 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_b
     scores = [line["dev_score"] for line in lines]
     assert summary["done"] and summary["epochs_run"] == 3
     assert summary["best_epoch"] == 1 + scores.index(max(scores)) and summary["best_dev_score"] == max(scores)
-    assert [line["improved"] for line in lines] == [s > max(scores[:i], default=-1) for i, s in enumerate(scores)]
+    assert [line["improved"] for line in lines] == [
+        s > max(scores[:i], default=-1) for i, s in enumerate(scores)
+    ]
     assert summary["mask_changed"] == lines[summary["best_epoch"] - 1]["mask_changed"]
     assert summary["artifact_bytes"] == (run / "artifact" / "mask.safetensors").stat().st_size < 200_000
     from maskbert.adapter import mask_coded_size
@@ -66,8 +82,13 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(tiny_b
     assert (record["masked_blocks"], record["initial_sparsity"]) == (None, 0.05)
     assert all(np.isfinite(line["train_loss"]) and 0 < line["mask_changed"] < 1 for line in lines)
     assert not (run / ".progress").exists()
-    assert sorted(p.name for p in run.iterdir()) == ["artifact", "dev_predictions.safetensors", "metrics.jsonl",
-                                                     "run.json", "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "artifact",
+        "dev_predictions.safetensors",
+        "metrics.jsonl",
+        "run.json",
+        "summary.json",
+    ]
 
     saved_bytes = (run / "dev_predictions.safetensors").read_bytes()
     saved = Predictions.load(run / "dev_predictions.safetensors")
@@ -90,13 +111,19 @@ def test_evaluation_on_test_scores_the_test_split(finished_run, prepared, tmp_pa
     assert result["score"] == pytest.approx(accuracy)
     assert json.loads((tmp_path / "scores" / "test_metrics.json").read_text()) == result
     assert not (run / "evaluation").exists()
-    explicit = evaluate_run(run, "test", device="cpu", predictions_path=tmp_path / "p.safetensors",
-                            metrics_path=tmp_path / "m.json")
+    explicit = evaluate_run(
+        run,
+        "test",
+        device="cpu",
+        predictions_path=tmp_path / "p.safetensors",
+        metrics_path=tmp_path / "m.json",
+    )
     assert explicit == result and (tmp_path / "p.safetensors").is_file()
 
 
-def test_cross_task_evaluation_maps_labels_by_name_and_refuses_other_label_sets(tiny_bert_with_tokenizer,
-                                                                                finished_run, tmp_path):
+def test_cross_task_evaluation_maps_labels_by_name_and_refuses_other_label_sets(
+    tiny_bert_with_tokenizer, finished_run, tmp_path
+):
     run = tmp_path / "run"
     shutil.copytree(finished_run[0].out_dir, run)
     plain = Predictions.load(run / "dev_predictions.safetensors")
@@ -108,12 +135,16 @@ def test_cross_task_evaluation_maps_labels_by_name_and_refuses_other_label_sets(
     assert np.array_equal(swapped.logits, plain.logits[:, ::-1])
 
     ner = prepare("synth-ner", tiny_bert_with_tokenizer, source="synthetic", out_dir=tmp_path / "ner")
-    with pytest.raises(ValueError, match=r"label sets differ: .*\['positive', 'negative'\].*synth-ner.*'B-LOC'"):
+    with pytest.raises(
+        ValueError, match=r"label sets differ: .*\['positive', 'negative'\].*synth-ner.*'B-LOC'"
+    ):
         evaluate_run(run, "dev", prepared_dir=ner, device="cpu")
     assert label_columns(["a", "b", "c"], ["c", "a", "b"]) == [2, 0, 1]
 
 
-def test_early_stopping_keeps_the_best_epoch_not_the_last(tiny_bert_with_tokenizer, prepared, tmp_path, monkeypatch):
+def test_early_stopping_keeps_the_best_epoch_not_the_last(
+    tiny_bert_with_tokenizer, prepared, tmp_path, monkeypatch
+):
     dev_scores = iter([50.0, 70.0, 60.0, 65.0, 90.0])  # best at epoch 2, then 2 epochs without gain
     seen = []
 
@@ -141,17 +172,30 @@ def test_finished_run_is_not_retrained(finished_run):
     assert (Path(config.out_dir) / "summary.json").stat().st_mtime_ns == stamp
 
 
-def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(tiny_bert_with_tokenizer, prepared,
-                                                                             tmp_path):
-    train(_config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", method="finetuning", lr=1e-3, epochs=1,
-                  masked_blocks="2-3", initial_sparsity=0.1))
+def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(
+    tiny_bert_with_tokenizer, prepared, tmp_path
+):
+    train(
+        _config(
+            tiny_bert_with_tokenizer,
+            prepared,
+            tmp_path / "run",
+            method="finetuning",
+            lr=1e-3,
+            epochs=1,
+            masked_blocks="2-3",
+            initial_sparsity=0.1,
+        )
+    )
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert (record["masked_blocks"], record["initial_sparsity"]) == (None, None)
     model = load_run_model(tmp_path / "run")
     from transformers import AutoModel
 
     base = AutoModel.from_pretrained(tiny_bert_with_tokenizer)
-    assert not torch.equal(base.encoder.layer[0].output.dense.weight, model.bert.encoder.layer[0].output.dense.weight)
+    assert not torch.equal(
+        base.encoder.layer[0].output.dense.weight, model.bert.encoder.layer[0].output.dense.weight
+    )
 
 
 def test_unknown_method_is_refused_by_name(tiny_bert_with_tokenizer, prepared, tmp_path):
@@ -171,9 +215,32 @@ def test_nan_loss_stops_the_job(tiny_bert_with_tokenizer, prepared, tmp_path):
 
 
 def _cli_train(model, prepared, out):
-    return [sys.executable, "-m", "maskbert.cli", "train", "--model", model, "--task", "synth-sentiment",
-            "--method", "masking", "--seed", "3", "--lr", "1e-2", "--epochs", "4", "--patience", "4",
-            "--prepared", prepared, "--out", str(out), "--device", "cpu"]
+    return [
+        sys.executable,
+        "-m",
+        "maskbert.cli",
+        "train",
+        "--model",
+        model,
+        "--task",
+        "synth-sentiment",
+        "--method",
+        "masking",
+        "--seed",
+        "3",
+        "--lr",
+        "1e-2",
+        "--epochs",
+        "4",
+        "--patience",
+        "4",
+        "--prepared",
+        prepared,
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
 
 
 def _epochs_without_time(run):
@@ -182,14 +249,26 @@ def _epochs_without_time(run):
 
 def test_killed_run_resumes_to_the_same_result(tiny_bert_with_tokenizer, prepared, tmp_path):
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    subprocess.run(_cli_train(tiny_bert_with_tokenizer, prepared, tmp_path / "whole"), check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        _cli_train(tiny_bert_with_tokenizer, prepared, tmp_path / "whole"),
+        check=True,
+        env=env,
+        capture_output=True,
+    )
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen(_cli_train(tiny_bert_with_tokenizer, prepared, killed), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _cli_train(tiny_bert_with_tokenizer, prepared, killed),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
-    while not (killed / ".progress" / "checkpoint.pt").exists() and time.time() < deadline and process.poll() is None:
+    while (
+        not (killed / ".progress" / "checkpoint.pt").exists()
+        and time.time() < deadline
+        and process.poll() is None
+    ):
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -201,22 +280,35 @@ def test_killed_run_resumes_to_the_same_result(tiny_bert_with_tokenizer, prepare
         (killed / output).unlink(missing_ok=True)
     assert not (killed / "artifact").exists()  # published only when the run finishes
 
-    subprocess.run(_cli_train(tiny_bert_with_tokenizer, prepared, killed), check=True, env=env, capture_output=True)
+    subprocess.run(
+        _cli_train(tiny_bert_with_tokenizer, prepared, killed), check=True, env=env, capture_output=True
+    )
     whole_summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
     assert json.loads((killed / "summary.json").read_text()) == whole_summary
     assert _epochs_without_time(killed) == _epochs_without_time(tmp_path / "whole")
-    assert np.array_equal(Predictions.load(killed / "dev_predictions.safetensors").logits,
-                          Predictions.load(tmp_path / "whole" / "dev_predictions.safetensors").logits)
-    assert ((killed / "artifact" / "mask.safetensors").read_bytes()
-            == (tmp_path / "whole" / "artifact" / "mask.safetensors").read_bytes())
+    assert np.array_equal(
+        Predictions.load(killed / "dev_predictions.safetensors").logits,
+        Predictions.load(tmp_path / "whole" / "dev_predictions.safetensors").logits,
+    )
+    assert (killed / "artifact" / "mask.safetensors").read_bytes() == (
+        tmp_path / "whole" / "artifact" / "mask.safetensors"
+    ).read_bytes()
     assert not (killed / ".progress").exists()
 
 
 def test_tagging_run_scores_kept_words_and_reports_dropped_ones(tiny_bert_with_tokenizer, tmp_path):
-    prepared_ner = str(prepare("synth-ner", tiny_bert_with_tokenizer, source="synthetic", max_length=12,
-                               out_dir=tmp_path / "prepared"))
-    config = _config(tiny_bert_with_tokenizer, prepared_ner, tmp_path / "run", task="synth-ner", epochs=1,
-                     max_length=12)
+    prepared_ner = str(
+        prepare(
+            "synth-ner",
+            tiny_bert_with_tokenizer,
+            source="synthetic",
+            max_length=12,
+            out_dir=tmp_path / "prepared",
+        )
+    )
+    config = _config(
+        tiny_bert_with_tokenizer, prepared_ner, tmp_path / "run", task="synth-ner", epochs=1, max_length=12
+    )
     summary = train(config)
     result = evaluate_run(tmp_path / "run", "dev", device="cpu")
     assert result["score"] == summary["best_dev_score"]
@@ -242,9 +334,13 @@ def tiny_family_with_tokenizer(tiny_bert_with_tokenizer, tmp_path_factory):
         else:
             texts = [e["text"] for e in read_splits("synth-sentiment", "synthetic")["train"]] + SWAG_TEXTS
             bpe = ByteLevelBPETokenizer()
-            bpe.train_from_iterator(texts, vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+            bpe.train_from_iterator(
+                texts, vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+            )
             bpe.save_model(str(path))
-            tokenizer = RobertaTokenizerFast(vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt"))
+            tokenizer = RobertaTokenizerFast(
+                vocab_file=str(path / "vocab.json"), merges_file=str(path / "merges.txt")
+            )
         tiny_backbone(family, vocab_size=len(tokenizer)).save_pretrained(path)
         tokenizer.save_pretrained(path)
         return str(path)
@@ -252,42 +348,90 @@ def tiny_family_with_tokenizer(tiny_bert_with_tokenizer, tmp_path_factory):
     return build
 
 
-SWAG_TEXTS = ["the man opens the door", "he walks into the room", "she picks up the phone", "they sit down",
-              "the dog runs away", "someone smiles at him", "the car stops", "it starts to rain"]
+SWAG_TEXTS = [
+    "the man opens the door",
+    "he walks into the room",
+    "she picks up the phone",
+    "they sit down",
+    "the dog runs away",
+    "someone smiles at him",
+    "the car stops",
+    "it starts to rain",
+]
 
 
 def _swag_folder(folder, rows):
     folder.mkdir(parents=True)
-    fields = ["video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source",
-              "ending0", "ending1", "ending2", "ending3", "label"]
+    fields = [
+        "video-id",
+        "fold-ind",
+        "startphrase",
+        "sent1",
+        "sent2",
+        "gold-source",
+        "ending0",
+        "ending1",
+        "ending2",
+        "ending3",
+        "label",
+    ]
     for name, count in (("train.csv", rows), ("val.csv", rows // 2)):
         with open(folder / name, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             for i in range(count):
                 endings = [SWAG_TEXTS[(i + k) % len(SWAG_TEXTS)] for k in range(4)]
-                writer.writerow({"video-id": f"v{i}", "fold-ind": i, "startphrase": SWAG_TEXTS[i % 8],
-                                 "sent1": SWAG_TEXTS[i % 8], "sent2": "then", "gold-source": "gold",
-                                 **{f"ending{k}": e for k, e in enumerate(endings)}, "label": i % 4})
+                writer.writerow(
+                    {
+                        "video-id": f"v{i}",
+                        "fold-ind": i,
+                        "startphrase": SWAG_TEXTS[i % 8],
+                        "sent1": SWAG_TEXTS[i % 8],
+                        "sent2": "then",
+                        "gold-source": "gold",
+                        **{f"ending{k}": e for k, e in enumerate(endings)},
+                        "label": i % 4,
+                    }
+                )
     return folder
 
 
-@pytest.mark.parametrize("family,task,method", [("roberta", "synth-sentiment", "masking"),
-                                                ("distilbert", "synth-sentiment", "finetuning"),
-                                                ("bert", "swag", "masking"),
-                                                ("roberta", "swag", "finetuning"),
-                                                ("distilbert", "swag", "masking")])
-def test_train_and_predict_every_family_and_multiple_choice(tiny_family_with_tokenizer, tmp_path, family, task,
-                                                            method):
+@pytest.mark.parametrize(
+    "family,task,method",
+    [
+        ("roberta", "synth-sentiment", "masking"),
+        ("distilbert", "synth-sentiment", "finetuning"),
+        ("bert", "swag", "masking"),
+        ("roberta", "swag", "finetuning"),
+        ("distilbert", "swag", "masking"),
+    ],
+)
+def test_train_and_predict_every_family_and_multiple_choice(
+    tiny_family_with_tokenizer, tmp_path, family, task, method
+):
     model = tiny_family_with_tokenizer(family)
     if task == "swag":
-        prepared_dir = prepare("swag", model, source="local", path=_swag_folder(tmp_path / "swag", 16),
-                               out_dir=tmp_path / "prepared")
+        prepared_dir = prepare(
+            "swag",
+            model,
+            source="local",
+            path=_swag_folder(tmp_path / "swag", 16),
+            out_dir=tmp_path / "prepared",
+        )
     else:
         prepared_dir = prepare(task, model, source="synthetic", out_dir=tmp_path / "prepared")
     run = tmp_path / "run"
-    summary = train(_config(model, str(prepared_dir), run, task=task, method=method, epochs=1,
-                            lr=1e-2 if method == "masking" else 1e-3))
+    summary = train(
+        _config(
+            model,
+            str(prepared_dir),
+            run,
+            task=task,
+            method=method,
+            epochs=1,
+            lr=1e-2 if method == "masking" else 1e-3,
+        )
+    )
     saved = Predictions.load(run / "dev_predictions.safetensors")
     prep = load_prepared(prepared_dir)
     dev = prep.splits["dev"]

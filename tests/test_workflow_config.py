@@ -27,7 +27,9 @@ def merged(base: dict, over: dict) -> dict:
     """Snakemake's --configfile merge: mappings merge, everything else replaces."""
     out = copy.deepcopy(base)
     for key, value in over.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 
@@ -51,8 +53,11 @@ def test_default_config_is_the_papers_experiment():
     assert (t["epochs"], t["patience"], t["batch_size"]) == (10, 2, 32)
     assert t["batch_size_per_task"] == {"ag": 128, "qnli": 128}
     assert t["initial_sparsity"] == 0.05 and c["data"]["max_length"] == 128
-    assert t["masked_blocks"] == {"bert-base-uncased": "2-11", "roberta-base": "2-11",
-                                  "distilbert-base-uncased": "2-5"}  # fmt: skip
+    assert t["masked_blocks"] == {
+        "bert-base-uncased": "2-11",
+        "roberta-base": "2-11",
+        "distilbert-base-uncased": "2-5",
+    }
 
 
 def test_every_table4_optimum_is_in_its_grid():
@@ -97,7 +102,11 @@ BAD = [
     ("training.epochs", 0, "training.epochs"),
     ("training.batch_size_per_task", {"agnews": 128}, "training.batch_size_per_task"),
     ("data.sources", {"trec": {"source": "local"}}, "data.sources.trec"),
-    ("training.masked_blocks", {"bert-base-uncased": "two-eleven"}, "training.masked_blocks.bert-base-uncased"),
+    (
+        "training.masked_blocks",
+        {"bert-base-uncased": "two-eleven"},
+        "training.masked_blocks.bert-base-uncased",
+    ),
     ("memory.models", [], "memory.models"),
     ("memory.tasks", [], "memory.tasks"),
     ("ensemble.methods", [], "ensemble.methods"),
@@ -113,8 +122,11 @@ def test_schema_rejects_bad_values_naming_the_key(key, value, named):
 
 
 def test_schema_rejects_unknown_keys():
-    for config, key in ((_set(DEFAULT, "epochs", 3), "epochs"), (_set(DEFAULT, "training.epoch", 3), "epoch"),
-                        (_set(DEFAULT, "learning_rates.overrides.0.lr", [1e-5]), "lr")):  # fmt: skip
+    for config, key in (
+        (_set(DEFAULT, "epochs", 3), "epochs"),
+        (_set(DEFAULT, "training.epoch", 3), "epoch"),
+        (_set(DEFAULT, "learning_rates.overrides.0.lr", [1e-5]), "lr"),
+    ):
         errors = errors_of(config)
         assert errors and any(f"'{key}'" in message for _, message in errors), errors
 
@@ -123,15 +135,37 @@ def _snakemake_with(tmp_path, config) -> subprocess.CompletedProcess:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(path),
-         "--directory", str(tmp_path), "--dry-run", "--cores", "1"],
-        capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(path),
+            "--directory",
+            str(tmp_path),
+            "--dry-run",
+            "--cores",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
-@pytest.mark.parametrize(("key", "value"), [("training.initial_sparsity", 1.0), ("seeds", []),
-                                            ("training.epochz", 3), ("tasks", ["mrpc", "squad"]),
-                                            ("memory.models", [])])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("training.initial_sparsity", 1.0),
+        ("seeds", []),
+        ("training.epochz", 3),
+        ("tasks", ["mrpc", "squad"]),
+        ("memory.models", []),
+    ],
+)
 def test_workflow_refuses_bad_config_before_any_job(tmp_path, key, value):
     config = _set({**copy.deepcopy(DEFAULT), "results": "res"}, key, value)
     proc = _snakemake_with(tmp_path, config)
@@ -144,7 +178,11 @@ def test_workflow_refuses_bad_config_before_any_job(tmp_path, key, value):
 
 
 def test_workflow_refuses_source_the_task_lacks(tmp_path):
-    config = {**copy.deepcopy(DEFAULT), "results": "res", "data": {"sources": {"mrpc": {"source": "synthetic"}}}}
+    config = {
+        **copy.deepcopy(DEFAULT),
+        "results": "res",
+        "data": {"sources": {"mrpc": {"source": "synthetic"}}},
+    }
     proc = _snakemake_with(tmp_path, config)
     assert proc.returncode != 0
     assert "data.sources.mrpc.source" in proc.stdout + proc.stderr
@@ -152,8 +190,13 @@ def test_workflow_refuses_source_the_task_lacks(tmp_path):
 
 def test_string_learning_rates_are_read_as_numbers(tmp_path):
     """YAML reads 1e-5 (no dot) as a string; the workflow takes it as the number it means."""
-    config = {**copy.deepcopy(DEFAULT), "results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"],
-              "learning_rates": {"masking": ["1e-3"], "finetuning": ["5e-5"]}}  # fmt: skip
+    config = {
+        **copy.deepcopy(DEFAULT),
+        "results": "res",
+        "models": ["bert-base-uncased"],
+        "tasks": ["mrpc"],
+        "learning_rates": {"masking": ["1e-3"], "finetuning": ["5e-5"]},
+    }
     proc = _snakemake_with(tmp_path, config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "/lr0.001/" in proc.stdout and "/lr5e-05/" in proc.stdout

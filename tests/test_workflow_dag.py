@@ -32,8 +32,16 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--quiet", "all",
-                     "--directory", str(tmp_path))  # fmt: skip
+    proc = snakemake(
+        "tables",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--dry-run",
+        "--quiet",
+        "all",
+        "--directory",
+        str(tmp_path),
+    )
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -66,12 +74,20 @@ def touched(tmp_path_factory):
     real run; each test then dry-runs a changed config against it."""
     tmp_path = tmp_path_factory.mktemp("grid")
     config = {
-        "results": "res", "models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"],
-        "methods": ["masking", "finetuning"], "seeds": [1, 2],
-        "learning_rates": {"masking": [1.0e-4, 3.0e-4], "finetuning": [1.0e-5, 3.0e-5], "overrides": [],
-                           "max_extensions": 0},
-        "training": {"epochs": 10}, "memory": {"models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"]},
-    }  # fmt: skip
+        "results": "res",
+        "models": ["bert-base-uncased"],
+        "tasks": ["trec", "mrpc"],
+        "methods": ["masking", "finetuning"],
+        "seeds": [1, 2],
+        "learning_rates": {
+            "masking": [1.0e-4, 3.0e-4],
+            "finetuning": [1.0e-5, 3.0e-5],
+            "overrides": [],
+            "max_extensions": 0,
+        },
+        "training": {"epochs": 10},
+        "memory": {"models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"]},
+    }
 
     def write(cfg) -> str:
         path = tmp_path / f"grid-{abs(hash(repr(cfg)))}.yaml"
@@ -104,7 +120,10 @@ def test_new_seed_adds_only_its_train_jobs(touched):
     assert counts["table1_dev"] == counts["table4_best_lr"] == counts["table2_table6_test_error"] == 1
     # Table 8's coded column is priced at the rate the selected masking runs reach, so it follows them;
     # Table 5 (data only) does not rerun.
-    assert counts["coded_mask_rate"] == counts["table8_figure3_memory"] == 1 and "table5_split_sizes" not in counts
+    assert (
+        counts["coded_mask_rate"] == counts["table8_figure3_memory"] == 1
+        and "table5_split_sizes" not in counts
+    )
 
 
 def test_epochs_change_reruns_every_train_job_and_no_tokenization(touched):
@@ -137,11 +156,21 @@ def test_max_length_change_redoes_tokenization(touched):
 
 def test_missing_local_copy_fails_its_data_job_naming_the_directory(tmp_path):
     """The default config's SEM placeholder: the data job fails with the data layer's one-line error."""
-    proc = snakemake("--configfile", str(ROOT / "config.yaml"), "--directory", str(tmp_path), "--cores", "1",
-                     "results/data/bert-base-uncased/sem", check=False)  # fmt: skip
+    proc = snakemake(
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "1",
+        "results/data/bert-base-uncased/sem",
+        check=False,
+    )
     assert proc.returncode != 0
     log = (tmp_path / "results/logs/data/bert-base-uncased/sem.log").read_text()
-    assert "DataError: data/semeval2016: not found; expected a directory with the SEM files" in log, log[-2000:]
+    assert "DataError: data/semeval2016: not found; expected a directory with the SEM files" in log, log[
+        -2000:
+    ]
 
 
 def test_editing_a_local_file_redoes_tokenization(tmp_path):
@@ -149,14 +178,27 @@ def test_editing_a_local_file_redoes_tokenization(tmp_path):
     sizes, mtimes) is a param, so an edited file reruns the job; a hub task's data job is untouched."""
     local = tmp_path / "mydata" / "trec"
     local.mkdir(parents=True)
-    (local / "train_5500.label").write_text("DESC:manner How did serfdom develop in and then leave Russia ?\n")
+    (local / "train_5500.label").write_text(
+        "DESC:manner How did serfdom develop in and then leave Russia ?\n"
+    )
     (local / "TREC_10.label").write_text("NUM:dist How far is it from Denver to Aspen ?\n")
-    config = {"results": "res", "models": ["bert-base-uncased"], "tasks": ["trec", "mrpc"],
-              "data": {"sources": {"trec": {"source": "local", "path": "mydata"}}}}  # fmt: skip
+    config = {
+        "results": "res",
+        "models": ["bert-base-uncased"],
+        "tasks": ["trec", "mrpc"],
+        "data": {"sources": {"trec": {"source": "local", "path": "mydata"}}},
+    }
     (tmp_path / "local.yaml").write_text(yaml.safe_dump(config))
     targets = ["res/data/bert-base-uncased/trec", "res/data/bert-base-uncased/mrpc"]
-    common = ["--configfile", str(ROOT / "config.yaml"), str(tmp_path / "local.yaml"), "--directory", str(tmp_path),
-              "--cores", "1"]  # fmt: skip
+    common = [
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(tmp_path / "local.yaml"),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "1",
+    ]
     snakemake(*targets, *common, env={"MASKBERT_WORKFLOW_STUB": "1"})
     proc = snakemake(*targets, *common, "--dry-run")
     assert nothing_to_do(proc.stdout + proc.stderr), proc.stdout
@@ -177,14 +219,36 @@ def test_table8_counts_one_classifier_output_for_swag(tmp_path):
     an unused pooler for POS and NER); SWAG adds no further difference."""
     targets = [f"results/tables/table8_memory.{ext}" for ext in ("csv", "md", "tex")]
     # Without masking runs in the grid there is no measured coded rate: Table 8 comes from configs alone.
-    snakemake(*targets, "--configfile", str(ROOT / "config.yaml"), "--config", "methods=[finetuning]",
-              "--directory", str(tmp_path), "--cores", "1")  # fmt: skip
+    snakemake(
+        *targets,
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--config",
+        "methods=[finetuning]",
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "1",
+    )
     table = pd.read_csv(tmp_path / "results/tables/table8_memory.csv")
-    assert list(table["task"]) == ["mrpc", "sst2", "cola", "rte", "qnli", "sem", "trec", "ag", "pos", "ner",
-                                   "swag"]  # fmt: skip
+    assert list(table["task"]) == [
+        "mrpc",
+        "sst2",
+        "cola",
+        "rte",
+        "qnli",
+        "sem",
+        "trec",
+        "ag",
+        "pos",
+        "ner",
+        "swag",
+    ]
     pos = list(table["task"]).index("pos")
     assert (table["finetuning_params_diff"].iloc[:pos] == 0).all()
-    assert (table["finetuning_params_diff"].iloc[pos:] == (45 - 49) * 768).all(), table["finetuning_params_diff"]
+    assert (table["finetuning_params_diff"].iloc[pos:] == (45 - 49) * 768).all(), table[
+        "finetuning_params_diff"
+    ]
     assert (table["masking_params_diff"].iloc[:pos] == 0).all()
     pooler = 768 * 768
     want = [2 * (45 - 49) * 768 - pooler, 2 * (45 - 49) * 768 - 2 * pooler, 2 * (45 - 49) * 768 - 2 * pooler]
@@ -192,8 +256,16 @@ def test_table8_counts_one_classifier_output_for_swag(tmp_path):
 
 
 def test_demo_config_dry_run(tmp_path):
-    proc = snakemake("--configfile", str(ROOT / "config.yaml"), str(ROOT / "config/demo.yaml"), "--dry-run",
-                     "--quiet", "all", "--directory", str(tmp_path))  # fmt: skip
+    proc = snakemake(
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(ROOT / "config/demo.yaml"),
+        "--dry-run",
+        "--quiet",
+        "all",
+        "--directory",
+        str(tmp_path),
+    )
     counts = job_counts(proc.stdout + proc.stderr)
     # model x tasks x methods x seeds x lrs, and the demo's sweeps' 10 runs (tests/test_sweeps_dag.py)
     assert counts["train"] == 1 * 2 * 2 * 2 * 2 + 10
@@ -213,20 +285,30 @@ def _stub_run(tmp_path, config, best_lr=None, extra=()):
     path = tmp_path / "stub.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {"MASKBERT_WORKFLOW_STUB": "1", **({"MASKBERT_STUB_BEST_LR": str(best_lr)} if best_lr else {})}
-    snakemake("tables", "--configfile", str(path), *extra, "--directory", str(tmp_path), "--cores", "2", env=env)
-    return sorted(p.parent.relative_to(tmp_path / "res/runs").as_posix()
-                  for p in (tmp_path / "res/runs").rglob("summary.json"))  # fmt: skip
+    snakemake(
+        "tables", "--configfile", str(path), *extra, "--directory", str(tmp_path), "--cores", "2", env=env
+    )
+    return sorted(
+        p.parent.relative_to(tmp_path / "res/runs").as_posix()
+        for p in (tmp_path / "res/runs").rglob("summary.json")
+    )
 
 
 GRID_CONFIG = {
-    "results": "res", "models": ["bert-base-uncased"], "tasks": ["mrpc"], "methods": ["masking"], "seeds": [1, 2],
+    "results": "res",
+    "models": ["bert-base-uncased"],
+    "tasks": ["mrpc"],
+    "methods": ["masking"],
+    "seeds": [1, 2],
     "learning_rates": {"masking": [1.0e-4, 3.0e-4, 5.0e-4], "overrides": [], "max_extensions": 2},
     "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]},
-}  # fmt: skip
+}
 
 
-@pytest.mark.parametrize(("best_lr", "added"), [(5.5e-4, ["0.0007"]), (3e-4, []), (1e-5, ["7e-05", "9e-05"]),
-                                                (1e-2, ["0.0007", "0.0009"])])  # fmt: skip
+@pytest.mark.parametrize(
+    ("best_lr", "added"),
+    [(5.5e-4, ["0.0007"]), (3e-4, []), (1e-5, ["7e-05", "9e-05"]), (1e-2, ["0.0007", "0.0009"])],
+)
 def test_grid_border_rule_extends_the_grid(tmp_path, best_lr, added):
     """§4: a best rate on the grid's border trains the next 1-3-5-7-9 value beyond it (every seed) and selects
     again, up to max_extensions rounds; a best rate inside the grid adds nothing."""
@@ -241,17 +323,28 @@ def test_grid_border_rule_extends_the_grid(tmp_path, best_lr, added):
 
 
 def test_batch_size_per_task_and_masked_blocks_reach_the_train_job(tmp_path):
-    config = {**GRID_CONFIG, "tasks": ["mrpc", "ag"], "methods": ["masking", "finetuning"], "seeds": [1],
-              "learning_rates": {"masking": [1.0e-4], "finetuning": [1.0e-5], "max_extensions": 0},
-              "training": {"batch_size": 16, "batch_size_per_task": {"ag": 128}, "initial_sparsity": 0.15,
-                           "masked_blocks": {"bert-base-uncased": "4-11"}},
-              "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]}}  # fmt: skip
+    config = {
+        **GRID_CONFIG,
+        "tasks": ["mrpc", "ag"],
+        "methods": ["masking", "finetuning"],
+        "seeds": [1],
+        "learning_rates": {"masking": [1.0e-4], "finetuning": [1.0e-5], "max_extensions": 0},
+        "training": {
+            "batch_size": 16,
+            "batch_size_per_task": {"ag": 128},
+            "initial_sparsity": 0.15,
+            "masked_blocks": {"bert-base-uncased": "4-11"},
+        },
+        "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]},
+    }
     runs = _stub_run(tmp_path, config)
     params = {run: json.loads((tmp_path / "res/runs" / run / "run.json").read_text()) for run in runs}
-    assert set(params) == {"bert-base-uncased/mrpc/masking/blocks4-11_sparsity0.15/lr0.0001/seed1",
-                           "bert-base-uncased/ag/masking/blocks4-11_sparsity0.15/lr0.0001/seed1",
-                           "bert-base-uncased/mrpc/finetuning/full/lr1e-05/seed1",
-                           "bert-base-uncased/ag/finetuning/full/lr1e-05/seed1"}  # fmt: skip
+    assert set(params) == {
+        "bert-base-uncased/mrpc/masking/blocks4-11_sparsity0.15/lr0.0001/seed1",
+        "bert-base-uncased/ag/masking/blocks4-11_sparsity0.15/lr0.0001/seed1",
+        "bert-base-uncased/mrpc/finetuning/full/lr1e-05/seed1",
+        "bert-base-uncased/ag/finetuning/full/lr1e-05/seed1",
+    }
     for run, p in params.items():
         assert p["batch_size"] == (128 if "/ag/" in run else 16)
         masking = "/masking/" in run
@@ -259,20 +352,31 @@ def test_batch_size_per_task_and_masked_blocks_reach_the_train_job(tmp_path):
         assert p["lr"] == (1e-4 if masking else 1e-5) and p["seed"] == 1
 
 
-@pytest.mark.parametrize(("cli", "file_change"), [
-    ("seeds=[1,2,3]", {"seeds": [1, 2, 3]}),
-    ('training={"epochs": 3}', {"training": {"epochs": 3}}),
-    ('learning_rates={"masking": [1e-4, 3e-4, 1e-3]}', {"learning_rates": {"masking": [1e-4, 3e-4, 1e-3]}}),
-    ('training={"batch_size_per_task": {"trec": 16}}', {"training": {"batch_size_per_task": {"trec": 16}}}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("cli", "file_change"),
+    [
+        ("seeds=[1,2,3]", {"seeds": [1, 2, 3]}),
+        ('training={"epochs": 3}', {"training": {"epochs": 3}}),
+        (
+            'learning_rates={"masking": [1e-4, 3e-4, 1e-3]}',
+            {"learning_rates": {"masking": [1e-4, 3e-4, 1e-3]}},
+        ),
+        (
+            'training={"batch_size_per_task": {"trec": 16}}',
+            {"training": {"batch_size_per_task": {"trec": 16}}},
+        ),
+    ],
+)
 def test_command_line_config_plans_what_the_same_file_change_plans(touched, cli, file_change):
     """Snakemake hands values nested in --config lists and mappings over as strings; they are converted by
     their schema type, so `--config` plans exactly the jobs the same change in a config file plans."""
     config, write, common = touched
 
     def merge(base, over):
-        return {k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-                for k, v in {**base, **over}.items()}  # fmt: skip
+        return {
+            k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+            for k, v in {**base, **over}.items()
+        }
 
     def planned(*args):
         out = snakemake("tables", *args, "--dry-run", *common)
@@ -283,11 +387,25 @@ def test_command_line_config_plans_what_the_same_file_change_plans(touched, cli,
     assert from_file == from_cli and from_file, (from_file, from_cli)
 
 
-@pytest.mark.parametrize(("cli", "key"), [('learning_rates={"masking": ["abc"]}', "learning_rates.masking.0"),
-                                          ('training={"epochs": "1.5"}', "training.epochs"),
-                                          ("seeds=[1,x]", "seeds.1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("cli", "key"),
+    [
+        ('learning_rates={"masking": ["abc"]}', "learning_rates.masking.0"),
+        ('training={"epochs": "1.5"}', "training.epochs"),
+        ("seeds=[1,x]", "seeds.1"),
+    ],
+)
 def test_command_line_config_bad_values_name_the_key(tmp_path, cli, key):
-    proc = snakemake("tables", "--configfile", str(ROOT / "config.yaml"), "--config", cli, "--dry-run",
-                     "--directory", str(tmp_path), check=False)  # fmt: skip
+    proc = snakemake(
+        "tables",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--config",
+        cli,
+        "--dry-run",
+        "--directory",
+        str(tmp_path),
+        check=False,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and f"config key '{key}'" in out, out[-2000:]

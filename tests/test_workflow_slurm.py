@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 STUBS = ROOT / "tests" / "slurm_stubs"
 
 # From profiles/slurm/config.yaml's set-resources: (runtime min, mem_mb, cpus_per_task, GPUs).
-PROFILE_RESOURCES = {"prepare_data": ("120", "32000", "4", None), "train": ("1440", "32000", "4", "1"),
-                     "evaluate_test": ("120", "16000", "4", "1")}  # fmt: skip
+PROFILE_RESOURCES = {
+    "prepare_data": ("120", "32000", "4", None),
+    "train": ("1440", "32000", "4", "1"),
+    "evaluate_test": ("120", "16000", "4", "1"),
+}
 
 
 def stub_env(state_dir: Path, **extra: str) -> dict[str, str]:
@@ -64,21 +67,47 @@ def test_stub_sbatch_runs_the_job_and_sacct_reports_its_state(tmp_path):
 def test_slurm_profile_submits_gpu_jobs_with_profile_resources_and_keeps_bookkeeping_local(tmp_path):
     # TREC has a test split, so evaluate_test (a GPU rule) is in the DAG as well as train.
     config = {
-        "results": "res", "models": ["bert-base-uncased"], "tasks": ["trec"], "methods": ["masking", "finetuning"],
-        "seeds": [1], "learning_rates": {"masking": [1.0e-4], "finetuning": [1.0e-5], "max_extensions": 0},
+        "results": "res",
+        "models": ["bert-base-uncased"],
+        "tasks": ["trec"],
+        "methods": ["masking", "finetuning"],
+        "seeds": [1],
+        "learning_rates": {"masking": [1.0e-4], "finetuning": [1.0e-5], "max_extensions": 0},
         "memory": {"models": ["bert-base-uncased"], "tasks": ["trec"]},
-    }  # fmt: skip
+    }
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
     state, workdir = tmp_path / "slurm", tmp_path / "run"
     state.mkdir()
-    common = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--configfile",
-              str(config_file), "--directory", str(workdir)]  # fmt: skip
-    proc = subprocess.run([*common, "tables", "--profile", str(ROOT / "profiles" / "slurm"),
-                           "--default-resources", "slurm_partition=test", "slurm_account=test",
-                           "--slurm-init-seconds-before-status-checks", "1"],  # the plugin waits 40 s by default
-                          cwd=ROOT, env=stub_env(state, MASKBERT_WORKFLOW_STUB="1"), capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    common = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(config_file),
+        "--directory",
+        str(workdir),
+    ]
+    proc = subprocess.run(
+        [
+            *common,
+            "tables",
+            "--profile",
+            str(ROOT / "profiles" / "slurm"),
+            "--default-resources",
+            "slurm_partition=test",
+            "slurm_account=test",
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+        ],  # the plugin waits 40 s by default
+        cwd=ROOT,
+        env=stub_env(state, MASKBERT_WORKFLOW_STUB="1"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
 
     submitted: dict[str, list[list[str]]] = {}
@@ -86,8 +115,11 @@ def test_slurm_profile_submits_gpu_jobs_with_profile_resources_and_keeps_bookkee
         rule = option(argv, "--comment").removeprefix("rule_").split("_wildcards_")[0]
         submitted.setdefault(rule, []).append(argv)
     # Only the compute rules go to Slurm, once per job; selection, ensembles and tables are local rules.
-    assert {rule: len(argvs) for rule, argvs in submitted.items()} == {"prepare_data": 1, "train": 2,
-                                                                      "evaluate_test": 2}  # fmt: skip
+    assert {rule: len(argvs) for rule, argvs in submitted.items()} == {
+        "prepare_data": 1,
+        "train": 2,
+        "evaluate_test": 2,
+    }
     for rule, argvs in submitted.items():
         runtime, mem_mb, cpus, gpus = PROFILE_RESOURCES[rule]
         for argv in argvs:
@@ -111,6 +143,12 @@ def test_slurm_profile_submits_gpu_jobs_with_profile_resources_and_keeps_bookkee
     # The workflow finished: the tables exist and nothing is left to do.
     assert (workdir / "res" / "tables" / "table1_dev.csv").exists()
     assert (workdir / "res" / "tables" / "table2_table6_test_error.csv").exists()
-    dry = subprocess.run([*common, "tables", "--dry-run"], cwd=ROOT, env=stub_env(state), capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    dry = subprocess.run(
+        [*common, "tables", "--dry-run"],
+        cwd=ROOT,
+        env=stub_env(state),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout

@@ -55,10 +55,11 @@ def setup(snakemake, threads: int | None = None, stub: bool = True) -> logging.L
         _stub_outputs(snakemake)
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
-        stream = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+        stream = open(snakemake.log[0], "w", buffering=1)
         sys.stdout = sys.stderr = stream
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-                        force=True)  # fmt: skip
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True
+    )
     n = str(threads or snakemake.threads or 1)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM"):
         os.environ.setdefault(var, n if var != "TOKENIZERS_PARALLELISM" else "false")

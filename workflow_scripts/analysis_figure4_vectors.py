@@ -3,19 +3,19 @@ reduced with t-SNE, and a logistic-regression probe's cross-validated accuracy o
 
 from _common import read_json, set_torch_threads, setup, write_json
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.data import load_prepared
 from maskbert.devices import acquire_device
 from reproduction.analysis.representations import probe_accuracy, run_vectors, split_labels, tsne_2d
 
-p, inputs = snakemake.params, snakemake.input  # noqa: F821
+p, inputs = snakemake.params, snakemake.input
 seed = str(p.seed)
 finetuned = read_json(inputs.finetuning_selection)["runs"][seed]
 masked = read_json(inputs.masking_selection)["runs"][seed]
 prepared = load_prepared(inputs.data)
 with acquire_device() as device:
-    set_torch_threads(snakemake)  # noqa: F821
+    set_torch_threads(snakemake)
     vectors = run_vectors(finetuned, masked, prepared, "dev", p.batch_size, device)
 labels = split_labels(prepared, "dev")
 panels = {}
@@ -23,6 +23,15 @@ for kind, matrix in vectors.items():
     folds = probe_accuracy(matrix, labels, p.folds, p.random_state)
     panels[kind] = {"points": tsne_2d(matrix, p.random_state).tolist(), "probe_folds": folds.tolist()}
     log.info("%s: probe accuracy %.2f", kind, folds.mean())
-write_json(snakemake.output[0], {"model": p.model, "task": prepared.task.name, "seed": p.seed,  # noqa: F821
-                                 "label_names": list(prepared.task.label_names), "labels": labels.tolist(),
-                                 "runs": {"finetuned": finetuned, "masked": masked}, "panels": panels})  # fmt: skip
+write_json(
+    snakemake.output[0],
+    {
+        "model": p.model,
+        "task": prepared.task.name,
+        "seed": p.seed,
+        "label_names": list(prepared.task.label_names),
+        "labels": labels.tolist(),
+        "runs": {"finetuned": finetuned, "masked": masked},
+        "panels": panels,
+    },
+)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from _common import read_json, setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.methods.masking import ARTIFACT_FILE
 from maskbert.rundir import ARTIFACT, atomic_path
@@ -13,7 +13,7 @@ from reproduction.analysis.plots import figure5
 from reproduction.analysis.tables import figure5_table
 from reproduction.report import write_table
 
-p, inputs, out = snakemake.params, snakemake.input, snakemake.output  # noqa: F821
+p, inputs, out = snakemake.params, snakemake.input, snakemake.output
 artifacts = {}
 for task in p.tasks:
     runs = read_json(getattr(inputs, "selection_" + task.replace("-", "_")))["runs"]

@@ -2,12 +2,12 @@
 
 from _common import read_json, setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from reproduction.analysis.tables import table3
 from reproduction.report import load_paper, write_table
 
-records = [r for path in snakemake.input.evaluations for r in read_json(path)["records"]]  # noqa: F821
-table = table3(records, load_paper(snakemake.input.paper))  # noqa: F821
-write_table(table, snakemake.output)  # noqa: F821
+records = [r for path in snakemake.input.evaluations for r in read_json(path)["records"]]
+table = table3(records, load_paper(snakemake.input.paper))
+write_table(table, snakemake.output)
 log.info("Table 3: %d rows from %d evaluations", len(table.data), len(records))

@@ -2,22 +2,32 @@
 
 from _common import read_json, set_torch_threads, setup, write_json
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.data import load_prepared
 from maskbert.devices import acquire_device
 from reproduction.analysis.generalization import cross_evaluate
 
-p = snakemake.params  # noqa: F821
-selection = read_json(snakemake.input.selection)  # noqa: F821
-targets = [(load_prepared(data), e["split"]) for e, data in zip(p.evaluations, snakemake.input.data)]  # noqa: F821
+p = snakemake.params
+selection = read_json(snakemake.input.selection)
+targets = [(load_prepared(data), e["split"]) for e, data in zip(p.evaluations, snakemake.input.data)]
 records = []
 with acquire_device() as device:
-    set_torch_threads(snakemake)  # noqa: F821
+    set_torch_threads(snakemake)
     for seed in selection["seeds"]:
-        for record in cross_evaluate(selection["runs"][str(seed)], targets, p.label_aliases, p.batch_size, device):
+        for record in cross_evaluate(
+            selection["runs"][str(seed)], targets, p.label_aliases, p.batch_size, device
+        ):
             record.update(model=p.model, lr=selection["best_lr"], setting=selection["setting"])
-            log.info("%s %s seed %s on %s %s: accuracy %.2f, majority %.2f", p.model, record["train_task"], seed,
-                     record["eval_task"], record["split"], record["accuracy"], record["majority"])  # fmt: skip
+            log.info(
+                "%s %s seed %s on %s %s: accuracy %.2f, majority %.2f",
+                p.model,
+                record["train_task"],
+                seed,
+                record["eval_task"],
+                record["split"],
+                record["accuracy"],
+                record["majority"],
+            )
             records.append(record)
-write_json(snakemake.output[0], {"records": records})  # noqa: F821
+write_json(snakemake.output[0], {"records": records})

@@ -2,15 +2,18 @@
 
 from _common import read_json, setup, write_json
 
-log = setup(snakemake, stub=False)  # noqa: F821 - injected by Snakemake; cheap bookkeeping
+log = setup(snakemake, stub=False)
 
 rates = {}
-for i, model in enumerate(snakemake.params.models):  # noqa: F821
-    coded = [read_json(path).get("mask_coded") for path in snakemake.input[f"m{i}"]]  # noqa: F821
+for i, model in enumerate(snakemake.params.models):
+    coded = [read_json(path).get("mask_coded") for path in snakemake.input[f"m{i}"]]
     coded = [c for c in coded if c]  # a stub run's summary has none
     if coded:
         bits, weights = sum(c["bits"] for c in coded), sum(c["weights"] for c in coded)
-        rates[model] = {"bits_per_weight": bits / weights, "runs": len(coded),
-                        "flip_fraction": sum(c["flipped"] for c in coded) / weights}  # fmt: skip
+        rates[model] = {
+            "bits_per_weight": bits / weights,
+            "runs": len(coded),
+            "flip_fraction": sum(c["flipped"] for c in coded) / weights,
+        }
         log.info("%s: %.4f bit per masked weight over %d runs", model, bits / weights, len(coded))
-write_json(snakemake.output[0], rates)  # noqa: F821
+write_json(snakemake.output[0], rates)

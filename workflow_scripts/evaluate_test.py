@@ -5,21 +5,26 @@ from pathlib import Path
 
 from _common import read_json, set_torch_threads, setup, write_json
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.devices import acquire_device
 
-selection = read_json(snakemake.input.selection)  # noqa: F821
-outputs = snakemake.output  # noqa: F821
+selection = read_json(snakemake.input.selection)
+outputs = snakemake.output
 with acquire_device() as device:
-    set_torch_threads(snakemake)  # noqa: F821
+    set_torch_threads(snakemake)
     from maskbert.evaluation import evaluate_run
 
-    for i, seed in enumerate(snakemake.params.seeds):  # noqa: F821
+    for i, seed in enumerate(snakemake.params.seeds):
         run_dir = Path(selection["runs"][str(seed)])
         out_dir = Path(outputs.metrics[i]).parent
-        result = evaluate_run(run_dir, "test", prepared_dir=snakemake.input.data, out_dir=out_dir,  # noqa: F821
-                              device=device)  # fmt: skip
+        result = evaluate_run(
+            run_dir,
+            "test",
+            prepared_dir=snakemake.input.data,
+            out_dir=out_dir,
+            device=device,
+        )
         log.info("seed %s (%s): test %s = %.2f", seed, run_dir, result["metric"], result["score"])
         result.update({"seed": int(seed), "lr": selection["best_lr"], "run": str(run_dir)})
         shutil.copyfile(run_dir / "dev_predictions.safetensors", outputs.dev_predictions[i])

@@ -2,26 +2,37 @@
 
 from _common import read_json, setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from reproduction.report import write_table
 from reproduction.sweeps import canonical_blocks, figure1, figure1_table
 
-p = snakemake.params  # noqa: F821
-inputs = snakemake.input  # noqa: F821
+p = snakemake.params
+inputs = snakemake.input
 runs = []
 for point, summary_path, run_path in zip(p.points, inputs.summaries, inputs.runs, strict=True):
     run = read_json(run_path)
     # The run must be the point it stands for: its recorded setting, not its path, is checked.
-    recorded = (canonical_blocks(str(run["masked_blocks"]), p.num_blocks[point["model"]]),
-                float(run["initial_sparsity"]), float(run["lr"]), int(run["seed"]))  # fmt: skip
-    expected = (point["masked_blocks"], float(point["initial_sparsity"]), float(point["lr"]), int(point["seed"]))
+    recorded = (
+        canonical_blocks(str(run["masked_blocks"]), p.num_blocks[point["model"]]),
+        float(run["initial_sparsity"]),
+        float(run["lr"]),
+        int(run["seed"]),
+    )
+    expected = (
+        point["masked_blocks"],
+        float(point["initial_sparsity"]),
+        float(point["lr"]),
+        int(point["seed"]),
+    )
     if recorded != expected:
-        raise ValueError(f"{run_path}: run records (blocks, sparsity, lr, seed) {recorded}, expected {expected}")
+        raise ValueError(
+            f"{run_path}: run records (blocks, sparsity, lr, seed) {recorded}, expected {expected}"
+        )
     summary = read_json(summary_path)
     runs.append({**point, "metric": summary["metric"], "dev_score": float(summary["best_dev_score"])})
 
 table = figure1_table(runs)
-write_table(table, snakemake.output.table)  # noqa: F821
-figure1(table, [snakemake.output.png, snakemake.output.pdf])  # noqa: F821
+write_table(table, snakemake.output.table)
+figure1(table, [snakemake.output.png, snakemake.output.pdf])
 log.info("Figure 1: %d runs, %d points", len(runs), len(table.data))

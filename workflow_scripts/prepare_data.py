@@ -2,11 +2,17 @@
 
 from _common import setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.data import prepare
 
-p = snakemake.params  # noqa: F821
-out = prepare(p.task, p.model, source=p.source, path=p.path, out_dir=snakemake.output[0],  # noqa: F821
-              max_length=p.max_length)  # fmt: skip
+p = snakemake.params
+out = prepare(
+    p.task,
+    p.model,
+    source=p.source,
+    path=p.path,
+    out_dir=snakemake.output[0],
+    max_length=p.max_length,
+)
 log.info("prepared %s for %s (source %s) in %s", p.task, p.model, p.source, out)

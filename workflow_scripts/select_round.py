@@ -2,16 +2,22 @@
 
 from _common import read_json, setup, write_json
 
-log = setup(snakemake, stub=False)  # noqa: F821 - injected by Snakemake; cheap, so it runs even in stub tests
+log = setup(snakemake, stub=False)
 
 from reproduction.selection import select_round
 
-p = snakemake.params  # noqa: F821
+p = snakemake.params
 records = []
-for entry, path in zip(p.manifest, snakemake.input.summaries):  # noqa: F821 - same order as the manifest
+for entry, path in zip(p.manifest, snakemake.input.summaries):
     summary = read_json(path)
     records.append({**entry, "score": summary["best_dev_score"], "metric": summary["metric"]})
 decision = select_round(records, p.round, p.max_extensions)
-write_json(snakemake.output[0], decision)  # noqa: F821
-log.info("round %d: best lr %s (dev %.2f), border %s, next %s", p.round, decision["best_lr"],
-         decision["dev_mean"], decision["border"] or "none", decision["next_lrs"] or "none")  # fmt: skip
+write_json(snakemake.output[0], decision)
+log.info(
+    "round %d: best lr %s (dev %.2f), border %s, next %s",
+    p.round,
+    decision["best_lr"],
+    decision["dev_mean"],
+    decision["border"] or "none",
+    decision["next_lrs"] or "none",
+)

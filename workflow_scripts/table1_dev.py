@@ -2,11 +2,11 @@
 
 from _common import read_json, setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from reproduction.report import load_paper, write_table
 from reproduction.tables import table1
 
-table = table1([read_json(p) for p in snakemake.input.selections], load_paper(snakemake.input.paper))  # noqa: F821
-write_table(table, snakemake.output)  # noqa: F821
+table = table1([read_json(p) for p in snakemake.input.selections], load_paper(snakemake.input.paper))
+write_table(table, snakemake.output)
 log.info("Table 1: %d rows", len(table.data))

@@ -2,21 +2,27 @@
 
 from _common import read_json, setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.memory import accumulated_memory
 from reproduction.figures import figure3
 from reproduction.report import load_paper, write_table
 from reproduction.tables import table8
 
-p = snakemake.params  # noqa: F821
+p = snakemake.params
 # The coded rate measured on a model's own runs (a model the grid did not train gets no coded column).
-rates = read_json(snakemake.input.coded_rate) if snakemake.input.coded_rate else {}  # noqa: F821
-accumulated = {m: accumulated_memory(p.model_sources[m], dict(p.task_num_labels), p.masked_blocks[m],
-                                  task_kinds=dict(p.task_kinds),
-                                  coded_bits_per_weight=rates.get(m, {}).get("bits_per_weight"))
-               for m in p.models}  # fmt: skip
-table = table8(accumulated, load_paper(snakemake.input.paper))  # noqa: F821
-write_table(table, snakemake.output.table)  # noqa: F821
-figure3(table, [snakemake.output.png, snakemake.output.pdf])  # noqa: F821
+rates = read_json(snakemake.input.coded_rate) if snakemake.input.coded_rate else {}
+accumulated = {
+    m: accumulated_memory(
+        p.model_sources[m],
+        dict(p.task_num_labels),
+        p.masked_blocks[m],
+        task_kinds=dict(p.task_kinds),
+        coded_bits_per_weight=rates.get(m, {}).get("bits_per_weight"),
+    )
+    for m in p.models
+}
+table = table8(accumulated, load_paper(snakemake.input.paper))
+write_table(table, snakemake.output.table)
+figure3(table, [snakemake.output.png, snakemake.output.pdf])
 log.info("Table 8 / Figure 3: %d rows", len(table.data))

@@ -4,24 +4,32 @@ from pathlib import Path
 
 from _common import set_torch_threads, setup
 
-log = setup(snakemake)  # noqa: F821 - injected by Snakemake
+log = setup(snakemake)
 
 from maskbert.devices import acquire_device
 
-p = snakemake.params  # noqa: F821
-run_dir = Path(snakemake.output.summary).parent  # noqa: F821
+p = snakemake.params
+run_dir = Path(snakemake.output.summary).parent
 kwargs = {
-    "model": p.model, "task": p.task, "method": p.method, "seed": int(p.seed), "lr": float(p.lr),
-    "out_dir": str(run_dir), "epochs": int(p.epochs), "patience": int(p.patience),
-    "batch_size": int(p.batch_size), "max_length": int(p.max_length),
-    "prepared_dir": str(snakemake.input.data),  # noqa: F821
+    "model": p.model,
+    "task": p.task,
+    "method": p.method,
+    "seed": int(p.seed),
+    "lr": float(p.lr),
+    "out_dir": str(run_dir),
+    "epochs": int(p.epochs),
+    "patience": int(p.patience),
+    "batch_size": int(p.batch_size),
+    "max_length": int(p.max_length),
+    "prepared_dir": str(snakemake.input.data),
     # the setting's method options (None where the method has none: the library reads only its own)
-    "initial_sparsity": p.initial_sparsity, "masked_blocks": p.masked_blocks,
-}  # fmt: skip
+    "initial_sparsity": p.initial_sparsity,
+    "masked_blocks": p.masked_blocks,
+}
 
 # Take a device before anything initialises CUDA, so CUDA_VISIBLE_DEVICES still applies.
 with acquire_device() as device:
-    set_torch_threads(snakemake)  # noqa: F821
+    set_torch_threads(snakemake)
     from maskbert.training import TrainConfig, train
 
     log.info("training %s on %s", kwargs, device)

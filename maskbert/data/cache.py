@@ -56,8 +56,18 @@ def _read_meta(directory: Path) -> dict | None:
         return None
 
 
-def prepare(task, model: str, source: str = "hub", path=None, out_dir=None, max_length: int = 128, *,
-            cache_root=None, seed: int = DEFAULT_SEED, load_dataset=None) -> Path:  # fmt: skip
+def prepare(
+    task,
+    model: str,
+    source: str = "hub",
+    path=None,
+    out_dir=None,
+    max_length: int = 128,
+    *,
+    cache_root=None,
+    seed: int = DEFAULT_SEED,
+    load_dataset=None,
+) -> Path:
     """Tokenize a task once for a model and return the directory; a complete matching one is reused.
 
     The fingerprint covers the raw examples, the tokenizer's full definition, max_length and the
@@ -69,7 +79,9 @@ def prepare(task, model: str, source: str = "hub", path=None, out_dir=None, max_
     out = Path(out_dir) if out_dir else default_out_dir(spec, model, source, seed, cache_root)
     raw = read_splits(spec, source, path, seed=seed, load_dataset=load_dataset)
     tokenizer = load_tokenizer(model, spec.kind)
-    fingerprint = _fingerprint(FORMAT_VERSION, spec.name, max_length, raw, tokenizer.backend_tokenizer.to_str())
+    fingerprint = _fingerprint(
+        FORMAT_VERSION, spec.name, max_length, raw, tokenizer.backend_tokenizer.to_str()
+    )
     existing = _read_meta(out)
     if existing and existing.get("complete") and existing.get("fingerprint") == fingerprint:
         return out
@@ -82,12 +94,19 @@ def prepare(task, model: str, source: str = "hub", path=None, out_dir=None, max_
         encoded[split] = datasets.Dataset.from_dict(columns)
     stats = task_statistics(spec, raw, truncation, source=source)
     meta = {
-        "format_version": FORMAT_VERSION, "task": spec.name, "source": source,
-        "path": str(Path(path).resolve()) if path is not None else None, "seed": seed,
-        "tokenizer_name": model, "tokenizer_path": resolve_model_path(model),
-        "pad_token_id": tokenizer.pad_token_id, "max_length": max_length,
-        "splits": list(raw), "fingerprint": fingerprint, "complete": True,
-    }  # fmt: skip
+        "format_version": FORMAT_VERSION,
+        "task": spec.name,
+        "source": source,
+        "path": str(Path(path).resolve()) if path is not None else None,
+        "seed": seed,
+        "tokenizer_name": model,
+        "tokenizer_path": resolve_model_path(model),
+        "pad_token_id": tokenizer.pad_token_id,
+        "max_length": max_length,
+        "splits": list(raw),
+        "fingerprint": fingerprint,
+        "complete": True,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
@@ -135,8 +154,10 @@ def load_prepared(directory) -> PreparedTask:
     directory = Path(directory)
     meta = _read_meta(directory)
     if not meta or not meta.get("complete"):
-        raise DataError(f"{directory / 'meta.json'}: missing or incomplete; expected a directory written by "
-                        "maskbert.data.prepare()")  # fmt: skip
+        raise DataError(
+            f"{directory / 'meta.json'}: missing or incomplete; expected a directory written by "
+            "maskbert.data.prepare()"
+        )
     dataset_dict = datasets.load_from_disk(str(directory))
     return PreparedTask(
         task=get_task(meta["task"]),

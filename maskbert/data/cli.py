@@ -15,13 +15,18 @@ from .tasks import SOURCES, TASKS, get_task
 def add_data_parser(subparsers) -> argparse.ArgumentParser:
     """Register the `data` subcommand on an argparse subparsers object; the caller dispatches to `run_data`."""
     parser = subparsers.add_parser(
-        "data", help="print a task's split sizes, label distribution and truncation counts",
+        "data",
+        help="print a task's split sizes, label distribution and truncation counts",
         description="Read a task (and with --model tokenize it in memory, nothing is cached) and print "
-                    "its split sizes, label distribution and truncation counts.",
-    )  # fmt: skip
+        "its split sizes, label distribution and truncation counts.",
+    )
     parser.add_argument("task", help=f"task name: {', '.join(TASKS)}")
-    parser.add_argument("--source", choices=SOURCES, help="default: the task's first source (hub for the "
-                        "paper's hub tasks, local for SEM and POS, synthetic for synth-*)")  # fmt: skip
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        help="default: the task's first source (hub for the "
+        "paper's hub tasks, local for SEM and POS, synthetic for synth-*)",
+    )
     parser.add_argument("--path", help="directory of the local copy (the task folder or a data root)")
     parser.add_argument("--model", help="tokenizer (model name or directory) for the truncation counts")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="dev hold-out and synthetic seed")
@@ -39,8 +44,10 @@ def run_data(args: argparse.Namespace) -> int:
         truncation = None
         if args.model:
             tokenizer = load_tokenizer(args.model, spec.kind)
-            truncation = {split: encode_split(spec, examples, tokenizer, args.max_length)[1]
-                          for split, examples in raw.items()}  # fmt: skip
+            truncation = {
+                split: encode_split(spec, examples, tokenizer, args.max_length)[1]
+                for split, examples in raw.items()
+            }
     except (DataError, ValueError, OSError) as error:
         print(f"maskbert data: error: {error}", file=sys.stderr)
         return 2

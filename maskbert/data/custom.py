@@ -48,16 +48,21 @@ def split_task_name(name: str) -> tuple[Path, dict[str, str]]:
     for item in filter(None, options.split(",")):
         key, equals, column = item.partition("=")
         if not equals or key not in OPTION_KEYS or not column:
-            raise DataError(f"task '{name}': option '{item}'; expected key=column with key one of "
-                            f"{', '.join(OPTION_KEYS)}")
+            raise DataError(
+                f"task '{name}': option '{item}'; expected key=column with key one of "
+                f"{', '.join(OPTION_KEYS)}"
+            )
         columns[key] = column
     return Path(path), columns
 
 
-def custom_task_name(path: str | Path, text: str | None = None, text_pair: str | None = None,
-                     label: str | None = None) -> str:
+def custom_task_name(
+    path: str | Path, text: str | None = None, text_pair: str | None = None, label: str | None = None
+) -> str:
     """The task name for a data file or folder with the given columns (None: by convention)."""
-    options = ",".join(f"{k}={v}" for k, v in (("text", text), ("text_pair", text_pair), ("label", label)) if v)
+    options = ",".join(
+        f"{k}={v}" for k, v in (("text", text), ("text_pair", text_pair), ("label", label)) if v
+    )
     return f"{path}:{options}" if options else str(path)
 
 
@@ -74,10 +79,17 @@ def split_files(path: Path) -> dict[str, Path]:
     if path.is_file():
         return {"train": path}
     if not path.is_dir():
-        raise DataError(f"{path}: no such data file or folder; expected a .csv, .tsv or .jsonl file or a folder of them")
+        raise DataError(
+            f"{path}: no such data file or folder; expected a .csv, .tsv or .jsonl file or a folder of them"
+        )
     files = {}
     for split, stems in SPLIT_NAMES.items():
-        found = [path / f"{stem}{suffix}" for stem in stems for suffix in SUFFIXES if (path / f"{stem}{suffix}").is_file()]
+        found = [
+            path / f"{stem}{suffix}"
+            for stem in stems
+            for suffix in SUFFIXES
+            if (path / f"{stem}{suffix}").is_file()
+        ]
         if found:
             files[split] = found[0]
     if "train" not in files:
@@ -110,16 +122,27 @@ def _rows(file: Path):
             yield reader.line_num, row, tuple(reader.fieldnames)
 
 
-def _pick(columns: tuple[str, ...], given: str | None, conventional: tuple[str, ...], file: Path, line: int,
-          role: str, required: bool = True) -> str | None:
+def _pick(
+    columns: tuple[str, ...],
+    given: str | None,
+    conventional: tuple[str, ...],
+    file: Path,
+    line: int,
+    role: str,
+    required: bool = True,
+) -> str | None:
     if given is not None:
         if given not in columns:
             raise at(file, line, f"{role} column '{given}' not found; columns are {', '.join(columns)}")
         return given
     found = next((name for name in conventional if name in columns), None)
     if found is None and required:
-        raise at(file, line, f"no {role} column: expected one of {', '.join(conventional)} (or name it), "
-                             f"columns are {', '.join(columns)}")
+        raise at(
+            file,
+            line,
+            f"no {role} column: expected one of {', '.join(conventional)} (or name it), "
+            f"columns are {', '.join(columns)}",
+        )
     return found
 
 
@@ -139,10 +162,19 @@ def read_file(file: Path, columns: dict[str, str]) -> tuple[list[dict], bool]:
     for line, row, names in _rows(file):
         if chosen is None:
             header_line = 1
-            chosen = (_pick(names, columns.get("text"), TEXT_COLUMNS, file, header_line, "text"),
-                      _pick(names, columns.get("text_pair"), PAIR_COLUMNS, file, header_line, "second text",
-                            required=False),
-                      _pick(names, columns.get("label"), LABEL_COLUMNS, file, header_line, "label"))
+            chosen = (
+                _pick(names, columns.get("text"), TEXT_COLUMNS, file, header_line, "text"),
+                _pick(
+                    names,
+                    columns.get("text_pair"),
+                    PAIR_COLUMNS,
+                    file,
+                    header_line,
+                    "second text",
+                    required=False,
+                ),
+                _pick(names, columns.get("label"), LABEL_COLUMNS, file, header_line, "label"),
+            )
         text, pair, label = chosen
         example = {"label": _value(row, label, file, line, "label")}
         if pair is None:
@@ -178,8 +210,12 @@ def _read_all(name: str, stamp: tuple) -> tuple[dict[str, list[dict]], bool, tup
     for split in ("dev", "test"):
         for example in splits.get(split, ()):
             if example["label"] not in labels:
-                raise at(files[split], example["line"], f"label '{example['label']}' does not occur in train "
-                         f"({files['train']}); train labels: {', '.join(labels)}")
+                raise at(
+                    files[split],
+                    example["line"],
+                    f"label '{example['label']}' does not occur in train "
+                    f"({files['train']}); train labels: {', '.join(labels)}",
+                )
     return splits, pair_flags.pop(), labels
 
 
@@ -196,10 +232,16 @@ def custom_task(name: str) -> TaskSpec:
     path = split_task_name(name)[0]
     split_names = ("train", "dev", *(("test",) if "test" in splits else ()))
     return TaskSpec(
-        name=name, display_name=path.stem if path.is_file() else path.resolve().name,
-        kind="pair" if pair else "single", label_names=labels, metric="accuracy", splits=split_names,
-        reported_split="test" if "test" in splits else "dev", sources=SOURCES, local_format=CUSTOM_FORMAT,
-    )  # fmt: skip
+        name=name,
+        display_name=path.stem if path.is_file() else path.resolve().name,
+        kind="pair" if pair else "single",
+        label_names=labels,
+        metric="accuracy",
+        splits=split_names,
+        reported_split="test" if "test" in splits else "dev",
+        sources=SOURCES,
+        local_format=CUSTOM_FORMAT,
+    )
 
 
 def read_custom_splits(spec: TaskSpec, wanted: tuple[str, ...], seed: int) -> dict[str, list[dict]]:
@@ -207,22 +249,28 @@ def read_custom_splits(spec: TaskSpec, wanted: tuple[str, ...], seed: int) -> di
     from .sources import hold_out
 
     splits, _, _ = _read_all(spec.name, _stamp(spec.name))
-    splits = {split: [{k: v for k, v in ex.items() if k != "line"} for ex in examples]
-              for split, examples in splits.items()}
+    splits = {
+        split: [{k: v for k, v in ex.items() if k != "line"} for ex in examples]
+        for split, examples in splits.items()
+    }
     if "dev" not in splits:
         size = max(1, round(DEV_FRACTION * len(splits["train"])))
         splits["train"], splits["dev"] = hold_out(splits["train"], size, seed, f"{spec.name} train")
     return {split: splits[split] for split in wanted}
 
 
-def task_argument(task: str, text: str | None = None, text_pair: str | None = None, label: str | None = None) -> str:
+def task_argument(
+    task: str, text: str | None = None, text_pair: str | None = None, label: str | None = None
+) -> str:
     """The command line's --task with its column flags folded in, a custom task's path made absolute
     (the run records a name that reads the same data from any working directory)."""
     from .tasks import TASKS
 
     if task in TASKS:
         if text or text_pair or label:
-            raise DataError(f"--task {task}: column flags apply to a data file or folder, not a registry task")
+            raise DataError(
+                f"--task {task}: column flags apply to a data file or folder, not a registry task"
+            )
         return task
     if not is_custom_task(task):
         return task

@@ -38,8 +38,12 @@ def _encode_texts(tokenizer, first: list[str], second: list[str] | None, max_len
     columns = {key: list(full[key]) for key in ENCODED_KEYS if key in full}
     over = [i for i, length in enumerate(lengths) if length > max_length]
     if over:
-        cut = tokenizer([first[i] for i in over], [second[i] for i in over] if second else None,
-                        truncation="longest_first", max_length=max_length)  # fmt: skip
+        cut = tokenizer(
+            [first[i] for i in over],
+            [second[i] for i in over] if second else None,
+            truncation="longest_first",
+            max_length=max_length,
+        )
         for key, values in columns.items():
             for j, i in enumerate(over):
                 values[i] = cut[key][j]
@@ -48,9 +52,12 @@ def _encode_texts(tokenizer, first: list[str], second: list[str] | None, max_len
 
 def _sequence_truncation(lengths: list[int], max_length: int) -> dict:
     over = [length for length in lengths if length > max_length]
-    return {"max_length": max_length, "examples_truncated": len(over),
-            "wordpieces_dropped": sum(length - max_length for length in over),
-            "longest": max(lengths, default=0)}  # fmt: skip
+    return {
+        "max_length": max_length,
+        "examples_truncated": len(over),
+        "wordpieces_dropped": sum(length - max_length for length in over),
+        "longest": max(lengths, default=0),
+    }
 
 
 def encode_classification(spec: TaskSpec, examples: list[dict], tokenizer, max_length: int):
@@ -71,10 +78,12 @@ def encode_multiple_choice(spec: TaskSpec, examples: list[dict], tokenizer, max_
     contexts = [ex["context"] for ex in examples for _ in range(n_choices)]
     endings = [f"{ex['start']} {ending}".strip() for ex in examples for ending in ex["endings"]]
     flat, lengths = _encode_texts(tokenizer, contexts, endings, max_length)
-    columns = {key: [values[i:i + n_choices] for i in range(0, len(values), n_choices)]
-               for key, values in flat.items()}  # fmt: skip
+    columns = {
+        key: [values[i : i + n_choices] for i in range(0, len(values), n_choices)]
+        for key, values in flat.items()
+    }
     columns["labels"] = [spec.label_names.index(ex["label"]) for ex in examples]
-    per_example = [max(lengths[i:i + n_choices]) for i in range(0, len(lengths), n_choices)]
+    per_example = [max(lengths[i : i + n_choices]) for i in range(0, len(lengths), n_choices)]
     return columns, _sequence_truncation(per_example, max_length)
 
 
@@ -113,14 +122,16 @@ def encode_tagging(spec: TaskSpec, examples: list[dict], tokenizer, max_length: 
     lengths = [len(ids) for ids in columns["input_ids"]]
     over = [i for i, length in enumerate(lengths) if length > max_length]
     if over:
-        cut = tokenizer([words[i] for i in over], is_split_into_words=True, truncation=True,
-                        max_length=max_length)  # fmt: skip
+        cut = tokenizer(
+            [words[i] for i in over], is_split_into_words=True, truncation=True, max_length=max_length
+        )
         for j, i in enumerate(over):
             for key, values in columns.items():
                 values[i] = cut[key][j]
             # the kept prefix is identical; positions that became specials lose their label
-            labels[i] = [label if word is not None else IGNORE_INDEX
-                         for label, word in zip(labels[i], cut.word_ids(j))]  # fmt: skip
+            labels[i] = [
+                label if word is not None else IGNORE_INDEX for label, word in zip(labels[i], cut.word_ids(j))
+            ]
     columns["labels"] = labels
     columns["word_labels"] = word_labels
     columns["kept_words"] = [kept_word_indices(row, full.word_ids(i)) for i, row in enumerate(labels)]
@@ -158,12 +169,16 @@ def collate(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
     multiple_choice = bool(rows[0]["input_ids"]) and isinstance(rows[0]["input_ids"][0], list)
     if multiple_choice:
         longest = max(len(choice) for row in rows for choice in row["input_ids"])
-        batch = {key: torch.tensor([_pad(row[key], longest, pad_values[key]) for row in rows], dtype=torch.long)
-                 for key in keys}  # fmt: skip
+        batch = {
+            key: torch.tensor([_pad(row[key], longest, pad_values[key]) for row in rows], dtype=torch.long)
+            for key in keys
+        }
     else:
         longest = max(len(row["input_ids"]) for row in rows)
-        batch = {key: torch.tensor(_pad([row[key] for row in rows], longest, pad_values[key]), dtype=torch.long)
-                 for key in keys}  # fmt: skip
+        batch = {
+            key: torch.tensor(_pad([row[key] for row in rows], longest, pad_values[key]), dtype=torch.long)
+            for key in keys
+        }
     labels = [row["labels"] for row in rows]
     if isinstance(labels[0], list):
         batch["labels"] = torch.tensor(_pad(labels, longest, IGNORE_INDEX), dtype=torch.long)

@@ -33,8 +33,11 @@ def convert_rows(spec: TaskSpec, dataset, where: str) -> list[dict]:
     for row_no, row in enumerate(dataset):
         missing = [key for key in (*fields, spec.hub_label_field) if key not in row]
         if missing:
-            raise at(f"{where} row {row_no}", None, f"missing columns {missing}; expected {', '.join(fields)}, "
-                                    f"{spec.hub_label_field}")  # fmt: skip
+            raise at(
+                f"{where} row {row_no}",
+                None,
+                f"missing columns {missing}; expected {', '.join(fields)}, {spec.hub_label_field}",
+            )
         if spec.kind == "tagging":
             tags = [name_of(tag) for tag in row[spec.hub_label_field]]
             examples.append({"tokens": list(row[fields[0]]), "tags": _known(spec, tags, where, row_no)})
@@ -50,8 +53,14 @@ def convert_rows(spec: TaskSpec, dataset, where: str) -> list[dict]:
         elif spec.kind == "pair":
             examples.append({"text_a": texts[0].strip(), "text_b": texts[1].strip(), "label": label})
         else:
-            examples.append({"context": texts[0].strip(), "start": texts[1].strip(),
-                             "endings": [text.strip() for text in texts[2:]], "label": label})  # fmt: skip
+            examples.append(
+                {
+                    "context": texts[0].strip(),
+                    "start": texts[1].strip(),
+                    "endings": [text.strip() for text in texts[2:]],
+                    "label": label,
+                }
+            )
     if not examples:
         raise at(where, None, "no examples; expected a non-empty split")
     return examples

@@ -97,7 +97,9 @@ def read_ag_news(spec: TaskSpec, file: Path) -> list[Example]:
             if not row:
                 continue
             if len(row) != 3:
-                raise at(file, reader.line_num, f"expected 3 columns (class,title,description), got {len(row)}")
+                raise at(
+                    file, reader.line_num, f"expected 3 columns (class,title,description), got {len(row)}"
+                )
             cls = row[0].strip()
             if not (cls.isdigit() and 1 <= int(cls) <= spec.num_labels):
                 raise at(file, reader.line_num, f"unknown class {cls!r}; expected 1..{spec.num_labels}")
@@ -118,8 +120,11 @@ def read_semeval(spec: TaskSpec, file: Path) -> list[Example]:
             if len(fields) == 5 and not fields[4].strip():
                 fields = fields[:4]  # some official rows carry an empty trailing column
             if len(fields) != 4:
-                raise at(file, line_no, f"expected 4 tab-separated columns (id, topic, label, text), "
-                                        f"got {len(fields)}")  # fmt: skip
+                raise at(
+                    file,
+                    line_no,
+                    f"expected 4 tab-separated columns (id, topic, label, text), got {len(fields)}",
+                )
             label = _label(spec, fields[2].strip(), file, line_no)
             examples.append({"text": _text(fields[3], file, line_no, "tweet text"), "label": label})
     return examples
@@ -226,12 +231,14 @@ def read_swag(spec: TaskSpec, file: Path) -> list[Example]:
             if None in row or any(row[col] is None for col in required):
                 raise at(file, reader.line_num, f"expected {len(reader.fieldnames)} columns")
             line = reader.line_num
-            examples.append({
-                "context": _text(row["sent1"], file, line, "sent1"),
-                "start": row["sent2"].strip(),
-                "endings": [_text(row[f"ending{i}"], file, line, f"ending{i}") for i in range(4)],
-                "label": _label(spec, row["label"].strip(), file, line),
-            })  # fmt: skip
+            examples.append(
+                {
+                    "context": _text(row["sent1"], file, line, "sent1"),
+                    "start": row["sent2"].strip(),
+                    "endings": [_text(row[f"ending{i}"], file, line, f"ending{i}") for i in range(4)],
+                    "label": _label(spec, row["label"].strip(), file, line),
+                }
+            )
     return examples
 
 
@@ -247,7 +254,9 @@ def read_imdb(spec: TaskSpec, path: Path) -> list[Example]:
             if not folder.is_dir():
                 raise at(path, None, f"missing folder '{label}/'; expected pos/ and neg/ of .txt reviews")
             for review in sorted(folder.glob("*.txt")):
-                examples.append({"text": _text(review.read_text(encoding="utf-8"), review, 1), "label": label})
+                examples.append(
+                    {"text": _text(review.read_text(encoding="utf-8"), review, 1), "label": label}
+                )
         return examples
     examples = []
     with open(path, encoding="utf-8", newline="") as handle:
@@ -256,13 +265,16 @@ def read_imdb(spec: TaskSpec, path: Path) -> list[Example]:
         text_col = next((c for c in ("text", "review") if c in fields), None)
         label_col = next((c for c in ("label", "sentiment") if c in fields), None)
         if not text_col or not label_col:
-            raise at(path, 1, "expected a header with a text column (text|review) and label (label|sentiment)")
+            raise at(
+                path, 1, "expected a header with a text column (text|review) and label (label|sentiment)"
+            )
         for row in reader:
             raw = (row[label_col] or "").strip().lower()
             if raw not in IMDB_LABELS:
                 raise at(path, reader.line_num, f"unknown label {raw!r}; expected one of: 0, 1, neg, pos")
-            examples.append({"text": _text(row[text_col] or "", path, reader.line_num),
-                             "label": IMDB_LABELS[raw]})  # fmt: skip
+            examples.append(
+                {"text": _text(row[text_col] or "", path, reader.line_num), "label": IMDB_LABELS[raw]}
+            )
     return examples
 
 
@@ -288,7 +300,10 @@ def task_dir(spec: TaskSpec, root: Path) -> Path:
 # File names of a format's official distribution, accepted after the registry's own (renamed) ones.
 # SemEval-2016 4B: twitter-2016devtest-BD.tsv is not read; the paper's dev is the 1,325-tweet dev file.
 OFFICIAL_FILES = {
-    "semeval": {split: (f"twitter-2016{split}-BD.tsv", f"twitter-2016{split}-BD.txt") for split in ("train", "dev", "test")},
+    "semeval": {
+        split: (f"twitter-2016{split}-BD.tsv", f"twitter-2016{split}-BD.txt")
+        for split in ("train", "dev", "test")
+    },
 }
 
 
@@ -313,8 +328,11 @@ def read_local(spec: TaskSpec, root: Path, splits: tuple[str, ...]) -> dict[str,
     if folder.is_file():
         raise at(folder, None, f"expected a directory with the {spec.display_name} files, got a file")
     reader = READERS[spec.local_format]
-    return {split: _non_empty(reader(spec, file), file) for split in splits
-            for file in [find_split_file(spec, folder, split)]}  # fmt: skip
+    return {
+        split: _non_empty(reader(spec, file), file)
+        for split in splits
+        for file in [find_split_file(spec, folder, split)]
+    }
 
 
 def _non_empty(examples: list[Example], where: Path | str) -> list[Example]:
@@ -339,15 +357,22 @@ def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, l
         parts = _split_contiguous(_read_pos_file(spec, path), splits)
         return {split: _non_empty(examples, f"{path} ({split} part)") for split, examples in parts.items()}
     if all(any((path / name).is_file() for name in spec.files_for(split)) for split in splits):
-        return {split: _non_empty(read_word_tag(spec, file), file) for split in splits
-                for file in [find_split_file(spec, path, split)]}  # fmt: skip
+        return {
+            split: _non_empty(read_word_tag(spec, file), file)
+            for split in splits
+            for file in [find_split_file(spec, path, split)]
+        }
     section_files = sorted(p for p in path.rglob("wsj_*") if p.is_file() and WSJ_FILE.match(p.name))
     data_files = [p for p in path.iterdir() if p.is_file() and not _is_note(p)]
     if not section_files and len(data_files) == 1:
         return read_pos(spec, data_files[0], splits)
     if not section_files:
-        raise at(path, None, "no POS data; expected train.txt/dev.txt/test.txt (word<TAB>TAG), "
-                             "WSJ section files wsj_SSNN.mrg, or a single word<TAB>TAG file")  # fmt: skip
+        raise at(
+            path,
+            None,
+            "no POS data; expected train.txt/dev.txt/test.txt (word<TAB>TAG), "
+            "WSJ section files wsj_SSNN.mrg, or a single word<TAB>TAG file",
+        )
     result: dict[str, list[Example]] = {}
     for split in splits:
         files = [f for f in section_files if int(WSJ_FILE.match(f.name).group(1)) in WSJ_SECTIONS[split]]
@@ -368,7 +393,9 @@ def _split_contiguous(examples: list[Example], splits: tuple[str, ...]) -> dict[
     total = sum(WSJ_SPLIT_SENTENCES.values())
     n_train = round(len(examples) * WSJ_SPLIT_SENTENCES["train"] / total)
     n_dev = round(len(examples) * WSJ_SPLIT_SENTENCES["dev"] / total)
-    parts = {"train": examples[:n_train], "dev": examples[n_train:n_train + n_dev],
-             "test": examples[n_train + n_dev:]}  # fmt: skip
+    parts = {
+        "train": examples[:n_train],
+        "dev": examples[n_train : n_train + n_dev],
+        "test": examples[n_train + n_dev :],
+    }
     return {split: parts[split] for split in splits}
-

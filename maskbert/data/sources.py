@@ -25,8 +25,9 @@ def hold_out(train: list[dict], size: int, seed: int, where: str) -> tuple[list[
     return rest, dev
 
 
-def read_splits(task, source: str, path=None, *, seed: int = DEFAULT_SEED, splits=None,
-                load_dataset=None) -> dict[str, list[dict]]:  # fmt: skip
+def read_splits(
+    task, source: str, path=None, *, seed: int = DEFAULT_SEED, splits=None, load_dataset=None
+) -> dict[str, list[dict]]:
     """Raw examples per split: text fields and label *names* (tagging: tokens and tags).
 
     `splits` restricts what is read (default: all of the task's splits), e.g. ("dev",) for a local
@@ -37,8 +38,9 @@ def read_splits(task, source: str, path=None, *, seed: int = DEFAULT_SEED, split
     wanted = tuple(splits or spec.splits)
     unknown = [split for split in wanted if split not in spec.splits]
     if unknown:
-        raise ValueError(f"task '{spec.name}' has no split {unknown[0]!r}; expected one of: "
-                         f"{', '.join(spec.splits)}")  # fmt: skip
+        raise ValueError(
+            f"task '{spec.name}' has no split {unknown[0]!r}; expected one of: {', '.join(spec.splits)}"
+        )
     if spec.local_format == "custom":  # the user's own files: `source` and `path` do not apply
         from .custom import read_custom_splits
 
@@ -47,11 +49,17 @@ def read_splits(task, source: str, path=None, *, seed: int = DEFAULT_SEED, split
         generated = generate(spec.name, seed)
         return {split: generated[split] for split in wanted}
     carve = bool(spec.dev_from_train) and bool({"train", "dev"} & set(wanted))
-    to_read = tuple(dict.fromkeys("train" if split == "dev" and spec.dev_from_train else split
-                                  for split in (*wanted, *(("train",) if carve else ()))))  # fmt: skip
+    to_read = tuple(
+        dict.fromkeys(
+            "train" if split == "dev" and spec.dev_from_train else split
+            for split in (*wanted, *(("train",) if carve else ()))
+        )
+    )
     if source == "local":
         if path is None:
-            raise DataError(f"task '{spec.name}': source 'local' needs a path to the {spec.display_name} files")
+            raise DataError(
+                f"task '{spec.name}': source 'local' needs a path to the {spec.display_name} files"
+            )
         raw = read_local(spec, Path(path), to_read)
     else:
         raw = read_hub(spec, to_read, load_dataset)

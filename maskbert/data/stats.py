@@ -9,8 +9,13 @@ from .tasks import get_task
 TOP_LABELS = 12
 
 
-def task_statistics(task, raw_splits: dict[str, list[dict]], truncation: dict[str, dict] | None = None,
-                    *, source: str | None = None) -> dict:  # fmt: skip
+def task_statistics(
+    task,
+    raw_splits: dict[str, list[dict]],
+    truncation: dict[str, dict] | None = None,
+    *,
+    source: str | None = None,
+) -> dict:
     """Sizes and label counts of raw splits, plus truncation counts per split when given.
 
     `table5` holds what the paper's Table 5 counts: examples, or for tagging the annotated words that
@@ -20,8 +25,11 @@ def task_statistics(task, raw_splits: dict[str, list[dict]], truncation: dict[st
     splits = {}
     for split, examples in raw_splits.items():
         tagging = spec.kind == "tagging"
-        counts = Counter(tag for ex in examples for tag in ex["tags"]) if tagging else Counter(
-            ex["label"] for ex in examples)  # fmt: skip
+        counts = (
+            Counter(tag for ex in examples for tag in ex["tags"])
+            if tagging
+            else Counter(ex["label"] for ex in examples)
+        )
         entry: dict = {"examples": len(examples)}
         if tagging:
             entry["words"] = sum(len(ex["tokens"]) for ex in examples)
@@ -36,16 +44,25 @@ def task_statistics(task, raw_splits: dict[str, list[dict]], truncation: dict[st
             kept = entry.get("truncation", {}).get("words_kept", entry.get("words"))
             table5[split] = kept if spec.kind == "tagging" else entry["examples"]
     return {
-        "task": spec.name, "display_name": spec.display_name, "kind": spec.kind, "metric": spec.metric,
-        "source": source, "reported_split": spec.reported_split, "splits": splits,
+        "task": spec.name,
+        "display_name": spec.display_name,
+        "kind": spec.kind,
+        "metric": spec.metric,
+        "source": source,
+        "reported_split": spec.reported_split,
+        "splits": splits,
         "table5": {**table5, "unit": "words" if spec.kind == "tagging" else "examples"},
-    }  # fmt: skip
+    }
 
 
 def format_statistics(stats: dict) -> str:
     """A human-readable report of `task_statistics` output."""
-    lines = [(f"{stats['display_name']} ({stats['task']}, source {stats['source']}): {stats['kind']}, "
-             f"metric {stats['metric']}, reported split {stats['reported_split']}")]  # fmt: skip
+    lines = [
+        (
+            f"{stats['display_name']} ({stats['task']}, source {stats['source']}): {stats['kind']}, "
+            f"metric {stats['metric']}, reported split {stats['reported_split']}"
+        )
+    ]
     tagging = stats["kind"] == "tagging"
     header = f"{'split':<7}{'examples':>10}" + (f"{'words':>10}" if tagging else "")
     has_truncation = any("truncation" in entry for entry in stats["splits"].values())
@@ -60,16 +77,21 @@ def format_statistics(stats: dict) -> str:
             row += f"{cut['words_dropped']:>15,}" if tagging else ""
         lines.append(row)
     if has_truncation:
-        max_length = next(e["truncation"]["max_length"] for e in stats["splits"].values() if "truncation" in e)
-        lines.append(f"(truncated: examples over {max_length} wordpieces with specials; longest: untruncated "
-                     "length" + ("; words dropped: annotated words with no wordpiece left" if tagging else "")
-                     + ")")  # fmt: skip
+        max_length = next(
+            e["truncation"]["max_length"] for e in stats["splits"].values() if "truncation" in e
+        )
+        lines.append(
+            f"(truncated: examples over {max_length} wordpieces with specials; longest: untruncated "
+            "length" + ("; words dropped: annotated words with no wordpiece left" if tagging else "") + ")"
+        )
     table5 = {split: count for split, count in stats["table5"].items() if split != "unit"}
     if table5:
         counts = ", ".join(f"{split} {count:,}" for split, count in table5.items())
-        lines.append(f"Table 5 count ({stats['table5']['unit']}"
-                     + (", annotated words left after truncation" if tagging and has_truncation else "")
-                     + f"): {counts}")  # fmt: skip
+        lines.append(
+            f"Table 5 count ({stats['table5']['unit']}"
+            + (", annotated words left after truncation" if tagging and has_truncation else "")
+            + f"): {counts}"
+        )
     lines.append("labels" + (" (words)" if tagging else "") + ":")
     for split, entry in stats["splits"].items():
         total = sum(entry["labels"].values()) or 1

@@ -39,7 +39,9 @@ class Masking(Method):
         given = {key: (options or {}).get(key) for key in cls.options}
         return MaskingConfig(**{key: value for key, value in given.items() if value is not None})
 
-    def build(self, model_name: str, task, seed: int, options: MaskingConfig | Mapping | None = None) -> nn.Module:
+    def build(
+        self, model_name: str, task, seed: int, options: MaskingConfig | Mapping | None = None
+    ) -> nn.Module:
         """The task model with its chosen layers masked; `seed` fixes the head and the initial masks."""
         from maskbert.masking import mask_model
         from maskbert.modeling import load_task_model
@@ -56,8 +58,10 @@ class Masking(Method):
     def epoch_stats(self, model: nn.Module, start_state) -> dict:
         from maskbert.masking import binary_masks, mask_changes, masking_report
 
-        return {"mask_sparsity": masking_report(model)["sparsity"],
-                "mask_changed": mask_changes(start_state, binary_masks(model))}
+        return {
+            "mask_sparsity": masking_report(model)["sparsity"],
+            "mask_changed": mask_changes(start_state, binary_masks(model)),
+        }
 
     def save(self, model: nn.Module, artifact_dir: Path, record: dict) -> dict:
         from maskbert.adapter import mask_coded_size
@@ -68,24 +72,30 @@ class Masking(Method):
         path = save_artifact(model, Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], task=task)
         # The artifact keeps the paper's 1 bit per weight; the summary also records what the same masks take
         # entropy-coded against their seeded initial masks (maskbert.coding), for the memory tables.
-        return {"artifact_bytes": path.stat().st_size,
-                "masked_weights": sum(m.numel() for m in binary_masks(model).values()),
-                "mask_coded": mask_coded_size(path)}
+        return {
+            "artifact_bytes": path.stat().st_size,
+            "masked_weights": sum(m.numel() for m in binary_masks(model).values()),
+            "mask_coded": mask_coded_size(path),
+        }
 
     def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
         from maskbert.artifact import load_artifact
 
-        model, _ = load_artifact(Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], device=device)
+        model, _ = load_artifact(
+            Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], device=device
+        )
         return model
 
     def task_storage(self, sizes, head_outputs: int) -> list[StorageItem]:
         """The pretrained model once; per task 1 bit per masked weight and classifier weight, the head's
         dense layer in fp32 (not pretrained, so not maskable away); one fp32 classifier per shape."""
         classifier = sizes["hidden_size"] * head_outputs
-        items = [StorageItem("pretrained model", sizes["pretrained_params"], FP32_BYTES, shared="base"),
-                 StorageItem("masks", sizes["masked_weights"], BIT_BYTES),
-                 StorageItem("classifier mask", classifier, BIT_BYTES),
-                 StorageItem(f"classifier {head_outputs} outputs", classifier, FP32_BYTES, shared="head")]
+        items = [
+            StorageItem("pretrained model", sizes["pretrained_params"], FP32_BYTES, shared="base"),
+            StorageItem("masks", sizes["masked_weights"], BIT_BYTES),
+            StorageItem("classifier mask", classifier, BIT_BYTES),
+            StorageItem(f"classifier {head_outputs} outputs", classifier, FP32_BYTES, shared="head"),
+        ]
         if sizes["head_dense_params"]:
             items.append(StorageItem("head dense layer", sizes["head_dense_params"], FP32_BYTES))
         return items

@@ -47,15 +47,34 @@ def interpolate(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor], ga
     return {name: torch.lerp(start[name], end[name], gamma) for name in start}
 
 
-def line_scores(network: nn.Module, start: dict, end: dict, prepared, split: str, gammas: Iterable[float],
-                batch_size: int, device: str) -> list[float]:  # fmt: skip
+def line_scores(
+    network: nn.Module,
+    start: dict,
+    end: dict,
+    prepared,
+    split: str,
+    gammas: Iterable[float],
+    batch_size: int,
+    device: str,
+) -> list[float]:
     """The task metric of W(γ) on a split, for each γ."""
-    return [evaluate(WithParameters(network, interpolate(start, end, g)), prepared, split, batch_size, device)
-            .score(prepared.task) for g in gammas]  # fmt: skip
+    return [
+        evaluate(
+            WithParameters(network, interpolate(start, end, g)), prepared, split, batch_size, device
+        ).score(prepared.task)
+        for g in gammas
+    ]
 
 
-def mode_connectivity(finetuned_run: str | Path, masked_run: str | Path, prepared, split: str = "dev",
-                      points: int = 21, batch_size: int = 64, device: str = "cpu") -> list[dict]:  # fmt: skip
+def mode_connectivity(
+    finetuned_run: str | Path,
+    masked_run: str | Path,
+    prepared,
+    split: str = "dev",
+    points: int = 21,
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> list[dict]:
     """Figure 6's three lines for one (model, task, seed): rows {path, gamma, score, metric}."""
     network, masked = load_pair(finetuned_run, masked_run, device)
     finetuned = {name: p.detach() for name, p in network.named_parameters()}
@@ -63,9 +82,14 @@ def mode_connectivity(finetuned_run: str | Path, masked_run: str | Path, prepare
     check_same_layout(finetuned, pretrained, f"{finetuned_run}: the pretrained model")
     gammas = evenly_spaced(points)
     rows = []
-    for path, (start, end) in zip(PATHS, ((finetuned, masked), (pretrained, finetuned), (pretrained, masked))):
+    for path, (start, end) in zip(
+        PATHS, ((finetuned, masked), (pretrained, finetuned), (pretrained, masked))
+    ):
         scores = line_scores(network, start, end, prepared, split, gammas, batch_size, device)
-        rows += [{"path": path, "gamma": g, "score": s, "metric": prepared.task.metric} for g, s in zip(gammas, scores)]
+        rows += [
+            {"path": path, "gamma": g, "score": s, "metric": prepared.task.metric}
+            for g, s in zip(gammas, scores)
+        ]
     return rows
 
 
@@ -90,7 +114,9 @@ class CurveTraining:
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"curve training: epochs, batch_size and lr must be positive, got {asdict(self)}")
+            raise ValueError(
+                f"curve training: epochs, batch_size and lr must be positive, got {asdict(self)}"
+            )
 
 
 def bernstein(t: float, degree: int = BENDS + 1) -> list[float]:
@@ -103,17 +129,25 @@ def curve_point(controls: list[dict[str, torch.Tensor]], t: float) -> dict[str, 
     return {name: sum(c * w[name] for c, w in terms) for name in controls[0]}
 
 
-def train_curve(network: nn.Module, start: dict, end: dict, prepared, training: CurveTraining,
-                device: str = "cpu") -> tuple[list[dict], list[float]]:  # fmt: skip
+def train_curve(
+    network: nn.Module, start: dict, end: dict, prepared, training: CurveTraining, device: str = "cpu"
+) -> tuple[list[dict], list[float]]:
     """The trained middle points w1..w3 and the mean training loss of each epoch.
 
     Held beyond the network and the two ends: three weight copies, their gradients and Adam's two moments.
     """
-    middles = [{name: torch.lerp(start[name], end[name], i / (BENDS + 1)).clone().requires_grad_(True)
-                for name in start} for i in range(1, BENDS + 1)]  # fmt: skip
+    middles = [
+        {
+            name: torch.lerp(start[name], end[name], i / (BENDS + 1)).clone().requires_grad_(True)
+            for name in start
+        }
+        for i in range(1, BENDS + 1)
+    ]
     # one parameter at a time (foreach=False): the multi-tensor path would add temporaries as large as all
     # three middle points together
-    optimizer = torch.optim.Adam([w for point in middles for w in point.values()], lr=training.lr, foreach=False)
+    optimizer = torch.optim.Adam(
+        [w for point in middles for w in point.values()], lr=training.lr, foreach=False
+    )
     generator = torch.Generator().manual_seed(training.seed)
     torch.manual_seed(training.seed)  # dropout
     rows = list(prepared.splits["train"])
@@ -124,13 +158,17 @@ def train_curve(network: nn.Module, start: dict, end: dict, prepared, training: 
         order = torch.randperm(len(rows), generator=generator).tolist()
         total, steps = 0.0, 0
         for begin in range(0, len(rows), training.batch_size):
-            batch = collate([rows[i] for i in order[begin : begin + training.batch_size]], prepared.pad_token_id)
+            batch = collate(
+                [rows[i] for i in order[begin : begin + training.batch_size]], prepared.pad_token_id
+            )
             t = float(torch.rand((), generator=generator))
             model.values = curve_point([start, *middles, end], t)
             loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"Bézier curve: loss became {loss.item()} at t={t:.3f}; "
-                                         f"try a smaller learning rate than {training.lr}")  # fmt: skip
+                raise FloatingPointError(
+                    f"Bézier curve: loss became {loss.item()} at t={t:.3f}; "
+                    f"try a smaller learning rate than {training.lr}"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -140,9 +178,16 @@ def train_curve(network: nn.Module, start: dict, end: dict, prepared, training: 
     return [{name: w.detach() for name, w in point.items()} for point in middles], losses
 
 
-def bezier_connectivity(finetuned_run: str | Path, masked_run: str | Path, prepared, training: CurveTraining,
-                        split: str = "dev", points: int = 21, batch_size: int = 64,
-                        device: str = "cpu") -> dict:  # fmt: skip
+def bezier_connectivity(
+    finetuned_run: str | Path,
+    masked_run: str | Path,
+    prepared,
+    training: CurveTraining,
+    split: str = "dev",
+    points: int = 21,
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> dict:
     """Figure 7 for one (model, task, seed): the trained curve's and the line's scores at `points` t."""
     network, masked = load_pair(finetuned_run, masked_run, device)
     network.requires_grad_(False)
@@ -151,7 +196,17 @@ def bezier_connectivity(finetuned_run: str | Path, masked_run: str | Path, prepa
     line = line_scores(network, finetuned, masked, prepared, split, ts, batch_size, device)
     middles, losses = train_curve(network, finetuned, masked, prepared, training, device)
     controls = [finetuned, *middles, masked]
-    curve = [evaluate(WithParameters(network, curve_point(controls, t)), prepared, split, batch_size, device)
-             .score(prepared.task) for t in ts]  # fmt: skip
-    return {"t": ts, "curve": curve, "line": line, "train_loss": losses, "training": asdict(training),
-            "metric": prepared.task.metric}
+    curve = [
+        evaluate(
+            WithParameters(network, curve_point(controls, t)), prepared, split, batch_size, device
+        ).score(prepared.task)
+        for t in ts
+    ]
+    return {
+        "t": ts,
+        "curve": curve,
+        "line": line,
+        "train_loss": losses,
+        "training": asdict(training),
+        "metric": prepared.task.metric,
+    }

@@ -32,7 +32,9 @@ def bits_differing(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.bitwise_count(np.bitwise_xor(a, b)).sum())
 
 
-def dissimilarity(trained1: np.ndarray, trained2: np.ndarray, initial1: np.ndarray, initial2: np.ndarray) -> float:
+def dissimilarity(
+    trained1: np.ndarray, trained2: np.ndarray, initial1: np.ndarray, initial2: np.ndarray
+) -> float:
     """s for one layer (bit-packed masks); NaN when neither training changed a bit."""
     changed = bits_differing(trained1, initial1) + bits_differing(trained2, initial2)
     return bits_differing(trained1, trained2) / changed if changed else float("nan")
@@ -47,9 +49,13 @@ def trained_masks(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
 def initial_masks(metadata: dict) -> dict[str, np.ndarray]:
     """The masks a run started from, rebuilt as training built them (same model, task head, seed, config)."""
     recorded = metadata["masking"]
-    masking = MaskingConfig(**{k: v for k, v in recorded.items() if k != "layer_types"},
-                            layer_types=tuple(recorded["layer_types"]))  # fmt: skip
-    model = build_model(metadata["base_model"], get_task(metadata["task"]["name"]), "masking", masking.seed, masking)
+    masking = MaskingConfig(
+        **{k: v for k, v in recorded.items() if k != "layer_types"},
+        layer_types=tuple(recorded["layer_types"]),
+    )
+    model = build_model(
+        metadata["base_model"], get_task(metadata["task"]["name"]), "masking", masking.seed, masking
+    )
     return {name: pack_mask(mask).numpy() for name, mask in binary_masks(model).items()}
 
 
@@ -77,7 +83,9 @@ def mask_dissimilarities(artifacts: Mapping[tuple[str, int], str | Path]) -> pd.
             raise ValueError(f"{path}: base model {metadata['base_model']}, but other masks are over {base}")
         base, model_type = metadata["base_model"], metadata["model_type"]
         if int(metadata["masking"]["seed"]) != seed:
-            raise ValueError(f"{path}: masks trained with seed {metadata['masking']['seed']}, listed as seed {seed}")
+            raise ValueError(
+                f"{path}: masks trained with seed {metadata['masking']['seed']}, listed as seed {seed}"
+            )
         if seed not in starts:
             starts[seed] = initial_masks(metadata)
     positions = {name: block_layer(name, model_type) for key in masks for name in masks[key]}
@@ -86,10 +94,22 @@ def mask_dissimilarities(artifacts: Mapping[tuple[str, int], str | Path]) -> pd.
     def compare(kind, first, second):
         shared = [n for n in masks[first] if n in masks[second] and positions[n] is not None]
         for name in shared:
-            s = dissimilarity(masks[first][name], masks[second][name], starts[first[1]][name], starts[second[1]][name])
+            s = dissimilarity(
+                masks[first][name], masks[second][name], starts[first[1]][name], starts[second[1]][name]
+            )
             block, layer_type = positions[name]
-            rows.append({"comparison": kind, "task1": first[0], "task2": second[0], "seed1": first[1],
-                         "seed2": second[1], "block": block, "layer_type": layer_type, "s": s})  # fmt: skip
+            rows.append(
+                {
+                    "comparison": kind,
+                    "task1": first[0],
+                    "task2": second[0],
+                    "seed1": first[1],
+                    "seed2": second[1],
+                    "block": block,
+                    "layer_type": layer_type,
+                    "s": s,
+                }
+            )
 
     keys = sorted(masks)
     for first, second in combinations(keys, 2):
@@ -98,5 +118,7 @@ def mask_dissimilarities(artifacts: Mapping[tuple[str, int], str | Path]) -> pd.
         elif first[0] == second[0]:
             compare("seeds", first, second)
     if not rows:
-        raise ValueError("Figure 5: no two masks to compare (need two tasks with one seed, or two seeds of a task)")
+        raise ValueError(
+            "Figure 5: no two masks to compare (need two tasks with one seed, or two seeds of a task)"
+        )
     return pd.DataFrame(rows)

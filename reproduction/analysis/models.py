@@ -48,8 +48,10 @@ def check_same_layout(reference: dict[str, torch.Tensor], other: dict[str, torch
         raise ValueError(f"{what}: parameter names differ from the reference network's (e.g. {extra})")
     for name, tensor in reference.items():
         if tensor.shape != other[name].shape:
-            raise ValueError(f"{what}: parameter {name} has shape {tuple(other[name].shape)}, "
-                             f"expected {tuple(tensor.shape)}")  # fmt: skip
+            raise ValueError(
+                f"{what}: parameter {name} has shape {tuple(other[name].shape)}, "
+                f"expected {tuple(tensor.shape)}"
+            )
 
 
 class WithParameters(nn.Module):
@@ -67,8 +69,10 @@ class WithParameters(nn.Module):
 def evaluate(model: nn.Module, prepared, split: str, batch_size: int, device: str) -> Predictions:
     """Predictions of `model` on a prepared split (a one-line error when the split is missing)."""
     if split not in prepared.splits:
-        raise ValueError(f"{prepared.path}: task '{prepared.task.name}' has no '{split}' split; "
-                         f"it has {sorted(prepared.splits)}")  # fmt: skip
+        raise ValueError(
+            f"{prepared.path}: task '{prepared.task.name}' has no '{split}' split; "
+            f"it has {sorted(prepared.splits)}"
+        )
     return predict(model, prepared.splits[split], prepared.task, prepared.pad_token_id, batch_size, device)
 
 
@@ -79,12 +83,16 @@ def load_pair(finetuned_run: str | Path, masked_run: str | Path, device: str = "
     """
     finetuned, masked = read_run(finetuned_run), read_run(masked_run)
     if finetuned["method"] != "finetuning" or masked["method"] != "masking":
-        raise ValueError(f"{finetuned_run}, {masked_run}: expected a finetuning and a masking run, got "
-                         f"{finetuned['method']} and {masked['method']}")  # fmt: skip
+        raise ValueError(
+            f"{finetuned_run}, {masked_run}: expected a finetuning and a masking run, got "
+            f"{finetuned['method']} and {masked['method']}"
+        )
     for key in ("model", "task", "seed"):
         if finetuned[key] != masked[key]:
-            raise ValueError(f"{finetuned_run} and {masked_run}: run.json key '{key}' differs "
-                             f"({finetuned[key]!r} vs {masked[key]!r}); both ends must share it")  # fmt: skip
+            raise ValueError(
+                f"{finetuned_run} and {masked_run}: run.json key '{key}' differs "
+                f"({finetuned[key]!r} vs {masked[key]!r}); both ends must share it"
+            )
     network = load_run_model(finetuned_run, device=device)
     masked_weights = effective_parameters(load_run_model(masked_run, device=device))
     check_same_layout(dict(network.named_parameters()), masked_weights, str(masked_run))

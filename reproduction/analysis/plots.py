@@ -19,14 +19,18 @@ def figure4(panels: list[dict], paths) -> list[Path]:
     plt = pyplot()
     rows = list(dict.fromkeys((p["model"], p["task"], p["seed"]) for p in panels))
     kinds = list(dict.fromkeys(p["kind"] for p in panels))
-    fig, axes = plt.subplots(len(rows), len(kinds), figsize=(3.6 * len(kinds), 3.4 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(kinds), figsize=(3.6 * len(kinds), 3.4 * len(rows)), squeeze=False
+    )
     for panel in panels:
         ax = axes[rows.index((panel["model"], panel["task"], panel["seed"]))][kinds.index(panel["kind"])]
         points, labels = np.asarray(panel["points"]), np.asarray(panel["labels"])
         for label, name in enumerate(panel["label_names"]):
             chosen = labels == label
             ax.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, label=name)
-        ax.set_title(f"{model_name(panel['model'])} {panel['kind']} (probe {panel['probe']:.1f}%)", fontsize=9)
+        ax.set_title(
+            f"{model_name(panel['model'])} {panel['kind']} (probe {panel['probe']:.1f}%)", fontsize=9
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].legend(fontsize=8, markerscale=2)
@@ -83,8 +87,14 @@ def figure6(rows: pd.DataFrame, paths) -> list[Path]:
             name = model_name(model)
             _band(axes[0][column], group[group["path"] == "finetuned→masked"], "gamma", "score", name)
             for path, style in (("pretrained→finetuned", "-"), ("pretrained→masked", "--")):
-                _band(axes[1][column], group[group["path"] == path], "gamma", "score",
-                      f"{name}: {path.split('→')[1]}", linestyle=style)  # fmt: skip
+                _band(
+                    axes[1][column],
+                    group[group["path"] == path],
+                    "gamma",
+                    "score",
+                    f"{name}: {path.split('→')[1]}",
+                    linestyle=style,
+                )
         metric = rows.loc[rows["task"] == task, "metric"].iloc[0]
         axes[0][column].set_title(f"{task_name(task)} dev: finetuned (γ=0) → masked (γ=1)", fontsize=9)
         axes[1][column].set_title(f"{task_name(task)} dev: pretrained (γ=0) → trained (γ=1)", fontsize=9)
@@ -105,9 +115,17 @@ def figure7(rows: pd.DataFrame, paths) -> list[Path]:
     for ax, (model, task) in zip(axes[0], panels):
         group = rows[(rows["model"] == model) & (rows["task"] == task)]
         for path, style in (("bezier", "-"), ("line", "--")):
-            _band(ax, group[group["path"] == path], "t", "score",
-                  "Bézier curve (3 bends)" if path == "bezier" else "line segment", linestyle=style)  # fmt: skip
-        ax.set_title(f"{model_name(model)}, {task_name(task)} dev: finetuned (t=0) → masked (t=1)", fontsize=9)
+            _band(
+                ax,
+                group[group["path"] == path],
+                "t",
+                "score",
+                "Bézier curve (3 bends)" if path == "bezier" else "line segment",
+                linestyle=style,
+            )
+        ax.set_title(
+            f"{model_name(model)}, {task_name(task)} dev: finetuned (t=0) → masked (t=1)", fontsize=9
+        )
         ax.set_xlabel("t")
         ax.set_ylabel(f"dev {group['metric'].iloc[0]} (%)")
         ax.grid(alpha=0.3)

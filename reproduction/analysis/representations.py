@@ -40,14 +40,25 @@ def cls_vectors(model, dataset, pad_token_id: int, batch_size: int = 64, device:
     return torch.cat(vectors).numpy()
 
 
-def run_vectors(finetuned_run: str | Path, masked_run: str | Path, prepared, split: str = "dev",
-                batch_size: int = 64, device: str = "cpu") -> dict[str, np.ndarray]:  # fmt: skip
+def run_vectors(
+    finetuned_run: str | Path,
+    masked_run: str | Path,
+    prepared,
+    split: str = "dev",
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> dict[str, np.ndarray]:
     """The three models' [CLS] vectors on a split, loading one model at a time."""
     dataset = prepared.splits[split]
-    loaders = {"pretrained": lambda: pretrained_model(finetuned_run, device),
-               "finetuned": lambda: load_run_model(finetuned_run, device),
-               "masked": lambda: load_run_model(masked_run, device)}  # fmt: skip
-    return {kind: cls_vectors(loaders[kind](), dataset, prepared.pad_token_id, batch_size, device) for kind in KINDS}
+    loaders = {
+        "pretrained": lambda: pretrained_model(finetuned_run, device),
+        "finetuned": lambda: load_run_model(finetuned_run, device),
+        "masked": lambda: load_run_model(masked_run, device),
+    }
+    return {
+        kind: cls_vectors(loaders[kind](), dataset, prepared.pad_token_id, batch_size, device)
+        for kind in KINDS
+    }
 
 
 def split_labels(prepared, split: str) -> np.ndarray:
@@ -61,7 +72,9 @@ def tsne_2d(vectors: np.ndarray, random_state: int) -> np.ndarray:
     return TSNE(n_components=2, perplexity=perplexity, random_state=random_state).fit_transform(vectors)
 
 
-def probe_accuracy(vectors: np.ndarray, labels: np.ndarray, folds: int = 5, random_state: int = 0) -> np.ndarray:
+def probe_accuracy(
+    vectors: np.ndarray, labels: np.ndarray, folds: int = 5, random_state: int = 0
+) -> np.ndarray:
     """Per-fold accuracy (%) of a standardised logistic regression, stratified folds shuffled by the seed."""
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)

@@ -29,23 +29,53 @@ def table3(records: list[dict], paper: pd.DataFrame | None, paper_model: str = "
         values = group[quantity].to_numpy(dtype=float)
         mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
         paper_model_match = model in (paper_model, paper_model.split("/")[-1])
-        paper_number = paper_value(paper, quantity, table="3", model=paper_model, method=method,
-                                   task=eval_task, item=train_task) if paper_model_match else float("nan")  # fmt: skip
+        paper_number = (
+            paper_value(
+                paper, quantity, table="3", model=paper_model, method=method, task=eval_task, item=train_task
+            )
+            if paper_model_match
+            else float("nan")
+        )
         majority = float(group["majority"].iloc[0])
-        paper_majority = (paper_value(paper, "majority_baseline", table="3", task=eval_task)
-                          if paper_model_match else float("nan"))  # fmt: skip
-        rows.append({"model": model, "method": method, "train_task": train_task, "eval_task": eval_task,
-                     "split": split, "quantity": quantity, "seeds": len(values), "ours": mean, "ours_std": std,
-                     "paper": paper_number, "diff": diff_or_nan(mean, paper_number),
-                     "majority": majority, "majority_paper": paper_majority})  # fmt: skip
-        shown.append({"Model": model_name(model), "Method": method, "Trained on": task_name(train_task),
-                      "Evaluated on": f"{task_name(eval_task)} {split}",
-                      "Quantity": "accuracy" if transfer else "Δ vs majority",
-                      "Ours": fmt_pm(mean, std), "Paper": fmt(paper_number, 2 if transfer else 1),
-                      "Majority (ours / paper)": f"{fmt(majority)} / {fmt(paper_majority)}"})  # fmt: skip
-    caption = ("Table 3: generalisation, accuracy minus the majority-class baseline of the evaluated dev set "
-               "(%, mean ± std over seeds; row: training task); the test-set rows give accuracy (the paper's "
-               "IMDB transfer: masking 84.79, finetuning 85.25)")  # fmt: skip
+        paper_majority = (
+            paper_value(paper, "majority_baseline", table="3", task=eval_task)
+            if paper_model_match
+            else float("nan")
+        )
+        rows.append(
+            {
+                "model": model,
+                "method": method,
+                "train_task": train_task,
+                "eval_task": eval_task,
+                "split": split,
+                "quantity": quantity,
+                "seeds": len(values),
+                "ours": mean,
+                "ours_std": std,
+                "paper": paper_number,
+                "diff": diff_or_nan(mean, paper_number),
+                "majority": majority,
+                "majority_paper": paper_majority,
+            }
+        )
+        shown.append(
+            {
+                "Model": model_name(model),
+                "Method": method,
+                "Trained on": task_name(train_task),
+                "Evaluated on": f"{task_name(eval_task)} {split}",
+                "Quantity": "accuracy" if transfer else "Δ vs majority",
+                "Ours": fmt_pm(mean, std),
+                "Paper": fmt(paper_number, 2 if transfer else 1),
+                "Majority (ours / paper)": f"{fmt(majority)} / {fmt(paper_majority)}",
+            }
+        )
+    caption = (
+        "Table 3: generalisation, accuracy minus the majority-class baseline of the evaluated dev set "
+        "(%, mean ± std over seeds; row: training task); the test-set rows give accuracy (the paper's "
+        "IMDB transfer: masking 84.79, finetuning 85.25)"
+    )
     return Table("table3_generalization", caption, pd.DataFrame(rows), pd.DataFrame(shown))
 
 
@@ -55,14 +85,31 @@ def figure4_table(records: list[dict]) -> Table:
     for record in records:
         scores = np.asarray(record["fold_scores"], dtype=float)
         mean, std = float(scores.mean()), float(scores.std(ddof=1)) if len(scores) > 1 else float("nan")
-        data.append({"model": record["model"], "task": record["task"], "seed": record["seed"],
-                     "representation": record["kind"], "folds": len(scores), "probe_accuracy": mean,
-                     "probe_accuracy_std": std})  # fmt: skip
-        display.append({"Model": model_name(record["model"]), "Task": task_name(record["task"]),
-                        "Seed": record["seed"], "[CLS] of": record["kind"], "Probe accuracy": fmt_pm(mean, std)})
-    caption = ("Figure 4's table: cross-validated accuracy (%, mean ± std over folds) of a logistic-regression "
-               "probe on the top block's [CLS] vectors; the paper gives no number, only that pretrained "
-               "vectors are not separable and finetuned and masked ones almost linearly separable")  # fmt: skip
+        data.append(
+            {
+                "model": record["model"],
+                "task": record["task"],
+                "seed": record["seed"],
+                "representation": record["kind"],
+                "folds": len(scores),
+                "probe_accuracy": mean,
+                "probe_accuracy_std": std,
+            }
+        )
+        display.append(
+            {
+                "Model": model_name(record["model"]),
+                "Task": task_name(record["task"]),
+                "Seed": record["seed"],
+                "[CLS] of": record["kind"],
+                "Probe accuracy": fmt_pm(mean, std),
+            }
+        )
+    caption = (
+        "Figure 4's table: cross-validated accuracy (%, mean ± std over folds) of a logistic-regression "
+        "probe on the top block's [CLS] vectors; the paper gives no number, only that pretrained "
+        "vectors are not separable and finetuned and masked ones almost linearly separable"
+    )
     return Table("figure4_probe", caption, pd.DataFrame(data), pd.DataFrame(display))
 
 
@@ -70,14 +117,27 @@ def figure5_table(scores: pd.DataFrame, model: str) -> Table:
     """s per block, averaged over layer types and over the compared pairs (and seeds)."""
     per_block = scores.groupby(["comparison", "block"])["s"].mean().unstack("comparison")
     per_block = per_block.reindex(columns=["tasks", "seeds"])
-    data = pd.DataFrame({"model": model, "block": per_block.index,
-                         "s_tasks": per_block["tasks"].to_numpy(), "s_seeds": per_block["seeds"].to_numpy()})  # fmt: skip
-    display = pd.DataFrame({"Model": model_name(model), "Block": data["block"],
-                            "s, two tasks (same seed)": [fmt(v, 3) for v in data["s_tasks"]],
-                            "s, two seeds (same task)": [fmt(v, 3) for v in data["s_seeds"]]})  # fmt: skip
-    caption = ("Figure 5's table: mask dissimilarity s per transformer block, averaged over layer types "
-               "(K, Q, V, AO, I, O) and compared pairs; the paper reports (for BERT, figure only) that s grows "
-               "with depth and that masks of different tasks, and of different seeds, are dissimilar")  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "model": model,
+            "block": per_block.index,
+            "s_tasks": per_block["tasks"].to_numpy(),
+            "s_seeds": per_block["seeds"].to_numpy(),
+        }
+    )
+    display = pd.DataFrame(
+        {
+            "Model": model_name(model),
+            "Block": data["block"],
+            "s, two tasks (same seed)": [fmt(v, 3) for v in data["s_tasks"]],
+            "s, two seeds (same task)": [fmt(v, 3) for v in data["s_seeds"]],
+        }
+    )
+    caption = (
+        "Figure 5's table: mask dissimilarity s per transformer block, averaged over layer types "
+        "(K, Q, V, AO, I, O) and compared pairs; the paper reports (for BERT, figure only) that s grows "
+        "with depth and that masks of different tasks, and of different seeds, are dissimilar"
+    )
     return Table("figure5_mask_dissimilarity", caption, data, display)
 
 
@@ -91,30 +151,65 @@ def path_table(rows: pd.DataFrame, position: str, name: str, caption: str) -> Ta
         end = per_seed.apply(lambda g: g.loc[g[position].idxmax(), "score"]).mean()
         lowest = per_seed["score"].min().mean()
         where = per_seed.apply(lambda g: g.loc[g["score"].idxmin(), position]).mean()
-        data.append({"model": model, "task": task, "path": path, "seeds": per_seed.ngroups, "start": start,
-                     "end": end, "min": lowest, f"argmin_{position}": where,
-                     "drop": min(start, end) - lowest})  # fmt: skip
-        display.append({"Model": model_name(model), "Task": task_name(task), "Path": path, "Seeds": per_seed.ngroups,
-                        "Start": fmt(start), "End": fmt(end), "Lowest": fmt(lowest),
-                        f"at {position}": fmt(where, 2), "Drop below the lower end": fmt(min(start, end) - lowest)})
+        data.append(
+            {
+                "model": model,
+                "task": task,
+                "path": path,
+                "seeds": per_seed.ngroups,
+                "start": start,
+                "end": end,
+                "min": lowest,
+                f"argmin_{position}": where,
+                "drop": min(start, end) - lowest,
+            }
+        )
+        display.append(
+            {
+                "Model": model_name(model),
+                "Task": task_name(task),
+                "Path": path,
+                "Seeds": per_seed.ngroups,
+                "Start": fmt(start),
+                "End": fmt(end),
+                "Lowest": fmt(lowest),
+                f"at {position}": fmt(where, 2),
+                "Drop below the lower end": fmt(min(start, end) - lowest),
+            }
+        )
     return Table(name, caption, pd.DataFrame(data), pd.DataFrame(display))
 
 
 def figure6_table(rows: pd.DataFrame) -> Table:
-    caption = ("Figure 6's table: dev score (%) along the line W(γ) = W0 + γ(W1 − W0), mean over seeds; the paper "
-               "reports (figure only) that the finetuned → masked line keeps a high accuracy all along, while the "
-               "lines from the pretrained model pass through low accuracy")  # fmt: skip
+    caption = (
+        "Figure 6's table: dev score (%) along the line W(γ) = W0 + γ(W1 − W0), mean over seeds; the paper "
+        "reports (figure only) that the finetuned → masked line keeps a high accuracy all along, while the "
+        "lines from the pretrained model pass through low accuracy"
+    )
     return path_table(rows, "gamma", "figure6_mode_connectivity", caption)
 
 
 def figure7_table(rows: pd.DataFrame) -> Table:
-    caption = ("Figure 7's table: dev score (%) along the trained 3-bend Bézier curve and the line segment "
-               "between the finetuned (t=0) and the masked (t=1) model, mean over seeds; the paper reports (figure "
-               "only) that the Bézier curve also connects the two minima with high accuracy")  # fmt: skip
+    caption = (
+        "Figure 7's table: dev score (%) along the trained 3-bend Bézier curve and the line segment "
+        "between the finetuned (t=0) and the masked (t=1) model, mean over seeds; the paper reports (figure "
+        "only) that the Bézier curve also connects the two minima with high accuracy"
+    )
     return path_table(rows, "t", "figure7_bezier", caption)
 
 
 def bezier_rows(result: dict, model: str, task: str, seed: int) -> list[dict]:
     """bezier_connectivity's result as tidy rows {model, task, seed, path (bezier|line), t, score, metric}."""
-    return [{"model": model, "task": task, "seed": seed, "path": path, "t": t, "score": s, "metric": result["metric"]}
-            for path in ("bezier", "line") for t, s in zip(result["t"], result["curve" if path == "bezier" else path])]
+    return [
+        {
+            "model": model,
+            "task": task,
+            "seed": seed,
+            "path": path,
+            "t": t,
+            "score": s,
+            "metric": result["metric"],
+        }
+        for path in ("bezier", "line")
+        for t, s in zip(result["t"], result["curve" if path == "bezier" else path])
+    ]

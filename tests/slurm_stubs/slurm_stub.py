@@ -107,8 +107,13 @@ def sbatch(argv: list[str]) -> int:
     name = options.get("--job-name", options.get("-J", "wrap"))
     job_id = _new_job_id()
     _set_state(job_id, name, "RUNNING")
-    env = {**os.environ, "SLURM_JOB_ID": job_id, "SLURM_JOBID": job_id, "SLURM_JOB_NAME": name,
-           "SLURM_SUBMIT_DIR": os.getcwd()}  # fmt: skip
+    env = {
+        **os.environ,
+        "SLURM_JOB_ID": job_id,
+        "SLURM_JOBID": job_id,
+        "SLURM_JOB_NAME": name,
+        "SLURM_SUBMIT_DIR": os.getcwd(),
+    }
     if "--cpus-per-task" in options:
         env["SLURM_CPUS_PER_TASK"] = options["--cpus-per-task"]
     if "--gpus" in options:
@@ -118,8 +123,15 @@ def sbatch(argv: list[str]) -> int:
     log = Path(workdir, log)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        returncode = subprocess.run(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, check=False).returncode  # fmt: skip
+        returncode = subprocess.run(
+            command,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
     _set_state(job_id, name, "COMPLETED" if returncode == 0 else "FAILED")
     print(job_id if "--parsable" in options else f"Submitted batch job {job_id}")
     return 0
@@ -179,8 +191,16 @@ def scancel(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"sbatch": sbatch, "srun": srun, "sacct": sacct, "squeue": squeue, "sinfo": sinfo,
-            "scontrol": scontrol, "sacctmgr": sacctmgr, "scancel": scancel}  # fmt: skip
+COMMANDS = {
+    "sbatch": sbatch,
+    "srun": srun,
+    "sacct": sacct,
+    "squeue": squeue,
+    "sinfo": sinfo,
+    "scontrol": scontrol,
+    "sacctmgr": sacctmgr,
+    "scancel": scancel,
+}
 
 
 def main(command: str) -> None:
