@@ -118,7 +118,7 @@ def make_masks(root: Path) -> dict[str, Path]:
     from maskbert.adapter import save_masks
     from maskbert.coding import BINS_PER_SIDE, initial_scores, score_bins
     from maskbert.masking import MaskingConfig, masked_layers
-    from maskbert.modeling import build_model
+    from maskbert.methods import build_model
 
     dirs = {}
     for seed, name in enumerate(TASKS, start=1):
@@ -167,7 +167,7 @@ def own_weights(*models) -> None:
 
 
 def _plain_models(names):
-    from maskbert.modeling import build_model
+    from maskbert.methods import build_model
 
     models = {name: build_model(MINILM, _task(name), "finetuning", 1).eval() for name in names}
     own_weights(*models.values())

@@ -26,7 +26,7 @@ import torch
 def measure(model_name: str, method: str, length: int, batch_size: int, steps: int, warmup: int) -> dict:
     from transformers.utils import logging
 
-    from maskbert.modeling import build_model
+    from maskbert.methods import build_model
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()

@@ -33,9 +33,9 @@ from maskbert.artifact import (
 )
 from maskbert.coding import coded_size
 from maskbert.masking import masked_layers
+from maskbert.rundir import MASK_FILE
 
 CONFIG_NAME = "masking_config.json"
-MASK_FILE = "mask.safetensors"
 FORMAT_VERSION = 1
 KIND_OF_HEAD = {
     "ForTokenClassification": "tagging",

@@ -30,7 +30,8 @@ from torch import nn
 
 from maskbert.coding import MaskCodingError, decode_masks, encode_masks
 from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
-from maskbert.masking import MaskingConfig, binary_masks, masked_layers
+from maskbert.masking import MaskingConfig, binary_masks, mask_model, masked_layers
+from maskbert.modeling import load_task_model
 from maskbert.rundir import atomic_path
 
 FORMAT_VERSION = 1
@@ -44,7 +45,7 @@ class ArtifactError(ValueError):
 
 
 def head_parameter_names(model: nn.Module) -> list[str]:
-    """Parameters not from the pretrained checkpoint: those build_model recorded as randomly initialised,
+    """Parameters not from the pretrained checkpoint: those load_task_model recorded as randomly initialised,
     or, for a model the caller loaded and masked, every parameter outside the base model (the task head)."""
     recorded = getattr(model, "maskbert_random_init", None)
     if recorded is not None:
@@ -294,12 +295,10 @@ def load_artifact(path: str | Path, base_model: str | None = None, device: str =
 
     Returns (model, metadata). Fails with ArtifactError naming the file and the layer or field at fault.
     """
-    from maskbert.modeling import build_model
-
     metadata, tensors = read_artifact(path)
     task = _TaskView(metadata["task"])
     masking = masking_config(metadata)
-    model = build_model(base_model or metadata["base_model"], task, "masking", masking.seed, masking)
+    model = mask_model(load_task_model(base_model or metadata["base_model"], task, masking.seed), masking)
     model.to(device)
     apply_artifact(model, metadata, tensors, str(path))
     model.eval()

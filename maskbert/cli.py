@@ -34,8 +34,7 @@ def cmd_train(args) -> int:
         patience=args.patience,
         batch_size=args.batch_size,
         max_length=args.max_length,
-        initial_sparsity=args.initial_sparsity,
-        masked_blocks=args.masked_blocks,
+        options=method_options(args.options, args.option),
         source=args.source,
         path=args.path,
         prepared_dir=args.prepared,
@@ -67,11 +66,17 @@ def cmd_memory(args) -> int:
             raise ValueError(
                 f"--tasks '{args.tasks}': expected TASK=LABELS[,TASK=LABELS...], e.g. MRPC=2,TREC=6"
             ) from None
-    table = memory_table(args.model, labels, args.masked_blocks)
+    options = method_options(args.options, args.option)
+    table = memory_table(args.model, labels, options, method=args.method)
     print(table.to_string(index=False, formatters={"params": "{:,}".format, "memory_kb": "{:,.3f}".format}))
     if args.tasks:
         print()
-        print(accumulated_memory(args.model, labels, args.masked_blocks).to_string(index=False))
+        methods = tuple(dict.fromkeys(("finetuning", args.method)))
+        print(
+            accumulated_memory(args.model, labels, {args.method: options}, methods=methods).to_string(
+                index=False
+            )
+        )
     return 0
 
 
@@ -90,8 +95,45 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def method_options(options_json: str | None, options: list[str] | None) -> dict:
+    """A method's options from `--options JSON` and repeated `--option KEY=VALUE` (VALUE read as JSON when
+    it parses: 8, 0.05, true, ["query","value"]; else as a string: 2-11); the method checks them."""
+    values = {}
+    if options_json:
+        try:
+            values = json.loads(options_json)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"--options '{options_json}': not JSON ({error.msg} at column {error.colno})"
+            ) from None
+        if not isinstance(values, dict):
+            raise ValueError(f"--options '{options_json}': expected a JSON object such as '{{\"r\": 8}}'")
+    for item in options or []:
+        key, equals, text = item.partition("=")
+        if not equals or not key:
+            raise ValueError(f"--option '{item}': expected KEY=VALUE, e.g. masked_blocks=2-11")
+        try:
+            values[key] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key] = text
+    return values
+
+
+def add_option_arguments(parser) -> None:
+    parser.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option of the method, repeatable (masking: masked_blocks=2-11, initial_sparsity=0.05)",
+    )
+    parser.add_argument(
+        "--options", default=None, metavar="JSON", help="the method's options as one JSON object"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from maskbert.data.custom import add_column_arguments
+    from maskbert.methods import METHODS
 
     parser = argparse.ArgumentParser(prog="maskbert", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--method",
         required=True,
-        help="a method registered in maskbert.methods.METHODS: masking or finetuning",
+        help=f"a method registered in maskbert.methods.METHODS: {', '.join(METHODS)}",
     )
+    add_option_arguments(train)
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
@@ -126,15 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument(
         "--max-length", type=int, default=128, help="wordpieces per example after tokenization"
-    )
-    train.add_argument(
-        "--initial-sparsity",
-        type=float,
-        default=0.05,
-        help="masking: fraction of mask zeros at start (default 0.05)",
-    )
-    train.add_argument(
-        "--masked-blocks", default=None, help="masking: e.g. 2-11; default: block 2 to the last"
     )
     train.add_argument(
         "--source", default="hub", choices=["hub", "local", "synthetic"], help="where data comes from"
@@ -171,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Computed from the model config alone (shipped for the paper models).",
     )
     memory.add_argument("--model", default="bert-base-uncased")
-    memory.add_argument("--masked-blocks", default=None)
+    memory.add_argument("--method", default="masking", choices=list(METHODS), help="whose storage to list")
+    add_option_arguments(memory)
     memory.add_argument(
         "--tasks",
         default=None,

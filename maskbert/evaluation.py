@@ -9,8 +9,11 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from maskbert.data import collate, load_prepared
+from maskbert.devices import pick_device
+from maskbert.methods import load_run_model
 from maskbert.metrics import DROPPED, score_labels, score_tagging
-from maskbert.rundir import EVALUATION, atomic_path, write_json_atomic
+from maskbert.rundir import EVALUATION, atomic_path, read_run, write_json_atomic
 
 
 @dataclass
@@ -79,7 +82,6 @@ def predict(
     model, dataset, task, pad_token_id: int, batch_size: int = 64, device: str = "cpu"
 ) -> Predictions:
     """Run the model over a split in length-sorted batches (less padding), returning rows in order."""
-    from maskbert.data import collate
 
     model.eval()
     rows = list(dataset)
@@ -137,10 +139,6 @@ def evaluate_run(
     task is accepted when its label names are the run's, in any order (the logits are reordered to the
     data's label ids); other label sets raise a ValueError naming both.
     """
-    from maskbert.data import load_prepared
-    from maskbert.devices import pick_device
-    from maskbert.rundir import load_run_model, read_run
-
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     prepared = load_prepared(prepared_dir or run["prepared_dir"])

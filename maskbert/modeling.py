@@ -1,7 +1,6 @@
 """The task model for (pretrained model, task): the paper's heads on Hugging Face classes.
 
-`load_task_model` is what every method starts from; `build_model` adds the method on top (through the
-registry in `maskbert.methods`).
+`load_task_model` is what every method starts from; `maskbert.methods.build_model` adds the method on top.
 """
 
 from __future__ import annotations
@@ -54,10 +53,3 @@ def load_task_model(model: str, task, seed: int) -> nn.Module:
     )
     network.maskbert_random_init = sorted(loading_info["missing_keys"])
     return network
-
-
-def build_model(model: str, task, method: str, seed: int, options=None) -> nn.Module:
-    """The task model prepared for training with `method` (see `maskbert.methods.Method.build`)."""
-    from maskbert.methods import get_method
-
-    return get_method(method).build(model, task, seed, options)

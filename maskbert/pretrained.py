@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
 BUNDLED_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -27,3 +29,20 @@ def shipped_config_path(name: str) -> Path | None:
     """The config.json shipped for a paper model (bert-base-uncased, roberta-base, distilbert-base-uncased)."""
     path = SHIPPED_CONFIGS / f"{name.split('/')[-1]}.json"
     return path if path.is_file() else None
+
+
+@cache
+def num_blocks_of(model: str) -> int:
+    """Transformer blocks of a model, from its config.json (shipped for the paper's models, bundled for
+    MiniLM, or a local directory's) read as JSON, since importing transformers adds seconds to every DAG
+    build; any other hub id through transformers' AutoConfig (its cache, or the hub)."""
+    path = shipped_config_path(model) or Path(resolve_model_path(model)) / "config.json"
+    if path.is_file():
+        config = json.loads(path.read_text())
+        return int(config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"])
+    if Path(model).exists():
+        raise FileNotFoundError(f"{path}: no config.json for model '{model}'")
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model)
+    return int(getattr(config, "num_hidden_layers", None) or config.n_layers)

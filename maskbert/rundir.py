@@ -20,6 +20,7 @@ DEV_PREDICTIONS, ARTIFACT = "dev_predictions.safetensors", "artifact"
 # outputs of an interrupted job before rerunning it leaves it alone and the rerun resumes from it.
 PROGRESS, CHECKPOINT = ".progress", "checkpoint.pt"
 EVALUATION = "evaluation"  # default folder of `evaluate_run`'s files
+MASK_FILE = "mask.safetensors"  # a masking artifact's (and a mask directory's) one tensor file
 
 
 @contextlib.contextmanager
@@ -100,15 +101,3 @@ def read_run(run_dir: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a run directory (no {RUN_JSON})")
     return json.loads(path.read_text())
-
-
-def load_run_model(run_dir: str | Path, device: str = "cpu"):
-    """The best model of a finished run, ready for inference (its method rebuilds it from RUN/artifact)."""
-    from maskbert.methods import get_method
-
-    run_dir = Path(run_dir)
-    record = read_run(run_dir)
-    artifact = run_dir / ARTIFACT
-    if not artifact.is_dir():
-        raise FileNotFoundError(f"{artifact}: no artifact; is the run finished (summary.json)?")
-    return get_method(record["method"]).load(artifact, record, device=device)

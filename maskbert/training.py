@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from maskbert.devices import pick_device
 from maskbert.evaluation import Predictions, predict
-from maskbert.methods import get_method, method_options
+from maskbert.methods import get_method
 from maskbert.rundir import (
     ARTIFACT,
     CHECKPOINT,
@@ -43,8 +43,8 @@ from maskbert.rundir import (
 class TrainConfig:
     """Everything that defines a run; `prepared_dir` skips tokenization when the data is ready.
 
-    `masked_blocks` and `initial_sparsity` are options of the masking method: other methods ignore
-    them and their runs record them as None.
+    `options` are the method's own (a JSON object, e.g. masking's {"masked_blocks": "2-11",
+    "initial_sparsity": 0.05}); run.json records them resolved, every default filled in.
     """
 
     model: str
@@ -57,8 +57,7 @@ class TrainConfig:
     patience: int = 2
     batch_size: int = 32
     max_length: int = 128
-    initial_sparsity: float | None = 0.05
-    masked_blocks: str | None = None
+    options: dict | None = None
     source: str = "hub"
     path: str | None = None
     prepared_dir: str | None = None
@@ -67,7 +66,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(f"lr, epochs, batch_size and patience must be positive: {self}")
-        get_method(self.method)
+        get_method(self.method).resolve_options(self.options)  # an unknown method or option fails here
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -91,7 +90,7 @@ def train(cfg: TrainConfig) -> dict:
         _remove(out / stale)
     progress = out / PROGRESS
     device = cfg.device or pick_device()
-    model = method.build(cfg.model, task, cfg.seed, {k: record[k] for k in method.options}).to(device)
+    model = method.build(cfg.model, task, cfg.seed, record["options"]).to(device)
     start_state = method.start_state(model)
     trainable = method.trainable_parameters(model)
     optimizer = torch.optim.Adam(trainable.values(), lr=cfg.lr)
@@ -171,11 +170,9 @@ def train(cfg: TrainConfig) -> dict:
 
 def run_record(cfg: TrainConfig, prepared) -> dict:
     """run.json: the config resolved (data source, task fields, the method's options with defaults)."""
-    method = get_method(cfg.method)
-    values = asdict(cfg)
-    values.pop("device")
-    options = method.resolve_options(values)
-    record = {**values, **{option: None for option in method_options()}, **options}
+    record = asdict(cfg)
+    record.pop("device")
+    record["options"] = get_method(cfg.method).resolve_options(cfg.options, cfg.model)
     task = prepared.task
     record.update(
         source=prepared.meta["source"],

@@ -13,19 +13,18 @@ No Snakemake here: rules/sweeps.smk calls these, and the tests call them on made
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
 from maskbert.data import get_task
-from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
-from maskbert.pretrained import resolve_model_path, shipped_config_path
+from maskbert.families import format_blocks, parse_blocks
+from maskbert.pretrained import num_blocks_of
 from reproduction.figures import pyplot, save_figure
+from reproduction.grid import configured_options
 from reproduction.report import (
     Table,
     diff_or_nan,
@@ -45,19 +44,6 @@ DIRECTIONS = ("bottom-up", "top-down")
 # ------------------------------------------------------------------------------------------------------
 # Block sets
 # ------------------------------------------------------------------------------------------------------
-@cache
-def num_blocks_of(model: str) -> int:
-    """Transformer blocks of a model, from its config.json (shipped for the paper's models, bundled for
-    MiniLM), read as JSON: importing transformers would add seconds to every DAG build."""
-    path = shipped_config_path(model) or Path(resolve_model_path(model)) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no config.json for model '{model}' (expected a shipped or local model)"
-        )
-    config = json.loads(path.read_text())
-    return int(config["num_hidden_layers"] if "num_hidden_layers" in config else config["n_layers"])
-
-
 def model_blocks(cfg: Mapping, model: str) -> int:
     """Transformer blocks of a configured model: of its local copy when ``model_paths`` names one."""
     return num_blocks_of((cfg.get("model_paths") or {}).get(model, model))
@@ -260,22 +246,18 @@ def sweep_points(cfg: Mapping, lr_grid: Callable[[str, str, str], Sequence[float
     The same Point can appear under several experiments; :func:`new_points` counts what each adds.
     """
     seeds = [int(s) for s in cfg["seeds"]]
-    training = cfg.get("training") or {}
     points: dict[str, list[Point]] = {"main": []}
     for model in cfg["models"]:
-        spec = (training.get("masked_blocks") or {}).get(model)
-        n = model_blocks(cfg, model)
-        blocks = canonical_blocks(spec, n) if spec else format_blocks(default_masked_blocks(n))
         for task in cfg["tasks"]:
             for method in cfg["methods"]:
-                masking = method == "masking"
+                options = configured_options(cfg, model, method)
                 points["main"] += [
                     Point(
                         model,
                         task,
                         method,
-                        blocks if masking else None,
-                        float(training.get("initial_sparsity", 0.05)) if masking else None,
+                        options.get("masked_blocks"),
+                        options.get("initial_sparsity"),
                         lr,
                         seed,
                     )
@@ -418,19 +400,19 @@ def table7(
     the finetuning row, beside the paper's Table 7.
 
     ``masking``/``finetuning``: selection JSONs (select_lr's format; masking ones carry masked_blocks and
-    initial_sparsity); ``num_blocks``: {model: transformer blocks}, to name each set's direction.
+    initial_sparsity in their options); ``num_blocks``: {model: transformer blocks}, to name each set's direction.
     """
     rows = []
     for s in finetuning:
         rows.append(_table7_row(s, None, None, None, 0, paper))
     for s in masking:
         n = num_blocks[s["model"]]
-        blocks = canonical_blocks(str(s["masked_blocks"]), n)
+        blocks = canonical_blocks(str(s["options"]["masked_blocks"]), n)
         rows.append(
             _table7_row(
                 s,
                 blocks,
-                float(s["initial_sparsity"]),
+                float(s["options"]["initial_sparsity"]),
                 block_direction(blocks, n),
                 _count_blocks(blocks, n),
                 paper,

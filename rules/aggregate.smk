@@ -70,7 +70,7 @@ rule table2_table6_test_error:
         tasks=TEST_TASKS,
         methods=METHODS,
         seeds=SEEDS,
-        masked_blocks={m: masked_blocks(m) for m in MODELS},
+        method_options={m: {method: configured_options(config, m, method) for method in METHODS} for m in MODELS},
     conda:
         CONDA_ENV
     log:
@@ -109,7 +109,10 @@ rule table8_figure3_memory:
         model_sources={m: model_source(m) for m in MEMORY.get("models", MODELS)},
         task_num_labels=num_labels_of(MEMORY.get("tasks", TASKS)),
         task_kinds={t: get_task(t).kind for t in MEMORY.get("tasks", TASKS)},
-        masked_blocks={m: masked_blocks(m) for m in MEMORY.get("models", MODELS)},
+        method_options={
+            m: {method: configured_options(config, m, method) for method in ("finetuning", "masking")}
+            for m in MEMORY.get("models", MODELS)
+        },
     conda:
         CONDA_ENV
     log:

@@ -9,10 +9,9 @@ from snakemake.utils import validate
 import json
 
 from maskbert.data import get_task
-from maskbert.families import default_masked_blocks, format_blocks, parse_blocks
-from maskbert.methods import get_method
+from maskbert.methods import METHODS, get_method
+from reproduction.grid import config_schema, configured_options, setting_options
 from reproduction.selection import configured_grid
-from reproduction.sweeps import model_blocks
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
@@ -67,7 +66,7 @@ def validate_config(cfg):
     import yaml
 
     schema_path = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
-    schema = yaml.safe_load(schema_path.read_text())
+    schema = config_schema(cfg.get("method_modules") or [])  # its method enum: the registry's methods
     cfg.update(coerce_to_schema(dict(cfg), schema, schema))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
     if errors:
@@ -109,6 +108,13 @@ def _check_semantics(cfg):
     for method in cfg["methods"]:
         if method not in cfg["learning_rates"]:
             problems.append(f"config key 'learning_rates.{method}': a grid is needed for method '{method}'")
+        for model in cfg["models"]:
+            try:
+                configured_options(cfg, model, method, check=True)
+            except (ValueError, FileNotFoundError) as error:
+                by_model = method in ((cfg.get("method_options_by_model") or {}).get(model) or {})
+                key = f"method_options_by_model.{model}.{method}" if by_model else f"method_options.{method}"
+                problems.append(f"config key '{key}' (model {model}): {error}")
     if problems:
         raise WorkflowError("Invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 
@@ -139,7 +145,6 @@ MAX_LENGTH = int(DATA.get("max_length", 128))
 MEMORY = config.get("memory") or {}
 ENSEMBLE_METHODS = list((config.get("ensemble") or {}).get("methods", ["majority", "logits", "probabilities"]))
 MAX_EXTENSIONS = int(config["learning_rates"].get("max_extensions", 2))
-INITIAL_SPARSITY = float(TRAINING.get("initial_sparsity", 0.05))
 THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
 THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
 
@@ -189,44 +194,46 @@ def batch_size(task):
     return int((TRAINING.get("batch_size_per_task") or {}).get(task, TRAINING.get("batch_size", 32)))
 
 
-def masked_blocks(model):
-    """Blocks to mask, e.g. "2-11"; None lets the library use the family default."""
-    return (TRAINING.get("masked_blocks") or {}).get(model)
-
-
 # ---------------------------------------------------------------------------------------------------
-# Settings: what besides (model, task, method, lr, seed) defines a run: its method's options. A masking run's
-# masked blocks and initial sparsity are part of its identity (its path), so one training job serves every
-# experiment that needs that point; finetuning has one setting, "full".
+# Settings: what besides (model, task, method, lr, seed) defines a run: its method's options, resolved by the
+# method (every default spelt out) and named by it (`blocks2-11_sparsity0.05` for masking, `full` for a
+# method without options). The setting is part of the run's path, so one training job serves every
+# experiment that needs that point; the train job reads its options back from SETTINGS.
 # ---------------------------------------------------------------------------------------------------
 SETTINGS = {}
 
 
-def setting_name(method, blocks=None, initial_sparsity=None):
-    """The path component of a run's setting, registered so that the train job finds its params. It
-    spells the method's own options (maskbert.methods), e.g. `blocks2-11_sparsity0.05` for masking, and is
-    `full` for a method without options (finetuning)."""
-    options = get_method(method).options
-    params = {"masked_blocks": None, "initial_sparsity": None}
-    parts = []
-    if "masked_blocks" in options:
-        params["masked_blocks"] = None if blocks is None else format_blocks(parse_blocks(blocks, 10**6))
-        parts.append(f"blocks{params['masked_blocks'] or 'default'}")
-    if "initial_sparsity" in options:
-        params["initial_sparsity"] = float(INITIAL_SPARSITY if initial_sparsity is None else initial_sparsity)
-        parts.append(f"sparsity{params['initial_sparsity']!r}")
-    name = "_".join(parts) or "full"
-    SETTINGS[name] = params
+def setting_of(model, method, options):
+    """Register the (already resolved) options of a run of `method`; the setting's path component."""
+    name = get_method(method).setting_name(options)
+    if SETTINGS.setdefault((method, name), options) != options:
+        raise WorkflowError(f"method {method}: setting {name} names two option sets: {SETTINGS[(method, name)]}, {options}")
     return name
 
 
 def main_setting(model, method):
-    """The main grid's setting of a (model, method): config training.masked_blocks (else the family's
-    default, spelt out so that a sweep naming the same blocks shares the runs) and initial_sparsity."""
-    blocks = masked_blocks(model)
-    if blocks is None:
-        blocks = format_blocks(default_masked_blocks(model_blocks(config, model)))
-    return setting_name(method, blocks, INITIAL_SPARSITY)
+    """The main grid's setting of a (model, method): config method_options, then method_options_by_model."""
+    return setting_of(model, method, configured_options(config, model, method))
+
+
+def setting_params(w):
+    """The options of the run at wildcards w (a train, select or ensemble job's param)."""
+    return SETTINGS[(w.method, w.setting)]
+
+
+def sweep_setting(model, method, **options):
+    """The setting of a sweep point: the main grid's options of (model, method) with `options` replaced."""
+    return setting_of(model, method, setting_options(config, model, method, options))
+
+
+def point_setting(point):
+    """A sweep point's setting (reproduction.sweeps' Point or Group): masking at the point's blocks and
+    initial sparsity, another method at its main-grid setting."""
+    if point.method != "masking":
+        return main_setting(point.model, point.method)
+    return sweep_setting(
+        point.model, "masking", masked_blocks=point.masked_blocks, initial_sparsity=point.initial_sparsity
+    )
 
 
 # Selections: per (model key, task, method, setting), the seeds and the initial learning-rate grid.
@@ -313,8 +320,8 @@ RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.saf
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
-    method="masking|finetuning",
-    setting="full|blocks[^/]+",
+    method="|".join(METHODS),
+    setting="[^/]+",
     seed="[0-9]+",
     lr="[0-9.e+-]+",
     round="[0-9]+",

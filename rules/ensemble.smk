@@ -17,7 +17,7 @@ rule ensemble:
         method="{method}",
         seeds=SEEDS,
         ensemble_methods=ENSEMBLE_METHODS,
-        masked_blocks=lambda w: SETTINGS[w.setting]["masked_blocks"],
+        options=setting_params,
     conda:
         CONDA_ENV
     log:

@@ -31,7 +31,7 @@ rule select_lr:
         task="{task}",
         method="{method}",
         setting="{setting}",
-        setting_params=lambda w: SETTINGS[w.setting],
+        options=setting_params,
     conda:
         CONDA_ENV
     log:

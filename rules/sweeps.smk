@@ -2,7 +2,7 @@
 # (which transformer blocks are masked); config section `sweeps:`, checked by reproduction.sweeps before
 # any job runs. A sweep set to null has no jobs, and its target is empty.
 #
-# Every training point goes through the train rule at the path of its setting (setting_name), so a point
+# Every training point goes through the train rule at the path of its setting (point_setting), so a point
 # that the main grid or the other sweep needs too is one job: BERT 2-11 at 5% is the main grid's masking
 # setting, Figure 1's 0-11 runs at 5e-5 and 5%/15% are points of the layer-wise 0-11 grid, and Table 7's
 # finetuning row is the main grid's finetuning selection.
@@ -19,8 +19,10 @@ FIGURE1_RUNS = figure1_runs(config)
 LAYERWISE_GROUPS = layerwise_groups(config)
 for _sweep_model in dict.fromkeys([p.model for p in FIGURE1_RUNS] + [g.model for g in LAYERWISE_GROUPS]):
     register_model(_sweep_model)
-FIGURE1_SETTINGS = [setting_name(p.method, p.masked_blocks, p.initial_sparsity) for p in FIGURE1_RUNS]
-LAYERWISE_SETTINGS = [setting_name(g.method, g.masked_blocks, g.initial_sparsity) for g in LAYERWISE_GROUPS]
+
+
+FIGURE1_SETTINGS = [point_setting(p) for p in FIGURE1_RUNS]
+LAYERWISE_SETTINGS = [point_setting(g) for g in LAYERWISE_GROUPS]
 for _sweep_group, _sweep_setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS):
     register_selection(_sweep_group.model, _sweep_group.task, _sweep_group.method, _sweep_setting)
 

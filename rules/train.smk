@@ -23,8 +23,7 @@ rule train:
         patience=TRAINING.get("patience", 2),
         batch_size=lambda w: batch_size(w.task),
         max_length=MAX_LENGTH,
-        initial_sparsity=lambda w: SETTINGS[w.setting]["initial_sparsity"],
-        masked_blocks=lambda w: SETTINGS[w.setting]["masked_blocks"],
+        options=setting_params,
     resources:
         gpu=1,
     threads: THREADS_TRAIN

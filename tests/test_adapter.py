@@ -12,7 +12,7 @@ from conftest import task_view
 from maskbert.adapter import CONFIG_NAME, load_masked, merge_masks, save_masks, save_merged
 from maskbert.artifact import ArtifactError, save_artifact
 from maskbert.masking import MaskedLinear, MaskingConfig, binary_masks
-from maskbert.modeling import build_model
+from maskbert.methods import build_model
 
 IDS = torch.randint(5, 100, (4, 9), generator=torch.Generator().manual_seed(0))
 

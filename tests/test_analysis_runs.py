@@ -10,8 +10,8 @@ from maskbert.artifact import pack_mask
 from maskbert.data import get_task, load_prepared, prepare
 from maskbert.evaluation import Predictions
 from maskbert.masking import binary_masks
-from maskbert.modeling import build_model
-from maskbert.rundir import load_run_model, read_run
+from maskbert.methods import build_model, load_run_model
+from maskbert.rundir import read_run
 from maskbert.training import TrainConfig, train
 from reproduction.analysis.connectivity import (
     CurveTraining,

@@ -9,7 +9,7 @@ from safetensors.torch import load_file, save_file
 
 from maskbert.artifact import ArtifactError, load_artifact, pack_mask, save_artifact, unpack_mask
 from maskbert.masking import binary_masks, masking_report
-from maskbert.modeling import build_model
+from maskbert.methods import build_model
 
 TASK = {"name": "toy", "kind": "single", "label_names": ["L0", "L1", "L2"]}
 

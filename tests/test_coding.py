@@ -22,7 +22,7 @@ from maskbert.coding import (
     score_bins,
 )
 from maskbert.masking import MaskingConfig, binary_masks
-from maskbert.modeling import build_model
+from maskbert.methods import build_model
 
 TASK = {"name": "toy", "kind": "single", "label_names": ["L0", "L1", "L2"]}
 

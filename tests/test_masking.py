@@ -15,7 +15,7 @@ from maskbert.masking import (
     masked_layers,
     masking_report,
 )
-from maskbert.modeling import build_model
+from maskbert.methods import build_model
 
 
 def test_binarizer_forward_is_threshold_and_backward_is_straight_through():

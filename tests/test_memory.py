@@ -110,9 +110,13 @@ def test_coded_masks_price_only_the_per_task_masks():
     from maskbert.memory import accumulated_memory, model_sizes
 
     labels = {"mrpc": 2, "trec": 6}
-    at_one = accumulated_memory("bert-base-uncased", labels, "2-11", coded_bits_per_weight=1.0)
+    at_one = accumulated_memory(
+        "bert-base-uncased", labels, {"masking": {"masked_blocks": "2-11"}}, coded_bits_per_weight=1.0
+    )
     assert at_one["masking_coded_mb"].tolist() == at_one["masking_mb"].tolist()
-    coded = accumulated_memory("bert-base-uncased", labels, "2-11", coded_bits_per_weight=0.1)
+    coded = accumulated_memory(
+        "bert-base-uncased", labels, {"masking": {"masked_blocks": "2-11"}}, coded_bits_per_weight=0.1
+    )
     masks = model_sizes("bert-base-uncased", "2-11")["masked_weights"] + 768 * 2  # + the classifier's mask
     saved_mb = masks * (1 - 0.1) / 8 / 1e6
     assert coded["masking_coded_mb"].iloc[0] == pytest.approx(

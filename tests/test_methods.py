@@ -1,59 +1,126 @@
 """The method registry: one object per method, and a new method is one class plus its registration."""
 
 import json
+import textwrap
 
 import pytest
 import torch
+import yaml
+from workflow_runs import ROOT, job_counts, snakemake
 
+from maskbert.cli import main as cli_main
 from maskbert.data import prepare
 from maskbert.memory import accumulated_memory, ensemble_memory_mb
-from maskbert.methods import METHODS, Method, StorageItem, get_method, method_options
-from maskbert.methods.base import FP32_BYTES, artifact_bytes
-from maskbert.modeling import HEAD_CLASSES, load_task_model
-from maskbert.rundir import load_run_model
+from maskbert.methods import METHODS, get_method, load_run_model, register
+from maskbert.modeling import load_task_model
 from maskbert.training import TrainConfig, train
 
+# A method as a user would write it outside the package: every bias, a LayerNorm of choice and the head
+# train; its one option says whether LayerNorm weights train too. The module text is also imported by the
+# workflow in a subprocess (config key `method_modules`), so it is kept as source.
+TOY_METHOD = textwrap.dedent(
+    """
+    from dataclasses import dataclass
 
-class BitFit(Method):
-    """Bias-only finetuning (Ben Zaken et al., 2022), as a user would add it: biases and the head train."""
+    from maskbert.methods import register
+    from maskbert.methods.base import FP32_BYTES, Method, StorageItem, artifact_bytes
 
-    name = "bitfit"
 
-    def build(self, model_name, task, seed, options=None):
-        model = load_task_model(model_name, task, seed)
-        for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name.endswith(".bias") or name in model.maskbert_random_init)
-        return model
+    @dataclass
+    class ToyBiasOptions:
+        train_layernorm: bool = False
 
-    def save(self, model, artifact_dir, record):
-        model.save_pretrained(artifact_dir)
-        return {"artifact_bytes": artifact_bytes(artifact_dir)}
 
-    def load(self, artifact_dir, record, device="cpu"):
-        return HEAD_CLASSES[record["task_kind"]].from_pretrained(artifact_dir).to(device).eval()
+    class ToyBias(Method):
+        name = "toy-bias"
+        options_class = ToyBiasOptions
 
-    def task_storage(self, sizes, head_outputs):
-        return [
-            StorageItem("pretrained model", sizes["pretrained_params"], FP32_BYTES, shared="base"),
-            StorageItem("biases and head", 100_000 + sizes["hidden_size"] * head_outputs, FP32_BYTES),
-        ]
+        def setting_name(self, options):
+            return "ln" if options["train_layernorm"] else "biases"
+
+        def build(self, model_name, task, seed, options=None):
+            from maskbert.modeling import load_task_model
+
+            options = ToyBiasOptions(**(options or {}))
+            model = load_task_model(model_name, task, seed)
+            for name, parameter in model.named_parameters():
+                trains = name.endswith(".bias") or name in model.maskbert_random_init
+                parameter.requires_grad_(trains or (options.train_layernorm and "LayerNorm" in name))
+            return model
+
+        def save(self, model, artifact_dir, record):
+            model.save_pretrained(artifact_dir)
+            return {"artifact_bytes": artifact_bytes(artifact_dir)}
+
+        def load(self, artifact_dir, record, device="cpu"):
+            from maskbert.modeling import HEAD_CLASSES
+
+            return HEAD_CLASSES[record["task_kind"]].from_pretrained(artifact_dir).to(device).eval()
+
+        def task_storage(self, model, kind, head_outputs, options=None):
+            from maskbert.sizes import model_sizes
+
+            sizes = model_sizes(model, kind=kind)
+            return [
+                StorageItem("pretrained", sizes["pretrained_params"], FP32_BYTES, shared="base"),
+                StorageItem("biases and head", 100_000 + sizes["hidden_size"] * head_outputs, FP32_BYTES),
+            ]
+
+
+    if "toy-bias" not in __import__("maskbert.methods").methods.METHODS:
+        register(ToyBias())
+    """
+)
+
+
+@pytest.fixture
+def toy_method(tmp_path, monkeypatch):
+    """The toy method's module importable as `toy_methods`, registered for this test only."""
+    (tmp_path / "toy_methods.py").write_text(TOY_METHOD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.delitem(METHODS, "toy-bias", raising=False)
+    import importlib
+    import sys
+
+    sys.modules.pop("toy_methods", None)
+    module = importlib.import_module("toy_methods")
+    yield module
+    METHODS.pop("toy-bias", None)
+    sys.modules.pop("toy_methods", None)
 
 
 def test_registry_names_the_known_methods():
-    assert list(METHODS) == ["masking", "finetuning"]
+    assert {"masking", "finetuning"} <= set(METHODS)
     assert get_method("masking").name == "masking"
-    with pytest.raises(ValueError, match="^method 'lora': expected one of masking, finetuning$"):
-        get_method("lora")
-    assert method_options() == ("masked_blocks", "initial_sparsity")
-    assert get_method("masking").resolve_options({"initial_sparsity": None, "masked_blocks": "2-3"}) == {
-        "masked_blocks": "2-3",
-        "initial_sparsity": 0.05,
-    }
-    assert get_method("finetuning").resolve_options({"initial_sparsity": 0.1}) == {}
+    with pytest.raises(ValueError, match="^method 'nope': expected one of masking, finetuning"):
+        get_method("nope")
+    with pytest.raises(ValueError, match="is registered already"):
+        register(get_method("masking").__class__())
 
 
-def test_a_new_method_is_one_class_and_its_registration(tiny_bert_with_tokenizer, tmp_path, monkeypatch):
-    monkeypatch.setitem(METHODS, "bitfit", BitFit())
+def test_options_resolve_to_json_and_name_the_setting():
+    masking = get_method("masking")
+    resolved = masking.resolve_options({"initial_sparsity": "0.1"}, "bert-base-uncased")
+    assert resolved["masked_blocks"] == "2-11" and resolved["initial_sparsity"] == 0.1  # text read as float
+    assert json.loads(json.dumps(resolved)) == resolved and "seed" not in resolved
+    assert masking.setting_name(resolved) == "blocks2-11_sparsity0.1"
+    other = masking.resolve_options({"threshold": 0.02}, "bert-base-uncased")
+    assert masking.setting_name(other).startswith("blocks2-11_sparsity0.05_opt-")
+    assert masking.setting_name(other) != masking.setting_name(
+        masking.resolve_options({}, "bert-base-uncased")
+    )
+    with pytest.raises(ValueError, match="^method 'masking': unknown option 'blocks'"):
+        masking.resolve_options({"blocks": "2-5"})
+    with pytest.raises(ValueError, match=r"masked blocks \[12\] do not exist"):
+        masking.resolve_options({"masked_blocks": "2-12"}, "bert-base-uncased")
+    finetuning = get_method("finetuning")
+    assert finetuning.resolve_options(None) == {} and finetuning.setting_name({}) == "full"
+    with pytest.raises(ValueError, match="^method 'finetuning' takes no options; got 'r'$"):
+        finetuning.resolve_options({"r": 8})
+
+
+def test_a_new_method_is_one_class_and_its_registration(toy_method, tiny_bert_with_tokenizer, tmp_path):
     prepared = prepare(
         "synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=tmp_path / "data"
     )
@@ -62,20 +129,23 @@ def test_a_new_method_is_one_class_and_its_registration(tiny_bert_with_tokenizer
         TrainConfig(
             model=tiny_bert_with_tokenizer,
             task="synth-sentiment",
-            method="bitfit",
+            method="toy-bias",
             seed=1,
             lr=1e-2,
             out_dir=str(run),
             epochs=1,
             prepared_dir=str(prepared),
             device="cpu",
+            options={"train_layernorm": True},
         )
     )
     model = load_run_model(run)
-    biases = sum(p.numel() for n, p in model.named_parameters() if n.endswith(".bias"))
-    assert biases < summary["trainable_parameters"] < biases + 2 * 32 + 2  # + the classifier's weight
+    named = dict(model.named_parameters())
+    biases = sum(p.numel() for n, p in named.items() if n.endswith(".bias"))
+    layernorm = sum(p.numel() for n, p in named.items() if "LayerNorm" in n and n.endswith(".weight"))
+    assert summary["trainable_parameters"] == biases + layernorm + 32 * 2  # + the classifier's weight
     record = json.loads((run / "run.json").read_text())
-    assert (record["method"], record["masked_blocks"], record["initial_sparsity"]) == ("bitfit", None, None)
+    assert (record["method"], record["options"]) == ("toy-bias", {"train_layernorm": True})
     base = load_task_model(
         tiny_bert_with_tokenizer, type("T", (), {"kind": "single", "label_names": ("a", "b")}), 1
     )
@@ -83,8 +153,59 @@ def test_a_new_method_is_one_class_and_its_registration(tiny_bert_with_tokenizer
     assert torch.equal(model.get_submodule(layer).weight, base.get_submodule(layer).weight)
     assert not torch.equal(model.get_submodule(layer).bias, base.get_submodule(layer).bias)
     # the memory accounting asks the method what it stores
-    rows = accumulated_memory("bert-base-uncased", {"MRPC": 2, "SST2": 2}, methods=("bitfit",))
-    assert rows["bitfit_params"].diff().iloc[1] == 100_000 + 768 * 2
-    assert ensemble_memory_mb("bert-base-uncased", 2, 2, "bitfit") == pytest.approx(
+    rows = accumulated_memory("bert-base-uncased", {"MRPC": 2, "SST2": 2}, methods=("toy-bias",))
+    assert rows["toy-bias_params"].diff().iloc[1] == 100_000 + 768 * 2
+    assert ensemble_memory_mb("bert-base-uncased", 2, 2, "toy-bias") == pytest.approx(
         (4 * 109_482_240 + 2 * 4 * (100_000 + 1_536)) / 1e6
     )
+
+
+def test_the_command_line_passes_a_new_methods_options(
+    toy_method, tiny_bert_with_tokenizer, tmp_path, capsys
+):
+    prepared = prepare(
+        "synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=tmp_path / "data"
+    )
+    args = ["train", "--model", tiny_bert_with_tokenizer, "--task", "synth-sentiment", "--method", "toy-bias"]
+    args += ["--seed", "1", "--lr", "1e-2", "--epochs", "1", "--prepared", str(prepared), "--device", "cpu"]
+    assert cli_main([*args, "--out", str(tmp_path / "run"), "--option", "train_layernorm=true"]) == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["options"] == {"train_layernorm": True}
+    assert cli_main([*args, "--out", str(tmp_path / "bad"), "--option", "rank=8"]) == 2
+    assert "method 'toy-bias': unknown option 'rank'" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "run.json").exists()
+
+
+def test_a_method_registered_by_a_config_module_gets_its_jobs(toy_method, tmp_path):
+    """The workflow knows a method from the registry alone: its module named in `method_modules`, its grid
+    and options in the config; nothing in rules/ or workflow_scripts/ names it."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config.update(
+        models=["bert-base-uncased"],
+        tasks=["mrpc", "rte"],
+        methods=["masking", "toy-bias"],
+        seeds=[1, 2],
+        method_modules=["toy_methods"],
+        method_options={"toy-bias": {"train_layernorm": True}},
+        sweeps={"initial_sparsity": None, "layerwise": None},
+    )
+    config["learning_rates"] = {"masking": [1e-4], "toy-bias": [1e-4, 1e-3, 1e-2], "max_extensions": 0}
+    config["memory"] = {"models": ["bert-base-uncased"], "tasks": ["mrpc"]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake("-n", "tables", "--cores", "1", "--configfile", str(path), cwd=tmp_path)
+    assert job_counts(proc.stdout)["train"] == 2 * 2 * 1 + 2 * 2 * 3  # masking 1 rate, toy-bias 3 rates
+    assert proc.stdout.count("runs/bert-base-uncased/mrpc/toy-bias/ln/lr0.001/seed2") >= 1
+    # an unknown option of the new method is refused before any job, naming the key
+    config["method_options"] = {"toy-bias": {"rank": 8}}
+    path.write_text(yaml.safe_dump(config))
+    bad = snakemake("-n", "tables", "--cores", "1", "--configfile", str(path), cwd=tmp_path, check=False)
+    assert bad.returncode != 0
+    assert (
+        "config key 'method_options.toy-bias' (model bert-base-uncased): method 'toy-bias': unknown option 'rank'"
+        in (bad.stdout + bad.stderr)
+    )
+    # a method that no module registers is refused by the schema's enum, which the registry fills
+    config.update(method_modules=[], method_options={})
+    path.write_text(yaml.safe_dump(config))
+    bad = snakemake("-n", "tables", "--cores", "1", "--configfile", str(path), cwd=tmp_path, check=False)
+    assert bad.returncode != 0 and "config key 'methods.1'" in bad.stdout + bad.stderr

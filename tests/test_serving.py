@@ -10,7 +10,7 @@ from transformers import AutoTokenizer
 from maskbert.adapter import load_masked, save_masks
 from maskbert.artifact import ArtifactError
 from maskbert.masking import MaskingConfig
-from maskbert.modeling import build_model
+from maskbert.methods import build_model
 from maskbert.serving import MaskServer, serve_lines
 
 TEXTS = [

@@ -71,7 +71,7 @@ SMALL = {
         "overrides": [],
         "max_extensions": 0,
     },
-    "training": {"masked_blocks": {"bert-base-uncased": "2-11"}, "initial_sparsity": 0.05},
+    "method_options_by_model": {"bert-base-uncased": {"masking": {"masked_blocks": "2-11"}}},
     "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]},
     "sweeps": {
         "initial_sparsity": {
@@ -154,7 +154,7 @@ def test_each_sweep_target_builds_alone(tmp_path):
 def test_a_block_outside_the_model_is_refused_naming_the_key(tmp_path):
     cfg = copy.deepcopy(SMALL)
     cfg["models"] = [MINILM]
-    cfg["training"]["masked_blocks"] = {MINILM: "2-5"}
+    cfg["method_options_by_model"] = {MINILM: {"masking": {"masked_blocks": "2-5"}}}
     cfg["memory"]["models"] = [MINILM]
     for sweep in cfg["sweeps"].values():
         sweep["models"] = [MINILM]

@@ -91,7 +91,7 @@ def test_demo_sweeps_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     config["results"] = "res"
     # The tiny stand-in has 4 blocks: the demo's sets 0-5 / 2-5 / 0-3 become 0-3 / 2-3 / 0-1.
     config["model_paths"] = {MINILM: tiny_bert_with_tokenizer}
-    config["training"]["masked_blocks"] = {MINILM: "2-3"}
+    config["method_options_by_model"] = {MINILM: {"masking": {"masked_blocks": "2-3"}}}
     config["training"]["epochs"] = 1
     config["learning_rates"] = {
         "masking": [1.0e-2, 3.0e-2],

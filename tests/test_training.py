@@ -18,7 +18,7 @@ from conftest import tiny_backbone
 
 from maskbert.data import load_prepared, prepare, read_splits
 from maskbert.evaluation import Predictions, evaluate_run, label_columns, predict
-from maskbert.rundir import load_run_model
+from maskbert.methods import load_run_model
 from maskbert.training import TrainConfig, train
 
 
@@ -79,7 +79,7 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(
     assert coded["flip_fraction"] == pytest.approx(summary["mask_changed"]) and coded["bits_per_weight"] < 1
     record = json.loads((run / "run.json").read_text())
     assert record["source"] == "synthetic" and record["task_kind"] == "single"
-    assert (record["masked_blocks"], record["initial_sparsity"]) == (None, 0.05)
+    assert (record["options"]["masked_blocks"], record["options"]["initial_sparsity"]) == ("2-3", 0.05)
     assert all(np.isfinite(line["train_loss"]) and 0 < line["mask_changed"] < 1 for line in lines)
     assert not (run / ".progress").exists()
     assert sorted(p.name for p in run.iterdir()) == [
@@ -175,20 +175,19 @@ def test_finished_run_is_not_retrained(finished_run):
 def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(
     tiny_bert_with_tokenizer, prepared, tmp_path
 ):
-    train(
+    with pytest.raises(ValueError, match="^method 'finetuning' takes no options; got 'masked_blocks'$"):
         _config(
             tiny_bert_with_tokenizer,
             prepared,
             tmp_path / "run",
             method="finetuning",
-            lr=1e-3,
-            epochs=1,
-            masked_blocks="2-3",
-            initial_sparsity=0.1,
+            options={"masked_blocks": "2-3"},
         )
+    train(
+        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", method="finetuning", lr=1e-3, epochs=1)
     )
     record = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert (record["masked_blocks"], record["initial_sparsity"]) == (None, None)
+    assert record["options"] == {}
     model = load_run_model(tmp_path / "run")
     from transformers import AutoModel
 

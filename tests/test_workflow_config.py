@@ -13,8 +13,10 @@ import jsonschema
 import pytest
 import yaml
 
+from reproduction.grid import config_schema, configured_options
+
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((ROOT / "schemas/config.schema.yaml").read_text())
+SCHEMA = config_schema()
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
@@ -52,11 +54,13 @@ def test_default_config_is_the_papers_experiment():
     t = c["training"]
     assert (t["epochs"], t["patience"], t["batch_size"]) == (10, 2, 32)
     assert t["batch_size_per_task"] == {"ag": 128, "qnli": 128}
-    assert t["initial_sparsity"] == 0.05 and c["data"]["max_length"] == 128
-    assert t["masked_blocks"] == {
-        "bert-base-uncased": "2-11",
-        "roberta-base": "2-11",
-        "distilbert-base-uncased": "2-5",
+    assert c["data"]["max_length"] == 128
+    # masking's options are its defaults, the paper's: 5% initial sparsity, block 2 to the last
+    options = {m: configured_options(c, m, "masking") for m in c["models"]}
+    assert {m: (o["masked_blocks"], o["initial_sparsity"]) for m, o in options.items()} == {
+        "bert-base-uncased": ("2-11", 0.05),
+        "roberta-base": ("2-11", 0.05),
+        "distilbert-base-uncased": ("2-5", 0.05),
     }
 
 
@@ -78,7 +82,7 @@ def _set(config, dotted, value):
     *parents, last = dotted.split(".")
     node = config
     for key in parents:
-        node = node[int(key)] if isinstance(node, list) else node[key]
+        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
     if value is _DELETE:
         del node[last]
     elif isinstance(node, list):
@@ -91,8 +95,9 @@ def _set(config, dotted, value):
 _DELETE = object()
 
 BAD = [
-    ("training.initial_sparsity", 1.5, "training.initial_sparsity"),
-    ("training.initial_sparsity", 0, "training.initial_sparsity"),
+    ("method_options", {"pruning": {}}, "method_options"),
+    ("method_options_by_model", {"bert-large": {}}, "method_options_by_model"),
+    ("method_modules", ["not a module"], "method_modules.0"),
     ("learning_rates.masking.0", 0, "learning_rates.masking.0"),
     ("learning_rates.finetuning.1", -3e-5, "learning_rates.finetuning.1"),
     ("seeds", [], "seeds"),
@@ -102,11 +107,6 @@ BAD = [
     ("training.epochs", 0, "training.epochs"),
     ("training.batch_size_per_task", {"agnews": 128}, "training.batch_size_per_task"),
     ("data.sources", {"trec": {"source": "local"}}, "data.sources.trec"),
-    (
-        "training.masked_blocks",
-        {"bert-base-uncased": "two-eleven"},
-        "training.masked_blocks.bert-base-uncased",
-    ),
     ("memory.models", [], "memory.models"),
     ("memory.tasks", [], "memory.tasks"),
     ("ensemble.methods", [], "ensemble.methods"),
@@ -159,7 +159,9 @@ def _snakemake_with(tmp_path, config) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("training.initial_sparsity", 1.0),
+        ("method_options.masking.initial_sparsity", 1.0),
+        ("method_options_by_model.bert-base-uncased.masking.masked_blocks", "2-12"),
+        ("method_options.finetuning.r", 8),
         ("seeds", []),
         ("training.epochz", 3),
         ("tasks", ["mrpc", "squad"]),
@@ -172,8 +174,12 @@ def test_workflow_refuses_bad_config_before_any_job(tmp_path, key, value):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "Invalid config" in out
-    named = key.rsplit(".", 1)[-1] if key.endswith("epochz") else key
-    assert named in out, out[-2000:]
+    if key.startswith("method_options"):  # the method names its option; the key names the method's entry
+        named, option = key.rsplit(".", 1)
+        assert f"config key '{named}'" in out and option in out, out[-2000:]
+    else:
+        named = key.rsplit(".", 1)[-1] if key.endswith("epochz") else key
+        assert named in out, out[-2000:]
     assert not (tmp_path / "res").exists()
 
 

@@ -139,7 +139,7 @@ def test_epochs_change_reruns_every_train_job_and_no_tokenization(touched):
 
 def test_sparsity_change_reruns_only_masking_runs(touched):
     config, write, common = touched
-    config = {**config, "training": {"epochs": 10, "initial_sparsity": 0.15}}
+    config = {**config, "method_options": {"masking": {"initial_sparsity": 0.15}}}
     out = snakemake("tables", "--configfile", write(config), "--dry-run", *common)
     out = out.stdout + out.stderr
     assert job_counts(out)["train"] == 2 * 2 * 2
@@ -329,12 +329,9 @@ def test_batch_size_per_task_and_masked_blocks_reach_the_train_job(tmp_path):
         "methods": ["masking", "finetuning"],
         "seeds": [1],
         "learning_rates": {"masking": [1.0e-4], "finetuning": [1.0e-5], "max_extensions": 0},
-        "training": {
-            "batch_size": 16,
-            "batch_size_per_task": {"ag": 128},
-            "initial_sparsity": 0.15,
-            "masked_blocks": {"bert-base-uncased": "4-11"},
-        },
+        "training": {"batch_size": 16, "batch_size_per_task": {"ag": 128}},
+        "method_options": {"masking": {"initial_sparsity": 0.15}},
+        "method_options_by_model": {"bert-base-uncased": {"masking": {"masked_blocks": "4-11"}}},
         "memory": {"models": ["bert-base-uncased"], "tasks": ["mrpc"]},
     }
     runs = _stub_run(tmp_path, config)
@@ -348,7 +345,10 @@ def test_batch_size_per_task_and_masked_blocks_reach_the_train_job(tmp_path):
     for run, p in params.items():
         assert p["batch_size"] == (128 if "/ag/" in run else 16)
         masking = "/masking/" in run
-        assert (p["masked_blocks"], p["initial_sparsity"]) == (("4-11", 0.15) if masking else (None, None))
+        options = p["options"]
+        assert (options.get("masked_blocks"), options.get("initial_sparsity")) == (
+            ("4-11", 0.15) if masking else (None, None)
+        )
         assert p["lr"] == (1e-4 if masking else 1e-5) and p["seed"] == 1
 
 

@@ -42,7 +42,7 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     config["results"] = "res"
     if os.environ.get("MASKBERT_E2E_TINY") == "1":
         config["model_paths"] = {MINILM: tiny_bert_with_tokenizer}
-        config["training"]["masked_blocks"] = {MINILM: "2-3"}  # the tiny model has 4 blocks
+        config["method_options_by_model"] = {MINILM: {"masking": {"masked_blocks": "2-3"}}}  # 4 blocks
         config["training"]["epochs"] = 2
         config["learning_rates"] = {"masking": [1.0e-2, 3.0e-2], "finetuning": [1.0e-3], "overrides": []}
         config["memory"] = {"models": [MINILM, "bert-base-uncased"], "tasks": ["mrpc", "sst2", "cola"]}
@@ -167,10 +167,9 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     # Table 8 / Figure 3: every configured memory model over the memory tasks, as the library counts it.
     from maskbert.data import get_task
     from maskbert.memory import accumulated_memory
+    from reproduction.grid import configured_options
 
     memory = pd.read_csv(res / "tables/table8_memory.csv")
-    defaults = yaml.safe_load((ROOT / "config.yaml").read_text())
-    blocks = {**defaults["training"]["masked_blocks"], **config["training"].get("masked_blocks", {})}
     labels = {t: get_task(t).head_outputs for t in config["memory"]["tasks"]}
     assert list(memory["model"].unique()) == config["memory"]["models"]
     for model in config["memory"]["models"]:
@@ -178,7 +177,7 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         want = accumulated_memory(
             source,
             labels,
-            blocks.get(model),
+            {"masking": configured_options(config, model, "masking")},
             task_kinds={t: get_task(t).kind for t in config["memory"]["tasks"]},
         )
         got = memory[memory["model"] == model].reset_index(drop=True)

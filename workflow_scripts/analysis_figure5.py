@@ -6,8 +6,7 @@ from _common import read_json, setup
 
 log = setup(snakemake)
 
-from maskbert.methods.masking import ARTIFACT_FILE
-from maskbert.rundir import ARTIFACT, atomic_path
+from maskbert.rundir import ARTIFACT, MASK_FILE, atomic_path
 from reproduction.analysis.masks import mask_dissimilarities
 from reproduction.analysis.plots import figure5
 from reproduction.analysis.tables import figure5_table
@@ -18,7 +17,7 @@ artifacts = {}
 for task in p.tasks:
     runs = read_json(getattr(inputs, "selection_" + task.replace("-", "_")))["runs"]
     for seed in p.seeds:
-        artifacts[task, int(seed)] = Path(runs[str(seed)]) / ARTIFACT / ARTIFACT_FILE
+        artifacts[task, int(seed)] = Path(runs[str(seed)]) / ARTIFACT / MASK_FILE
 scores = mask_dissimilarities(artifacts)
 scores.insert(0, "model", p.model)
 with atomic_path(out.scores) as tmp:

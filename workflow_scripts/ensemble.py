@@ -28,9 +28,7 @@ result.update(
         "seeds": list(p.seeds),
         "selected_lr": selection["best_lr"],
         "memory_mb": {
-            kind: ensemble_memory_mb(
-                p.model_source, memory_labels, n, p.method, p.masked_blocks, kind=spec.kind
-            )
+            kind: ensemble_memory_mb(p.model_source, memory_labels, n, p.method, p.options, kind=spec.kind)
             for kind, n in (("single", 1), ("ensemble", members))
         },
         "memory_note": f"classifier with {memory_labels} outputs; ensemble of {members} seed runs",

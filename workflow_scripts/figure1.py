@@ -14,8 +14,8 @@ for point, summary_path, run_path in zip(p.points, inputs.summaries, inputs.runs
     run = read_json(run_path)
     # The run must be the point it stands for: its recorded setting, not its path, is checked.
     recorded = (
-        canonical_blocks(str(run["masked_blocks"]), p.num_blocks[point["model"]]),
-        float(run["initial_sparsity"]),
+        canonical_blocks(str(run["options"]["masked_blocks"]), p.num_blocks[point["model"]]),
+        float(run["options"]["initial_sparsity"]),
         float(run["lr"]),
         int(run["seed"]),
     )

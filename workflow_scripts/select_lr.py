@@ -11,7 +11,7 @@ selection = {
     "task": p.task,
     "method": p.method,
     "setting": p.setting,
-    **p.setting_params,
+    "options": p.options,
     **{k: v for k, v in decision.items() if k not in ("round", "next_lrs")},
     "extensions": decision["round"],
 }

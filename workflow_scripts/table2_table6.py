@@ -26,7 +26,7 @@ def coded_mb(model, method, n):
         2,
         n,
         method,
-        p.masked_blocks[model],
+        p.method_options[model][method],
         mask_bits_per_weight=rates[model]["bits_per_weight"],
     )
 
@@ -38,7 +38,9 @@ rows = [
         "kind": kind,
         "members": n,
         "num_labels": 2,
-        "memory_mb": ensemble_memory_mb(p.model_sources[model], 2, n, method, p.masked_blocks[model]),
+        "memory_mb": ensemble_memory_mb(
+            p.model_sources[model], 2, n, method, p.method_options[model][method]
+        ),
         "coded_mb": coded_mb(model, method, n),
     }
     for model in p.models

@@ -16,7 +16,7 @@ accumulated = {
     m: accumulated_memory(
         p.model_sources[m],
         dict(p.task_num_labels),
-        p.masked_blocks[m],
+        p.method_options[m],
         task_kinds=dict(p.task_kinds),
         coded_bits_per_weight=rates.get(m, {}).get("bits_per_weight"),
     )

@@ -22,9 +22,7 @@ kwargs = {
     "batch_size": int(p.batch_size),
     "max_length": int(p.max_length),
     "prepared_dir": str(snakemake.input.data),
-    # the setting's method options (None where the method has none: the library reads only its own)
-    "initial_sparsity": p.initial_sparsity,
-    "masked_blocks": p.masked_blocks,
+    "options": dict(p.options),  # the setting's method options, resolved (the method reads them)
 }
 
 # Take a device before anything initialises CUDA, so CUDA_VISIBLE_DEVICES still applies.

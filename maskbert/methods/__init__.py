@@ -1,16 +1,35 @@
 """The training methods, registered in one place: `METHODS` maps a method's name to its object.
 
-Adding a method (BitFit, LoRA through peft, ...) is one new module with a `Method` subclass and one line
-here; TrainConfig gets a field for each option the method reads.
+Adding a method (BitFit, a peft tuner, ...) is one module with a `Method` subclass and one line here (or,
+for a method that lives outside this package, a call to `register` in a module the workflow's
+`method_modules` config key names). Nothing else in maskbert, the command line or the workflow changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from maskbert.methods.base import Method, StorageItem
 from maskbert.methods.finetuning import Finetuning
 from maskbert.methods.masking import Masking
+from maskbert.rundir import ARTIFACT, read_run
 
-METHODS: dict[str, Method] = {method.name: method for method in (Masking(), Finetuning())}
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add `method` to the registry under its name; a second method of the same name is refused."""
+    if not isinstance(method, Method):
+        raise TypeError(f"register() takes a Method instance, not {type(method).__name__}")
+    if METHODS.setdefault(method.name, method) is not method:
+        raise ValueError(f"method '{method.name}' is registered already")
+    return method
+
+
+for _method in (Masking(), Finetuning()):
+    register(_method)
 
 
 def get_method(name: str) -> Method:
@@ -20,9 +39,19 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def method_options() -> tuple[str, ...]:
-    """Every option any registered method reads (the TrainConfig fields that are method-specific)."""
-    return tuple(dict.fromkeys(option for method in METHODS.values() for option in method.options))
+def build_model(model: str, task, method: str, seed: int, options: Mapping[str, Any] | None = None):
+    """The task model prepared for training with `method` (see `Method.build`)."""
+    return get_method(method).build(model, task, seed, options)
 
 
-__all__ = ["METHODS", "Method", "StorageItem", "get_method", "method_options"]
+def load_run_model(run_dir: str | Path, device: str = "cpu"):
+    """The best model of a finished run, ready for inference (its method rebuilds it from RUN/artifact)."""
+    run_dir = Path(run_dir)
+    record = read_run(run_dir)
+    artifact = run_dir / ARTIFACT
+    if not artifact.is_dir():
+        raise FileNotFoundError(f"{artifact}: no artifact; is the run finished (summary.json)?")
+    return get_method(record["method"]).load(artifact, record, device=device)
+
+
+__all__ = ["METHODS", "Method", "StorageItem", "build_model", "get_method", "load_run_model", "register"]

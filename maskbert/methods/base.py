@@ -1,14 +1,18 @@
 """What a training method is to the rest of maskbert.
 
-Training, evaluation, run directories and memory accounting never ask which method a run used: they call
-the run's `Method` object. A method says how to turn the pretrained model into a trainable task model,
-which parameters the optimizer updates, what it stores per task (its artifact) and how to rebuild the
-model from that artifact.
+Training, evaluation, run directories, memory accounting, the command line and the workflow never ask which
+method a run used: they call the run's `Method` object. A method says how to turn the pretrained model into
+a trainable task model, which parameters the optimizer updates, what it stores per task (its artifact) and
+how to rebuild the model from that artifact. Its options (LoRA's rank, masking's blocks) are a small
+dataclass of its own; everywhere outside the method they travel as a plain JSON object, opaquely.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,21 +37,71 @@ class StorageItem:
     params: int
     bytes_per_param: float
     shared: str | None = None
+    detail: str = ""  # what tells two items of one kind apart: a classifier's shape
+
+
+def _from_text(text: str, annotation: str):
+    """A number or boolean option given as text (a command line, Snakemake's --config) read as its field's type."""
+    kind = annotation.split("|")[0].strip()
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        return text
+    if kind == "bool" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def options_from_dict(options_class: type, values: Mapping[str, Any], method: str):
+    """`options_class(**values)`, refusing an unknown key by name (a typo must not fall back to a default)."""
+    fields = {f.name: str(f.type) for f in dataclasses.fields(options_class)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"method '{method}': unknown option '{unknown[0]}'; expected some of {', '.join(fields)}"
+        )
+    values = {k: _from_text(v, fields[k]) if isinstance(v, str) else v for k, v in values.items()}
+    try:
+        return options_class(**values)
+    except TypeError as error:  # a missing required field, a value of the wrong type
+        raise ValueError(f"method '{method}': {error}") from None
 
 
 class Method(abc.ABC):
-    """One way of adapting a pretrained model to a task. Subclasses are registered in `maskbert.methods`."""
+    """One way of adapting a pretrained model to a task. Instances are registered in `maskbert.methods`."""
 
     name: ClassVar[str]
-    # TrainConfig fields this method reads; a run records the others as None.
-    options: ClassVar[tuple[str, ...]] = ()
+    # The method's options: a dataclass whose fields are JSON values; None for a method without options.
+    options_class: ClassVar[type | None] = None
 
-    def resolve_options(self, options: Mapping[str, Any]) -> dict:
-        """This method's options, defaults filled in: what run.json records."""
-        return {key: options.get(key) for key in self.options}
+    def resolve_options(self, options: Mapping[str, Any] | None, model: str | None = None) -> dict:
+        """The options with every default filled in, as the JSON object run.json records. With `model`,
+        defaults that depend on the model are spelt out (masking's blocks), so that two spellings of one
+        setting are one run. A ValueError names an unknown or invalid option."""
+        if self.options_class is None:
+            if options:
+                raise ValueError(f"method '{self.name}' takes no options; got '{next(iter(options))}'")
+            return {}
+        resolved = dataclasses.asdict(options_from_dict(self.options_class, dict(options or {}), self.name))
+        return json.loads(json.dumps(resolved))  # tuples as lists: what run.json reads back
+
+    def check_options(self, options: Mapping[str, Any], model: str) -> None:
+        """Refuse, before any work starts, options that cannot work on `model` (e.g. target modules that
+        match nothing). Resolved options; may load the model's config. Default: nothing to check."""
+
+    def setting_name(self, options: Mapping[str, Any]) -> str:
+        """A run's setting as a path component, from its resolved options: `full` for a method without
+        options, else `opt-` and a short hash of the options (a method may spell a readable name instead)."""
+        if not options:
+            return "full"
+        digest = hashlib.sha256(json.dumps(dict(options), sort_keys=True).encode()).hexdigest()[:10]
+        return f"opt-{digest}"
 
     @abc.abstractmethod
-    def build(self, model_name: str, task, seed: int, options=None) -> nn.Module:
+    def build(self, model_name: str, task, seed: int, options: Mapping[str, Any] | None = None) -> nn.Module:
         """The task model ready to train; `seed` fixes every random initial value the method adds."""
 
     def trainable_parameters(self, model: nn.Module) -> dict[str, nn.Parameter]:
@@ -67,11 +121,14 @@ class Method(abc.ABC):
 
     @abc.abstractmethod
     def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
-        """Rebuild the trained model from its artifact (run.json's `record` says model and task), in eval mode."""
+        """Rebuild the trained model from its artifact (run.json's `record` says model, task and options),
+        in eval mode."""
 
     @abc.abstractmethod
-    def task_storage(self, sizes: Mapping[str, int], head_outputs: int) -> list[StorageItem]:
-        """What serving one task stores, from `maskbert.memory.model_sizes` of its task kind."""
+    def task_storage(
+        self, model: str, kind: str, head_outputs: int, options: Mapping[str, Any] | None = None
+    ) -> list[StorageItem]:
+        """What serving one task of `kind` stores (Table 8's accounting), from the model's config alone."""
 
 
 def artifact_bytes(artifact_dir: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 class Finetuning(Method):
     name = "finetuning"
 
-    def build(self, model_name: str, task, seed: int, options=None) -> nn.Module:
+    def build(self, model_name: str, task, seed: int, options: Mapping | None = None) -> nn.Module:
         from maskbert.modeling import load_task_model
 
         return load_task_model(model_name, task, seed)
@@ -29,7 +30,12 @@ class Finetuning(Method):
         model = HEAD_CLASSES[record["task_kind"]].from_pretrained(artifact_dir)
         return model.to(device).eval()
 
-    def task_storage(self, sizes, head_outputs: int) -> list[StorageItem]:
+    def task_storage(
+        self, model: str, kind: str, head_outputs: int, options: Mapping | None = None
+    ) -> list[StorageItem]:
         """A whole fp32 model per task: pretrained weights, any head dense layer and the classifier."""
+        from maskbert.sizes import model_sizes
+
+        sizes = model_sizes(model, kind=kind)
         params = sizes["pretrained_params"] + sizes["head_dense_params"] + sizes["hidden_size"] * head_outputs
         return [StorageItem("finetuned model", params, FP32_BYTES)]

@@ -1,43 +1,69 @@
 """Masking (paper §3): frozen pretrained weights, a learned binary mask per chosen weight.
 
-The artifact is `mask.safetensors` (see `maskbert.artifact`): the 1-bit masks and the randomly
-initialised head, never the pretrained weights.
+Its options are a `MaskingConfig` (the run's seed fills its `seed`). The artifact is `mask.safetensors`
+(see `maskbert.artifact`): the 1-bit masks and the randomly initialised head, never the pretrained weights.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from maskbert.methods.base import BIT_BYTES, FP32_BYTES, Method, StorageItem
+from maskbert.families import format_blocks, parse_blocks
+from maskbert.masking_config import MaskingConfig
+from maskbert.methods.base import BIT_BYTES, FP32_BYTES, Method, StorageItem, options_from_dict
+from maskbert.pretrained import num_blocks_of
+from maskbert.rundir import MASK_FILE
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from maskbert.masking import MaskingConfig
-
-ARTIFACT_FILE = "mask.safetensors"
+# What the setting name spells; any other option that differs from its default adds a hash of them all.
+_NAMED = ("masked_blocks", "initial_sparsity")
 
 
 class Masking(Method):
     name = "masking"
-    options = ("masked_blocks", "initial_sparsity")
+    options_class = MaskingConfig
 
-    def resolve_options(self, options: Mapping) -> dict:
-        config = self.masking_config(options)
-        return {"masked_blocks": config.masked_blocks, "initial_sparsity": config.initial_sparsity}
+    def resolve_options(self, options: Mapping | None, model: str | None = None) -> dict:
+        """Every MaskingConfig field but `seed` (the run's); with `model`, the blocks spelt out ('2-11')."""
+        given = dict(options or {})
+        if "seed" in given:
+            raise ValueError("method 'masking': option 'seed' is the run's seed; set the run's seed instead")
+        config = self.masking_config(given)
+        if model is not None:
+            try:
+                config.masked_blocks = format_blocks(parse_blocks(config.masked_blocks, num_blocks_of(model)))
+            except ValueError as error:
+                raise ValueError(
+                    f"method 'masking': option masked_blocks '{config.masked_blocks}': {error}"
+                ) from None
+        resolved = dataclasses.asdict(config)
+        del resolved["seed"]
+        return json.loads(json.dumps(resolved))
 
-    @classmethod
-    def masking_config(cls, options: MaskingConfig | Mapping | None) -> MaskingConfig:
-        """A MaskingConfig from a full one or from TrainConfig-style options (None or missing: the default)."""
-        from maskbert.masking import MaskingConfig
+    def setting_name(self, options: Mapping) -> str:
+        """`blocks2-11_sparsity0.05`, plus `_` and a hash when another option is not its default."""
+        name = f"blocks{options.get('masked_blocks') or 'default'}_sparsity{float(options['initial_sparsity'])!r}"
+        defaults = self.resolve_options({})
+        others = {k: v for k, v in options.items() if k not in _NAMED and v != defaults.get(k)}
+        return f"{name}_{super().setting_name(others)}" if others else name
 
+    @staticmethod
+    def masking_config(options: MaskingConfig | Mapping | None, seed: int | None = None) -> MaskingConfig:
+        """A MaskingConfig from a full one or from a run's options (missing or None: the default)."""
         if isinstance(options, MaskingConfig):
-            return dataclasses.replace(options)
-        given = {key: (options or {}).get(key) for key in cls.options}
-        return MaskingConfig(**{key: value for key, value in given.items() if value is not None})
+            config = dataclasses.replace(options)
+        else:
+            given = {key: value for key, value in (options or {}).items() if value is not None}
+            config = options_from_dict(MaskingConfig, given, "masking")
+        if seed is not None:
+            config.seed = seed
+        return config
 
     def build(
         self, model_name: str, task, seed: int, options: MaskingConfig | Mapping | None = None
@@ -46,9 +72,7 @@ class Masking(Method):
         from maskbert.masking import mask_model
         from maskbert.modeling import load_task_model
 
-        config = self.masking_config(options)
-        config.seed = seed
-        return mask_model(load_task_model(model_name, task, seed), config)
+        return mask_model(load_task_model(model_name, task, seed), self.masking_config(options, seed))
 
     def start_state(self, model: nn.Module):
         from maskbert.masking import binary_masks
@@ -69,7 +93,7 @@ class Masking(Method):
         from maskbert.masking import binary_masks
 
         task = {"name": record["task"], "kind": record["task_kind"], "label_names": record["label_names"]}
-        path = save_artifact(model, Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], task=task)
+        path = save_artifact(model, Path(artifact_dir) / MASK_FILE, base_model=record["model"], task=task)
         # The artifact keeps the paper's 1 bit per weight; the summary also records what the same masks take
         # entropy-coded against their seeded initial masks (maskbert.coding), for the memory tables.
         return {
@@ -81,21 +105,32 @@ class Masking(Method):
     def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
         from maskbert.artifact import load_artifact
 
-        model, _ = load_artifact(
-            Path(artifact_dir) / ARTIFACT_FILE, base_model=record["model"], device=device
-        )
+        model, _ = load_artifact(Path(artifact_dir) / MASK_FILE, base_model=record["model"], device=device)
         return model
 
-    def task_storage(self, sizes, head_outputs: int) -> list[StorageItem]:
+    def task_storage(
+        self, model: str, kind: str, head_outputs: int, options: Mapping | None = None
+    ) -> list[StorageItem]:
         """The pretrained model once; per task 1 bit per masked weight and classifier weight, the head's
         dense layer in fp32 (not pretrained, so not maskable away); one fp32 classifier per shape."""
+        from maskbert.sizes import model_sizes
+
+        config = self.masking_config(options)
+        sizes = model_sizes(model, config.masked_blocks, config.layer_types, kind)
+        shape = f"{sizes['hidden_size']}x{head_outputs}"
         classifier = sizes["hidden_size"] * head_outputs
         items = [
-            StorageItem("pretrained model", sizes["pretrained_params"], FP32_BYTES, shared="base"),
-            StorageItem("masks", sizes["masked_weights"], BIT_BYTES),
-            StorageItem("classifier mask", classifier, BIT_BYTES),
-            StorageItem(f"classifier {head_outputs} outputs", classifier, FP32_BYTES, shared="head"),
+            StorageItem("pretrained", sizes["pretrained_params"], FP32_BYTES, shared="base"),
+            StorageItem("masked weights", sizes["masked_weights"], BIT_BYTES),
         ]
         if sizes["head_dense_params"]:
-            items.append(StorageItem("head dense layer", sizes["head_dense_params"], FP32_BYTES))
+            items.append(
+                StorageItem(
+                    "head dense layer", sizes["head_dense_params"], FP32_BYTES, detail="(not pretrained)"
+                )
+            )
+        items += [
+            StorageItem("classifier", classifier, FP32_BYTES, shared="head", detail=shape),
+            StorageItem("classifier mask", classifier, BIT_BYTES, detail=shape),
+        ]
         return items

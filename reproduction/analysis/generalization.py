@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from maskbert.evaluation import Predictions
-from maskbert.rundir import load_run_model, read_run
+from maskbert.methods import load_run_model
+from maskbert.rundir import read_run
 from reproduction.analysis.models import evaluate
 
 

@@ -24,7 +24,7 @@ from maskbert.artifact import MASK_PREFIX, pack_mask, read_artifact
 from maskbert.data import get_task
 from maskbert.families import FAMILIES
 from maskbert.masking import MaskingConfig, binary_masks
-from maskbert.modeling import build_model
+from maskbert.methods import build_model
 
 
 def bits_differing(a: np.ndarray, b: np.ndarray) -> int:

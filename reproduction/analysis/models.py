@@ -17,8 +17,9 @@ from torch.func import functional_call
 from maskbert.data import get_task
 from maskbert.evaluation import Predictions, predict
 from maskbert.masking import masked_layers
+from maskbert.methods import load_run_model
 from maskbert.modeling import load_task_model
-from maskbert.rundir import load_run_model, read_run
+from maskbert.rundir import read_run
 
 
 def pretrained_model(run_dir: str | Path, device: str = "cpu") -> nn.Module:

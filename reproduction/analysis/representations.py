@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from maskbert.data import collate
-from maskbert.rundir import load_run_model
+from maskbert.methods import load_run_model
 from reproduction.analysis.models import pretrained_model
 
 KINDS = ("pretrained", "finetuned", "masked")
