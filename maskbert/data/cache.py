@@ -14,9 +14,9 @@ from pathlib import Path
 from ..pretrained import resolve_model_path
 from .encoding import encode_split, load_tokenizer
 from .errors import DataError
-from .sources import DEFAULT_SEED, read_splits
+from .sources import DEFAULT_SEED, get_task, read_splits
 from .stats import task_statistics
-from .tasks import TaskSpec, check_source, get_task
+from .tasks import TaskSpec, check_source
 
 # Bump when the encoded layout changes, so older caches are rebuilt instead of reused.
 FORMAT_VERSION = 2
