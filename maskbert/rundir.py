@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,12 +57,12 @@ def write_lines_atomic(path: str | Path, values: list[dict]) -> Path:
 def replace_dir(source: str | Path, target: str | Path) -> Path:
     """Put directory `source` in the place of `target` (rename; an existing `target` is removed after).
 
-    A directory cannot be renamed over a non-empty one, so the old one is moved aside first; a crash
-    between the two renames leaves `target` missing, never a mix of old and new files.
+    A directory cannot be renamed over a non-empty one, so the old one is moved aside first (under a name
+    of its own, so two writers never share it); a crash between the two renames leaves `target` missing,
+    never a mix of old and new files. Only for directories the project writes whole (never a user's).
     """
     source, target = Path(source), Path(target)
-    previous = target.with_name(target.name + ".previous")
-    shutil.rmtree(previous, ignore_errors=True)
+    previous = target.with_name(f".{target.name}.previous-{uuid.uuid4().hex[:8]}")
     if target.exists():
         os.replace(target, previous)
     os.replace(source, target)
