@@ -30,6 +30,7 @@ from maskbert.artifact import (
     ArtifactError,
     artifact_masks,
     base_fingerprint,
+    quiet_load_report,
     read_artifact,
 )
 from maskbert.modeling import HEAD_CLASSES, head_kwargs
@@ -128,9 +129,10 @@ class MaskServer:
         if head_class not in self._models:
             base = self.base_model or metadata["base_model"]
             task = type("Task", (), {"kind": record["kind"], "label_names": tuple(record["label_names"])})
-            model, info = head_class.from_pretrained(
-                resolve_model_path(base), output_loading_info=True, **head_kwargs(task)
-            )
+            with quiet_load_report():
+                model, info = head_class.from_pretrained(
+                    resolve_model_path(base), output_loading_info=True, **head_kwargs(task)
+                )
             model.maskbert_random_init = sorted(info["missing_keys"])
             self._fingerprints[head_class] = base_fingerprint(model)
             if self._models:
