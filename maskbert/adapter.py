@@ -253,7 +253,7 @@ def save_merged(model: nn.Module, directory: str | Path, tokenizer=None, overwri
             tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model.config.name_or_path))
         except (OSError, ValueError):
             tokenizer = None
-    _check_target(directory, "save_pretrained folder", lambda d: _other_model(d, merged.config), overwrite)
+    _check_target(directory, "save_pretrained folder", lambda d: _other_model(d, merged), overwrite)
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".maskbert-save-", dir=directory))
@@ -270,15 +270,16 @@ def save_merged(model: nn.Module, directory: str | Path, tokenizer=None, overwri
     return directory
 
 
-def _other_model(directory: Path, config) -> str | None:
-    """What differs between the save_pretrained folder's model (config.json) and `config`, else None."""
+def _other_model(directory: Path, model: nn.Module) -> str | None:
+    """What differs between the save_pretrained folder's model (config.json) and `model`, else None."""
     if not (directory / "config.json").exists():
         return None
     try:
         saved = json.loads((directory / "config.json").read_text())
     except (OSError, ValueError):
         return "an unreadable config.json"
-    for key, value in (("model_type", config.model_type), ("architectures", config.architectures)):
+    config = model.config
+    for key, value in (("model_type", config.model_type), ("architectures", [type(model).__name__])):
         if saved.get(key) != value:
             return f"{key} {json.dumps(saved.get(key))}"
     if saved.get("id2label") != {str(i): name for i, name in config.id2label.items()}:
