@@ -34,7 +34,10 @@ def figure4(panels: list[dict], paths) -> list[Path]:
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].legend(fontsize=8, markerscale=2)
-    fig.suptitle(f"t-SNE of the top block's [CLS] on {task_name(rows[0][1])} dev")
+    fig.suptitle(
+        f"t-SNE of the top block's [CLS] on {task_name(rows[0][1])} dev\n"
+        "(scikit-learn's 2020 defaults: random init, learning rate 200)"
+    )
     fig.tight_layout()
     return save_figure(fig, paths)
 
