@@ -127,7 +127,7 @@ def figure7(rows: pd.DataFrame, paths) -> list[Path]:
                 linestyle=style,
             )
         ax.set_title(
-            f"{model_name(model)}, {task_name(task)} dev: finetuned (t=0) → masked (t=1)", fontsize=9
+            f"{model_name(model)}, {task_name(task)} dev:\nfinetuned (t=0) → masked (t=1)", fontsize=9
         )
         ax.set_xlabel("t")
         ax.set_ylabel(f"dev {group['metric'].iloc[0]} (%)")
