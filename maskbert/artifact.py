@@ -10,8 +10,10 @@ Layout of ``mask.safetensors``:
   config, task, a SHA-256 of the tensor bytes so that corruption is detected, and (format 2) a CRC-32 per
   tensor so that the error names the layer, and the torch and constriction versions the coding depends on
   (``coding_versions``: a decode that fails under other versions names them);
-- metadata ``maskbert_sha256``: the SHA-256 of the ``maskbert`` metadata text, so that a flipped bit in
-  the header (a label name, a shape) is detected too (files written before it are read without it).
+  and ``metadata_sha256``, the SHA-256 of the rest of the metadata's JSON text, so that a flipped bit in the
+  header (a label name, a shape) is detected too (files written before it are read without it). It sits
+  inside the one metadata field: safetensors writes several fields in an order that changes from process to
+  process, and a run's artifact must be the same bytes whenever it is written.
 
 The base model itself is not stored: ``load_artifact`` rebuilds the task model from the base model's
 files and checks the fingerprint before applying the masks.
@@ -150,9 +152,9 @@ def save_artifact(
             coding_versions=coding_versions(),
         )
     path = Path(path)
-    raw = json.dumps(metadata)
+    raw = json.dumps({**metadata, "metadata_sha256": _text_checksum(json.dumps(metadata))})
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"maskbert": raw, "maskbert_sha256": _text_checksum(raw)})
+        save_file(tensors, str(tmp), metadata={"maskbert": raw})
     return path
 
 
@@ -176,12 +178,15 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         ) from error
     if raw is None:
         raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
-    if "maskbert_sha256" in header and _text_checksum(raw) != header["maskbert_sha256"]:
-        raise ArtifactError(f"{path}: metadata does not match its checksum (corrupted file header)")
     try:
         metadata = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{path}: metadata field 'maskbert' is not valid JSON: {error}") from error
+    if not isinstance(metadata, dict):
+        raise ArtifactError(f"{path}: metadata field 'maskbert' is not a JSON object")
+    stored = metadata.pop("metadata_sha256", None)
+    if stored is not None and _text_checksum(json.dumps(metadata)) != stored:
+        raise ArtifactError(f"{path}: metadata does not match its checksum (corrupted file header)")
     for key in (
         "format_version",
         "base_model",

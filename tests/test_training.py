@@ -66,7 +66,7 @@ def _check_mask_coded(summary, run, base, out):
     from maskbert.artifact import CODED_PREFIX, HEAD_PREFIX, artifact_masks, load_artifact, read_artifact
     from maskbert.data import get_task
     from maskbert.masking import MaskingConfig, binary_masks
-    from maskbert.modeling import build_model
+    from maskbert.methods import build_model
 
     coded = summary["mask_coded"]  # the best epoch's masks, entropy-coded against the seeded initial masks
     metadata, tensors = read_artifact(run / "artifact" / "mask.safetensors")
