@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from maskbert.methods.base import Method, StorageItem
+from maskbert.methods.bitfit import BitFit
 from maskbert.methods.finetuning import Finetuning
 from maskbert.methods.masking import Masking
+from maskbert.methods.peft_tuners import PeftTuner, ia3_defaults, lora_defaults
 from maskbert.rundir import ARTIFACT, read_run
 
 METHODS: dict[str, Method] = {}
@@ -28,7 +30,14 @@ def register(method: Method) -> Method:
     return method
 
 
-for _method in (Masking(), Finetuning()):
+for _method in (
+    Masking(),
+    Finetuning(),
+    BitFit(),
+    PeftTuner("lora", "LORA", lora_defaults),
+    PeftTuner("ia3", "IA3", ia3_defaults),
+    PeftTuner("peft"),
+):
     register(_method)
 
 
