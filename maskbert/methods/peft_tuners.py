@@ -158,6 +158,12 @@ class PeftTuner(Method):
     def check_options(self, options: Mapping, model: str) -> None:
         """Build the model on the meta device and wrap it with `get_peft_model`: an argument peft refuses or
         target modules that match nothing fail here, naming the option, before any job."""
+        model_type = model_type_of(model)
+        if model_type not in FAMILIES:
+            raise ValueError(
+                f"method '{self.name}': model '{model}' is a '{model_type}' model; maskbert's task heads and "
+                f"defaults know {', '.join(FAMILIES)}"
+            )
         try:
             _meta_peft_counts(model, "single", 2, json.dumps(dict(options), sort_keys=True))
         except Exception as error:  # peft raises ValueError, TypeError, KeyError ... from deep inside
