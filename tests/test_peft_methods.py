@@ -322,3 +322,23 @@ def test_the_workflow_refuses_bad_peft_options_before_any_job(tmp_path, method, 
     )
     assert not (tmp_path / "runs").exists()
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+
+
+def test_lora_trains_a_distilbert_on_its_own_layer_names(tiny_bert_with_tokenizer, tmp_path):
+    """DistilBERT's LoRA targets are q_lin/v_lin and its head pre_classifier + classifier: the run records
+    them, trains them, and its artifact evaluates to the run's dev predictions."""
+    from conftest import tiny_backbone
+    from transformers import AutoTokenizer
+
+    model = tmp_path / "tiny-distilbert"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer)
+    tiny_backbone("distilbert", vocab_size=len(tokenizer)).save_pretrained(model)
+    tokenizer.save_pretrained(model)
+    prepared = str(prepare("synth-sentiment", str(model), source="synthetic", out_dir=tmp_path / "data"))
+    run = tmp_path / "run"
+    summary = train(_config(str(model), prepared, run, "lora", epochs=1))
+    options = json.loads((run / "run.json").read_text())["options"]
+    assert options["target_modules"] == ["q_lin", "v_lin"]
+    # 4 blocks x (q_lin, v_lin) x (A: 8x32, B: 32x8), + pre_classifier 32x32+32 and classifier 32x2+2
+    assert summary["trainable_parameters"] == 4 * 2 * 2 * 8 * 32 + 32 * 32 + 32 + 32 * 2 + 2
+    assert evaluate_run(run, "dev", device="cpu")["score"] == pytest.approx(summary["best_dev_score"])
