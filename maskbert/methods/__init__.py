@@ -1,6 +1,7 @@
 """The training methods, registered in one place: `METHODS` maps a method's name to its object.
 
-Adding a method (BitFit, a peft tuner, ...) is one module with a `Method` subclass and one line here (or,
+Registered here: masking, finetuning, bitfit, and peft's tuners (lora, ia3, and peft: any tuner by type).
+Adding a method is one module with a `Method` subclass and one line here (or,
 for a method that lives outside this package, a call to `register` in a module the workflow's
 `method_modules` config key names). Nothing else in maskbert, the command line or the workflow changes.
 """
