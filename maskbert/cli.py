@@ -222,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
-        help="serve masks on one backbone: JSONL requests in, predictions out",
-        description="Load the base model once and the given masks; read JSONL requests "
+        help="serve masking, BitFit and peft runs on one backbone: JSONL requests in, predictions out",
+        description="Load the base model once and the given masks, BitFit and peft runs; read JSONL requests "
         '{"task": ..., "text": ...[, "text_pair": ...]} from stdin (or --input) and write '
         "one JSON line per request: label and probabilities (tagging: words and labels), "
         'or {"line": N, "error": ...} for a bad request.',
@@ -233,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="[NAME=]DIR",
-        help="a mask directory, run directory or mask file; repeat for more tasks (NAME: the task "
-        "name requests use, default the recorded task name)",
+        help="a mask directory or file, or a masking, BitFit or peft run directory (finetuning runs are "
+        "refused); repeat for more tasks (NAME: the task name requests use, default the recorded task name)",
     )
     predict.add_argument(
         "--base-model", default=None, help="base model name or directory (default: the recorded one)"

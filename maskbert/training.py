@@ -73,7 +73,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(f"lr, epochs, batch_size and patience must be positive: {self}")
-        get_method(self.method).resolve_options(self.options)  # an unknown method or option fails here
+        method = get_method(self.method)  # an unknown method, option or value fails here, before any file
+        method.check_options(method.resolve_options(self.options, self.model), self.model)
 
 
 def train(cfg: TrainConfig) -> dict:

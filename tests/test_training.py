@@ -233,8 +233,8 @@ def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(
 
 
 def test_unknown_method_is_refused_by_name(tiny_bert_with_tokenizer, prepared, tmp_path):
-    with pytest.raises(ValueError, match="method 'bitfit': expected one of masking, finetuning"):
-        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", method="bitfit")
+    with pytest.raises(ValueError, match="method 'nope': expected one of masking, finetuning"):
+        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", method="nope")
 
 
 def test_max_length_must_match_the_prepared_data(tiny_bert_with_tokenizer, prepared, tmp_path):
