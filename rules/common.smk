@@ -9,7 +9,7 @@ from snakemake.utils import validate
 import json
 
 from maskbert.data import get_task
-from maskbert.methods import METHODS, get_method
+from maskbert.methods import METHODS as REGISTERED_METHODS, get_method
 from reproduction.grid import config_schema, configured_options, setting_options
 from reproduction.selection import configured_grid
 
@@ -326,7 +326,7 @@ RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.saf
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
-    method="|".join(METHODS),
+    method="|".join(REGISTERED_METHODS),
     setting="[^/]+",
     seed="[0-9]+",
     lr="[0-9.e+-]+",
