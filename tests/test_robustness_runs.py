@@ -106,3 +106,16 @@ def test_a_run_finished_before_checksums_is_still_trusted(run, tmp_path):
     recorded = json.loads((Path(config.out_dir) / "summary.json").read_text())["artifact_sha256"]
     assert artifact_damage(artifact, recorded) is None
     assert "is missing" in artifact_damage(artifact, {**recorded, "other.bin": "0"})
+
+
+def test_configured_masked_blocks_beyond_the_models_depth_are_refused_up_front(tiny_model_dirs):
+    from reproduction.grid import configured_options
+
+    cfg = {
+        "model_paths": {"tiny": tiny_model_dirs["bert"]},
+        "method_options": {"masking": {"masked_blocks": "0-9"}},
+    }
+    with pytest.raises(
+        ValueError, match=r"masked_blocks '0-9': masked blocks \[4, 5, 6, 7, 8, 9\] do not exist"
+    ):
+        configured_options(cfg, "tiny", "masking", check=True)
