@@ -119,3 +119,40 @@ def test_configured_masked_blocks_beyond_the_models_depth_are_refused_up_front(t
         ValueError, match=r"masked_blocks '0-9': masked blocks \[4, 5, 6, 7, 8, 9\] do not exist"
     ):
         configured_options(cfg, "tiny", "masking", check=True)
+
+
+def test_a_run_with_another_config_is_replaced_only_with_overwrite(run, tiny_bert_with_tokenizer, prepared):
+    config, summary = run
+    other = _config(tiny_bert_with_tokenizer, prepared, config.out_dir, lr=3e-2)
+    with pytest.raises(FileExistsError, match=r"holds a run with another config \(lr 0.01, now 0.03\)"):
+        train(other)
+    assert json.loads((Path(config.out_dir) / "summary.json").read_text()) == summary
+    assert train(config) == summary  # the run itself is untouched and still finished
+
+
+def test_train_into_a_folder_of_the_users_files(tiny_bert_with_tokenizer, prepared, tmp_path):
+    out = tmp_path / "mine"
+    (out / "artifact").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"mine: holds artifact but no run.json; pass --overwrite"):
+        train(_config(tiny_bert_with_tokenizer, prepared, out))
+    assert (out / "artifact").is_dir()
+    (out / "artifact").rmdir()
+    train(_config(tiny_bert_with_tokenizer, prepared, out))
+    assert (out / "notes.txt").read_text() == "mine" and (out / "summary.json").is_file()
+
+
+def test_prepare_never_replaces_a_folder_it_did_not_write(tiny_bert_with_tokenizer, tmp_path):
+    from maskbert.data import DataError
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"out: exists and is not a tokenized task folder"):
+        prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_evaluate_refuses_an_unknown_device(run):
+    config, _ = run
+    with pytest.raises(ValueError, match="device 'banana'"):
+        evaluate_run(config.out_dir, "dev", device="banana")
