@@ -55,6 +55,13 @@ if config.get("analyses"):
 
 
 
+# Beyond the paper: masking against today's PEFT methods (config key `comparison`; a config without it runs none).
+COMPARISON_OUTPUTS = []
+if config.get("comparison"):
+
+    include: "rules/comparison.smk"
+
+
 # Light bookkeeping runs where snakemake runs, never on a cluster node.
 localrules:
     all,
@@ -72,6 +79,7 @@ localrules:
     figure2,
     figure1_initial_sparsity,
     figure2_table7_layerwise,
+    methods_comparison,
 
 
 TABLE_AND_FIGURE_OUTPUTS = (
@@ -85,6 +93,7 @@ TABLE_AND_FIGURE_OUTPUTS = (
     + SWEEP_OUTPUTS["figure1"]
     + SWEEP_OUTPUTS["figure2"]
     + [path for outputs in ANALYSIS_OUTPUTS.values() for path in outputs]
+    + COMPARISON_OUTPUTS
 )
 
 
@@ -97,3 +106,8 @@ rule all:
 rule tables:
     input:
         TABLE_AND_FIGURE_OUTPUTS,
+
+
+rule methods_comparison:
+    input:
+        COMPARISON_OUTPUTS,

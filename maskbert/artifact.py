@@ -8,10 +8,12 @@ Layout of ``mask.safetensors``:
   classifier, and the dense layer RoBERTa's/DistilBERT's heads add), kept at its initial values;
 - metadata ``maskbert``: JSON with the base model, its fingerprint, layer shapes, threshold, masking
   config, task, a SHA-256 of the tensor bytes so that corruption is detected, and (format 2) a CRC-32 per
-  tensor so that the error names the layer, and last ``metadata_sha256``, the SHA-256 of the JSON text of
-  the fields before it, so that a flipped bit in the header (a label name, a shape) is detected too
-  (files written before it are read without it). One metadata key only: safetensors writes several in
-  an order that changes from process to process, and the file's bytes would too.
+  tensor so that the error names the layer, the torch and constriction versions the coding depends on
+  (``coding_versions``: a decode that fails under other versions names them), and last
+  ``metadata_sha256``, the SHA-256 of the JSON text of the fields before it, so that a flipped bit in the
+  header (a label name, a shape) is detected too (files written before it are read without it). One
+  metadata key only: safetensors writes several in an order that changes from process to process, and
+  the file's bytes would too.
 
 The base model itself is not stored: ``load_artifact`` rebuilds the task model from the base model's
 files and checks the fingerprint before applying the masks.
@@ -33,7 +35,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from maskbert.coding import MaskCodingError, decode_masks, encode_masks
+from maskbert.coding import MaskCodingError, coding_versions, decode_masks, encode_masks
 from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
 from maskbert.masking import MaskingConfig, binary_masks, mask_model, masked_layers
 from maskbert.modeling import load_task_model
@@ -144,7 +146,10 @@ def save_artifact(
     }
     if coding == "flips":
         metadata.update(
-            mask_coding=coding, init_order=list(info.layer_names), tensor_crc32=_tensor_crc32(tensors)
+            mask_coding=coding,
+            init_order=list(info.layer_names),
+            tensor_crc32=_tensor_crc32(tensors),
+            coding_versions=coding_versions(),
         )
     metadata["metadata_sha256"] = _metadata_checksum(metadata)
     path = Path(path)
@@ -280,6 +285,7 @@ def artifact_masks(
             {name: tensors[CODED_PREFIX + name].numpy().tobytes() for name in order},
             masking_config(metadata),
             [(name, tuple(metadata["layers"][name])) for name in order],
+            metadata.get("coding_versions"),
         )
     except MaskCodingError as error:
         raise ArtifactError(f"{where}{error}") from error
