@@ -14,21 +14,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-def check_yaml_syntax(path):
-    """Snakemake's own message for a YAML syntax error names neither the file nor the line: say both.
-    (A file given with --configfile is read by Snakemake before this Snakefile runs, so its message stays.)"""
-    import yaml
+from snakemake.exceptions import WorkflowError
 
-    if not Path(path).is_file():
-        return
-    try:
-        yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise WorkflowError(f"{path}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {error.problem}") from None
+from reproduction.configfile import yaml_syntax_error
 
-
-check_yaml_syntax("config.yaml")
+if yaml_syntax_error("config.yaml"):  # Snakemake's own message names neither file nor line
+    raise WorkflowError(yaml_syntax_error("config.yaml"))
 
 
 configfile: "config.yaml"
