@@ -41,7 +41,7 @@ def cmd_train(args) -> int:
         prepared_dir=args.prepared,
         device=args.device,
     )
-    summary = train(config)
+    summary = train(config, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace the files of a run with another config in --out"
+    )
     train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
     train.add_argument("--batch-size", type=int, default=32)

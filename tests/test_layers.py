@@ -84,4 +84,7 @@ def test_the_library_never_imports_the_workflow_or_the_reproduction():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                assert name.split(".")[0] not in ("snakemake", "reproduction", "workflow_scripts"), (path, name)
+                assert name.split(".")[0] not in ("snakemake", "reproduction", "workflow_scripts"), (
+                    path,
+                    name,
+                )
