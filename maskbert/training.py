@@ -71,8 +71,9 @@ class TrainConfig:
     device: str | None = None
 
     def __post_init__(self):
-        if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise ValueError(f"lr, epochs, batch_size and patience must be positive: {self}")
+        for name in ("lr", "epochs", "patience", "batch_size", "max_length"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} {getattr(self, name)}: expected a positive number")
         method = get_method(self.method)  # an unknown method, option or value fails here, before any file
         method.check_options(method.resolve_options(self.options, self.model), self.model)
 

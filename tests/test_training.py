@@ -473,3 +473,14 @@ def test_train_and_predict_every_family_and_multiple_choice(
     reloaded = predict(load_run_model(run), dev, prep.task, prep.pad_token_id)
     assert np.allclose(reloaded.logits, saved.logits, atol=1e-5)
     assert evaluate_run(run, "dev", device="cpu")["score"] == pytest.approx(summary["best_dev_score"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("batch_size", 0), ("epochs", 0), ("lr", -1e-3), ("max_length", 0)]
+)
+def test_a_non_positive_setting_is_refused_naming_it(
+    tiny_bert_with_tokenizer, prepared, tmp_path, field, value
+):
+    with pytest.raises(ValueError, match=f"^{field} {value}: expected a positive number$"):
+        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", **{field: value})
+    assert not (tmp_path / "run").exists()
