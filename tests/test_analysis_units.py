@@ -196,21 +196,6 @@ def test_path_table_reports_ends_and_the_lowest_point_mean_over_seeds():
     assert list(table.data["path"]) == ["bezier", "line"] and (table.data["drop"] == 0).all()
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    """The figures save_figure is given, kept for inspection (it closes them, which leaves their artists)."""
-    import reproduction.figures
-
-    figures, fit = [], reproduction.figures.fit_text
-
-    def keep(fig, *args, **kwargs):
-        figures.append(fig)
-        return fit(fig, *args, **kwargs)
-
-    monkeypatch.setattr(reproduction.figures, "fit_text", keep)
-    return figures
-
-
 def test_figures_draw_their_numbers(tmp_path, drawn):
     """Each figure is written (PNG, PDF), and what it draws is the numbers it is given: Figure 4's points
     per label, Figure 5's mean s per pair of tasks, Figures 6 and 7's mean over seeds with the min-max band."""
