@@ -465,12 +465,18 @@ class MaskServer:
                 }
                 for row in probabilities
             ]
+        # a word is labelled only when all its wordpieces fit (as evaluation's encoding keeps words): one cut
+        # part way by max_length gets None, like the words past it
+        whole = tokenizer(words, is_split_into_words=True, add_special_tokens=False, verbose=False)
         results = []
         for j, sentence in enumerate(words):
             word_ids = encoded.word_ids(j)
             last_piece = {word: position for position, word in enumerate(word_ids) if word is not None}
+            cut = {w for w in last_piece if word_ids.count(w) != whole.word_ids(j).count(w)}
             labels = [
-                task.label_names[int(probabilities[j, last_piece[w]].argmax())] if w in last_piece else None
+                task.label_names[int(probabilities[j, last_piece[w]].argmax())]
+                if w in last_piece and w not in cut
+                else None
                 for w in range(len(sentence))
             ]
             results.append({"task": task.name, "words": sentence, "labels": labels})
