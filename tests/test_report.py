@@ -280,9 +280,9 @@ def test_coded_memory_columns_price_the_masks_at_the_measured_rate():
     pretrained, masks, classifier, rate = 109_482_240, 71_370_240, 2 * 768, 0.18
     assert masks == 10 * (4 * 768**2 + 2 * 768 * 3072) + 768**2 + 768 * 2
     for members in (1, 4):
-        plain = ensemble_memory_mb("bert-base-uncased", 2, members, "masking", "2-11")
+        plain = ensemble_memory_mb("bert-base-uncased", 2, members, "masking", {"masked_blocks": "2-11"})
         coded = ensemble_memory_mb(
-            "bert-base-uncased", 2, members, "masking", "2-11", mask_bits_per_weight=rate
+            "bert-base-uncased", 2, members, "masking", {"masked_blocks": "2-11"}, mask_bits_per_weight=rate
         )
         assert plain == pytest.approx(
             (4 * pretrained + members * (masks / 8 + 4 * classifier)) / 1e6, abs=1e-5
@@ -291,7 +291,10 @@ def test_coded_memory_columns_price_the_masks_at_the_measured_rate():
             (4 * pretrained + members * (rate * masks / 8 + 4 * classifier)) / 1e6, abs=1e-5
         )
     table = accumulated_memory(
-        "bert-base-uncased", {"mrpc": 2, "sst2": 2, "rte": 2}, "2-11", coded_bits_per_weight=rate
+        "bert-base-uncased",
+        {"mrpc": 2, "sst2": 2, "rte": 2},
+        {"masking": {"masked_blocks": "2-11"}},
+        coded_bits_per_weight=rate,
     )
     for n, row in enumerate(table.itertuples(), start=1):  # one classifier shape: stored once for the tasks
         assert row.masking_mb == pytest.approx(
