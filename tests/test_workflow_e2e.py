@@ -44,7 +44,12 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         config["model_paths"] = {MINILM: tiny_bert_with_tokenizer}
         config["method_options_by_model"] = {MINILM: {"masking": {"masked_blocks": "2-3"}}}  # 4 blocks
         config["training"]["epochs"] = 2
-        config["learning_rates"] = {"masking": [1.0e-2, 3.0e-2], "finetuning": [1.0e-3], "overrides": []}
+        config["learning_rates"] = {
+            **config["learning_rates"],
+            "masking": [1.0e-2, 3.0e-2],
+            "finetuning": [1.0e-3],
+            "overrides": [],
+        }
         config["memory"] = {"models": [MINILM, "bert-base-uncased"], "tasks": ["mrpc", "sst2", "cola"]}
         config["sweeps"]["initial_sparsity"]["learning_rate"] = 1.0e-2
         config["sweeps"]["layerwise"]["block_sets"] = ["0-3", "2-3", "0-1"]
@@ -166,6 +171,7 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         )
     check_memory_outputs(res, config, tmp_path)
     check_analysis_outputs(res, config, tmp_path)
+    check_comparison_outputs(res, config, tmp_path)
 
     # Table 3: a model on its own task's dev set scores what its runs scored there (Table 1), minus the majority.
     table3 = pd.read_csv(res / "tables/table3_generalization.csv")
@@ -391,3 +397,43 @@ def check_memory_outputs(res: Path, config: dict, workdir: Path) -> None:
                 )
             previous = {key: row[key] for key in previous}
         assert binary_tasks >= 2
+
+
+def check_comparison_outputs(res: Path, config: dict, workdir: Path) -> None:
+    """The methods comparison: every compared method's row holds its selection's dev scores and its selected
+    runs' measured artifact bytes and trainable parameters; masking's coded row the coded artifact's bytes;
+    the test score the mean of the runs' test metrics."""
+    table = pd.read_csv(res / "tables/methods_comparison.csv")
+    compared = config["comparison"]
+    assert set(table["method"]) == set(compared["methods"]) and set(table["task"]) == set(compared["tasks"])
+    for task in compared["tasks"]:
+        for method in compared["methods"]:
+            chosen = _selection(res, config, task, method)
+            summaries = [_read(workdir / run / "summary.json") for run in chosen["runs"].values()]
+            scores = list(chosen["dev_scores"].values())
+            rows = table[(table["task"] == task) & (table["method"] == method)].set_index("storage")
+            row = rows.loc[method]
+            assert row["lr"] == chosen["best_lr"] and row["dev_mean"] == pytest.approx(np.mean(scores))
+            assert row["dev_std"] == pytest.approx(np.std(scores))
+            assert row["bytes_per_task"] == pytest.approx(np.mean([s["artifact_bytes"] for s in summaries]))
+            assert row["trainable_params"] == summaries[0]["trainable_parameters"]
+            for run, summary in zip(chosen["runs"].values(), summaries):  # bytes as they lie on disk
+                files = [f for f in (workdir / run / "artifact").rglob("*") if f.is_file()]
+                assert summary["artifact_bytes"] == sum(f.stat().st_size for f in files)
+            tests = [
+                _read(
+                    res
+                    / "test/all-MiniLM-L6-v2"
+                    / task
+                    / method
+                    / _main_setting(config, method)
+                    / f"seed{seed}/test_metrics.json"
+                )
+                for seed in chosen["seeds"]
+            ]
+            assert row["test_mean"] == pytest.approx(np.mean([t["score"] for t in tests]))
+            if method == "masking":
+                coded = rows.loc["masking, coded", "bytes_per_task"]
+                assert coded == pytest.approx(np.mean([s["artifact_bytes_coded"] for s in summaries]))
+                assert coded < row["bytes_per_task"]
+    assert (res / "figures/methods_comparison.png").read_bytes()[:4] == b"\x89PNG"
