@@ -20,9 +20,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from maskbert.batching import epoch_batches, row_length
 from maskbert.devices import pick_device
 from maskbert.evaluation import Predictions, predict
 from maskbert.methods import get_method, method_options
+from maskbert.precision import check_precision, step_precision
 from maskbert.rundir import (
     ARTIFACT,
     CHECKPOINT,
@@ -63,11 +65,14 @@ class TrainConfig:
     path: str | None = None
     prepared_dir: str | None = None
     device: str | None = None
+    group_by_length: bool = False  # batches of similar length (maskbert.batching); off in the paper
+    precision: str = "fp32"  # fp32, tf32 or bf16 training steps (maskbert.precision)
 
     def __post_init__(self):
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(f"lr, epochs, batch_size and patience must be positive: {self}")
         get_method(self.method)
+        check_precision(self.precision)
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -245,19 +250,14 @@ def _train_epoch(
     from maskbert.data import collate
 
     model.train()
-    order = torch.randperm(
-        len(train_rows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    )
+    lengths = [row_length(row) for row in train_rows]
+    batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch, cfg.group_by_length)
     total_loss, steps = 0.0, 0
-    progress = tqdm(
-        range(0, len(train_rows), cfg.batch_size),
-        desc=f"epoch {epoch}/{cfg.epochs}",
-        mininterval=5,
-        leave=False,
-    )
-    for start in progress:
-        batch = collate([train_rows[i] for i in order[start : start + cfg.batch_size].tolist()], pad_token_id)
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+    progress = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", mininterval=5, leave=False)
+    for indices in progress:
+        batch = collate([train_rows[i] for i in indices], pad_token_id)
+        with step_precision(cfg.precision, device):
+            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "

@@ -1,0 +1,253 @@
+"""Epoch time and dev score with and without length-grouped batches, on real TREC and SST-2, on this CPU.
+
+Masking runs (lr 1e-3, the paper's default masked blocks and 5% initial sparsity) of the bundled
+all-MiniLM-L6-v2, batch 32, max length 128, 3 epochs (no early stopping), seeds 1 and 2, random batches
+vs `group_by_length` (maskbert.batching), with the library's own `maskbert.training.train`. TREC: the full
+training split (5,452 questions less the 548 held out as dev). SST-2: a fixed subset of its 67,349 training
+sentences (4,000 drawn with `random.Random(0)`), for both arms; its dev set is GLUE's 872 sentences. The
+arms alternate run by run so that a change in the machine's load hits both. Every finished run is kept in
+WORK and reused when the script is run again (a killed bench resumes), and the results file is rewritten
+after each run: bench/results/length_grouping.md (and .json), with the machine and its load average.
+
+    OMP_NUM_THREADS=1 python bench/length_grouping.py --data ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from maskbert.batching import epoch_batches, padded_tokens, row_length
+from maskbert.data import load_prepared, prepare
+from maskbert.training import TrainConfig, train
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    names = [
+        line.split(":", 1)[1].strip()
+        for line in Path("/proc/cpuinfo").read_text().splitlines()
+        if line.startswith("model name")
+    ]
+    cpu = names[0] if names else platform.machine()
+    return (
+        f"CPU {cpu}, {os.cpu_count()} cores on the machine, torch {torch.__version__} "
+        f"with {torch.get_num_threads()} thread(s)"
+    )
+
+
+def subset_train(prepared_dir: Path, out: Path, size: int, seed: int) -> Path:
+    """A copy of a prepared task whose train split is `size` rows drawn with random.Random(seed)."""
+    import datasets
+
+    if (out / "meta.json").is_file():
+        return out
+    prepared = load_prepared(prepared_dir)
+    rows = sorted(random.Random(seed).sample(range(len(prepared.splits["train"])), size))
+    splits = {
+        name: split.select(rows) if name == "train" else split for name, split in prepared.splits.items()
+    }
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    datasets.DatasetDict(splits).save_to_disk(str(tmp))
+    shutil.copy(prepared_dir / "stats.json", tmp / "stats.json")
+    meta = {
+        **prepared.meta,
+        "train_subset": {"size": size, "seed": seed, "of": len(prepared.splits["train"])},
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    tmp.rename(out)
+    return out
+
+
+def padding_stats(prepared_dir: Path, seeds: list[int], epochs: int, batch_size: int) -> dict:
+    """Real and padded training tokens per epoch, random vs grouped (mean over the runs' epochs)."""
+    lengths = [row_length(row) for row in load_prepared(prepared_dir).splits["train"]]
+    padded = {
+        arm: statistics.mean(
+            padded_tokens(lengths, epoch_batches(lengths, batch_size, seed, epoch, arm == "grouped"))
+            for seed in seeds
+            for epoch in range(1, epochs + 1)
+        )
+        for arm in ("random", "grouped")
+    }
+    return {
+        "train_rows": len(lengths),
+        "mean_length": statistics.mean(lengths),
+        "real_tokens": sum(lengths),
+        "padded_tokens": padded,
+    }
+
+
+def write_results(results: dict, out: Path) -> None:
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    lines = [
+        "# Length-grouped batches vs random batches (CPU)",
+        "",
+        f"Machine: {results['machine']}. Written by `bench/length_grouping.py` ({results['written']}).",
+        f"Setting: {results['setting']}",
+        "",
+        "## Padding (exact, from the batch orders)",
+        "",
+        "| task | train rows | mean length | real tokens / epoch | padded, random | padded, grouped "
+        "| random / grouped |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for task, pad in results["padding"].items():
+        random_, grouped = pad["padded_tokens"]["random"], pad["padded_tokens"]["grouped"]
+        lines.append(
+            f"| {task} | {pad['train_rows']:,} | {pad['mean_length']:.1f} | {pad['real_tokens']:,} | "
+            f"{random_:,.0f} | {grouped:,.0f} | {random_ / grouped:.2f}x |"
+        )
+    lines += [
+        "",
+        "## Runs (measured)",
+        "",
+        "Epoch seconds: training pass plus the dev pass, as metrics.jsonl records them; dev s: one timed "
+        "dev pass of the same model (the same in both arms, since evaluation does not group). Load: the "
+        "1-minute load average before and after the run.",
+        "",
+        "| task | seed | arm | epoch s (1, 2, 3) | mean train s / epoch | dev score (1, 2, 3) | best dev "
+        "| load before / after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in results["runs"]:
+        train_s = statistics.mean(s - results["dev_seconds"][run["task"]] for s in run["epoch_seconds"])
+        lines.append(
+            f"| {run['task']} | {run['seed']} | {run['arm']} | "
+            f"{', '.join(f'{s:.0f}' for s in run['epoch_seconds'])} | {train_s:.1f} | "
+            f"{', '.join(f'{s:.4f}' for s in run['dev_scores'])} | {run['best_dev_score']:.4f} | "
+            f"{run['load'][0]:.2f} / {run['load'][1]:.2f} |"
+        )
+    lines += ["", "## Summary", ""]
+    lines += [
+        "| task | dev s | random: train s / epoch | grouped: train s / epoch | speed-up | random best dev "
+        "(per seed) | grouped best dev (per seed) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for task in results["padding"]:
+        arms = {}
+        for arm in ("random", "grouped"):
+            runs = [r for r in results["runs"] if r["task"] == task and r["arm"] == arm]
+            if runs:
+                seconds = [s - results["dev_seconds"][task] for r in runs for s in r["epoch_seconds"]]
+                arms[arm] = (statistics.mean(seconds), [r["best_dev_score"] for r in runs])
+        if len(arms) < 2:
+            continue
+        (rand_s, rand_dev), (group_s, group_dev) = arms["random"], arms["grouped"]
+        lines.append(
+            f"| {task} | {results['dev_seconds'][task]:.1f} | {rand_s:.1f} | {group_s:.1f} | "
+            f"{rand_s / group_s:.2f}x | {', '.join(f'{d:.4f}' for d in rand_dev)} | "
+            f"{', '.join(f'{d:.4f}' for d in group_dev)} |"
+        )
+    missing = results.get("missing")
+    if missing:
+        lines += ["", f"Not run (yet): {', '.join(missing)}."]
+    out.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data", help="folder laid out like ../shared/data")
+    parser.add_argument("--tasks", default="trec,sst2")
+    parser.add_argument("--sst2-subset", type=int, default=4000)
+    parser.add_argument("--seeds", default="1,2")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--work", default="results/bench/length_grouping", help="runs and prepared data")
+    parser.add_argument("--out", default=str(RESULTS / "length_grouping.md"))
+    args = parser.parse_args()
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    work, tasks = Path(args.work), args.tasks.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    prepared = {}
+    for task in tasks:
+        directory = prepare(task, MODEL, "local", args.data, out_dir=work / "prepared" / task, max_length=128)
+        if task == "sst2" and args.sst2_subset:
+            directory = subset_train(
+                directory, work / "prepared" / f"sst2-{args.sst2_subset}", args.sst2_subset, 0
+            )
+        prepared[task] = directory
+    results = {
+        "machine": machine(),
+        "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "setting": (
+            f"masking, {MODEL} (bundled), lr {args.lr}, batch {args.batch_size}, max length 128, "
+            f"{args.epochs} epochs, seeds {args.seeds}; TREC: full train split; SST-2: "
+            f"{args.sst2_subset or 'all'} training sentences drawn with random.Random(0), the same for both arms."
+        ),
+        "padding": {t: padding_stats(prepared[t], seeds, args.epochs, args.batch_size) for t in tasks},
+        "dev_seconds": {},
+        "runs": [],
+    }
+    plan = [(seed, task, arm) for seed in seeds for task in tasks for arm in ("random", "grouped")]
+    for done, (seed, task, arm) in enumerate(plan):
+        if task not in results["dev_seconds"]:
+            results["dev_seconds"][task] = dev_seconds(prepared[task], args.batch_size)
+        out = work / "runs" / f"{task}-{arm}-seed{seed}"
+        load_before = os.getloadavg()[0]
+        summary = train(
+            TrainConfig(
+                model=MODEL,
+                task=task,
+                method="masking",
+                seed=seed,
+                lr=args.lr,
+                out_dir=str(out),
+                epochs=args.epochs,
+                patience=args.epochs,
+                batch_size=args.batch_size,
+                prepared_dir=str(prepared[task]),
+                device="cpu",
+                group_by_length=arm == "grouped",
+            )
+        )
+        history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        results["runs"].append(
+            {
+                "task": task,
+                "seed": seed,
+                "arm": arm,
+                "epoch_seconds": [h["seconds"] for h in history],
+                "dev_scores": [h["dev_score"] for h in history],
+                "best_dev_score": summary["best_dev_score"],
+                "load": [load_before, os.getloadavg()[0]],
+            }
+        )
+        results["missing"] = [f"{t} {a} seed {s}" for s, t, a in plan[done + 1 :]]
+        results["written"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        write_results(results, Path(args.out))
+        print(f"{task} {arm} seed {seed}: {results['runs'][-1]['epoch_seconds']}", flush=True)
+
+
+def dev_seconds(prepared_dir: Path, batch_size: int) -> float:
+    """Seconds of one dev pass of a freshly masked model (median of 2), as the training loop runs it."""
+    from maskbert.evaluation import predict
+    from maskbert.methods import get_method
+
+    task = load_prepared(prepared_dir)
+    model = get_method("masking").build(MODEL, task.task, 1)
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        predict(model, task.splits["dev"], task.task, task.pad_token_id, 2 * batch_size, "cpu")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+if __name__ == "__main__":
+    main()
