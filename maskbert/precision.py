@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import torch
-
 PRECISIONS = ("fp32", "tf32", "bf16")
 
 
@@ -29,6 +27,8 @@ def step_precision(precision: str, device: str) -> Iterator[None]:
     tf32 lets CUDA matmuls and convolutions use TensorFloat-32 (on a CPU it is fp32); the previous
     setting is restored on exit. bf16 is `torch.autocast` with bfloat16 on the device's type.
     """
+    import torch  # here, not at module level: the CLI reads PRECISIONS without loading torch
+
     check_precision(precision)
     device_type = torch.device(device).type
     if precision == "bf16":

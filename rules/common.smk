@@ -142,6 +142,8 @@ MAX_EXTENSIONS = int(config["learning_rates"].get("max_extensions", 2))
 INITIAL_SPARSITY = float(TRAINING.get("initial_sparsity", 0.05))
 THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
 THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
+GROUP_BY_LENGTH = bool(TRAINING.get("group_by_length", False))
+PRECISION = str(TRAINING.get("precision", "fp32"))
 
 
 def model_key(model):
