@@ -2,9 +2,10 @@
 
 Masking runs (lr 1e-3, the paper's default masked blocks and 5% initial sparsity) of the bundled
 all-MiniLM-L6-v2, batch 32, max length 128, 3 epochs (no early stopping), seeds 1 and 2, random batches
-vs `group_by_length` (maskbert.batching), with the library's own `maskbert.training.train`. TREC: the full
-training split (5,452 questions less the 548 held out as dev). SST-2: a fixed subset of its 67,349 training
-sentences (4,000 drawn with `random.Random(0)`), for both arms; its dev set is GLUE's 872 sentences. The
+vs `group_by_length` (maskbert.batching), with the library's own `maskbert.training.train`. Training sets:
+a fixed subset of each task's training split (`--train-subset` rows drawn with `random.Random(0)`; 0: the
+whole split), the same for both arms: TREC's split is 5,452 questions less the 548 held out as dev, SST-2's
+67,349 sentences (3 epochs of which are far beyond a shared 2-core machine). Dev sets are whole. The
 arms alternate run by run so that a change in the machine's load hits both. Runs are kept in WORK (remove
 it to measure again: a finished run's CPU time is not recorded there), and the results file is rewritten
 after each run: bench/results/length_grouping.md (and .json), with the machine and its load average.
@@ -177,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data", help="folder laid out like ../shared/data")
     parser.add_argument("--tasks", default="trec,sst2")
-    parser.add_argument("--sst2-subset", type=int, default=4000)
+    parser.add_argument("--train-subset", type=int, default=2000, help="training rows per task (0: all)")
     parser.add_argument("--seeds", default="1,2")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -193,18 +194,17 @@ def main() -> None:
     prepared = {}
     for task in tasks:
         directory = prepare(task, MODEL, "local", args.data, out_dir=work / "prepared" / task, max_length=128)
-        if task == "sst2" and args.sst2_subset:
-            directory = subset_train(
-                directory, work / "prepared" / f"sst2-{args.sst2_subset}", args.sst2_subset, 0
-            )
+        if args.train_subset:
+            out = work / "prepared" / f"{task}-{args.train_subset}"
+            directory = subset_train(directory, out, args.train_subset, 0)
         prepared[task] = directory
     results = {
         "machine": machine(),
         "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "setting": (
             f"masking, {MODEL} (bundled), lr {args.lr}, batch {args.batch_size}, max length 128, "
-            f"{args.epochs} epochs, seeds {args.seeds}; TREC: full train split; SST-2: "
-            f"{args.sst2_subset or 'all'} training sentences drawn with random.Random(0), the same for both arms."
+            f"{args.epochs} epochs, seeds {args.seeds}; training rows per task: "
+            f"{args.train_subset or 'all'} (drawn with random.Random(0), the same for both arms); whole dev sets."
         ),
         "padding": {t: padding_stats(prepared[t], seeds, args.epochs, args.batch_size) for t in tasks},
         "overhead_cpu": {},
