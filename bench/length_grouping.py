@@ -6,9 +6,10 @@ vs `group_by_length` (maskbert.batching), with the library's own `maskbert.train
 a fixed subset of each task's training split (`--train-subset` rows drawn with `random.Random(0)`; 0: the
 whole split), the same for both arms: TREC's split is 5,452 questions less the 548 held out as dev, SST-2's
 67,349 sentences (3 epochs of which are far beyond a shared 2-core machine). Dev sets are whole. The
-arms alternate run by run so that a change in the machine's load hits both. Runs are kept in WORK (remove
-it to measure again: a finished run's CPU time is not recorded there), and the results file is rewritten
-after each run: bench/results/length_grouping.md (and .json), with the machine and its load average.
+arms alternate run by run so that a change in the machine's load hits both; `--only TASK:ARM:SEED` trains
+one run, so that runs can go in parallel (each records itself in WORK/records/). A call without `--only`
+trains what is not recorded yet, then writes bench/results/length_grouping.md (and .json) from every
+record, with the machine and its load average. Remove WORK to measure again.
 
 The machine is shared, so wall-clock epoch times move with the load; the speed-up is also computed from
 the process's CPU time (one thread), which a busy machine disturbs far less: per run, its CPU seconds less
@@ -185,6 +186,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--work", default="results/bench/length_grouping", help="runs and prepared data")
     parser.add_argument("--out", default=str(RESULTS / "length_grouping.md"))
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="TASK:ARM:SEED",
+        help="train just this run (arm: random or grouped) and record it in WORK; the results file is "
+        "written by a call without --only, from every run recorded there",
+    )
     args = parser.parse_args()
     from transformers.utils import logging
 
@@ -198,6 +206,19 @@ def main() -> None:
             out = work / "prepared" / f"{task}-{args.train_subset}"
             directory = subset_train(directory, out, args.train_subset, 0)
         prepared[task] = directory
+    plan = [(seed, task, arm) for seed in seeds for task in tasks for arm in ("random", "grouped")]
+    if args.only:
+        task, arm, seed = args.only.split(":")
+        plan = [(int(seed), task, arm)]
+    else:
+        plan = [p for p in plan if not (work / "records" / record_name(*p)).is_file()]
+    for seed, task, arm in plan:
+        record_run(work, prepared[task], task, arm, seed, args)
+    if args.only:
+        return
+    records = sorted((work / "records").glob("*.json")) if (work / "records").is_dir() else []
+    runs = [json.loads(path.read_text()) for path in records]
+    runs.sort(key=lambda r: (r["seed"], tasks.index(r["task"]), r["arm"] != "random"))
     results = {
         "machine": machine(),
         "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -207,50 +228,55 @@ def main() -> None:
             f"{args.train_subset or 'all'} (drawn with random.Random(0), the same for both arms); whole dev sets."
         ),
         "padding": {t: padding_stats(prepared[t], seeds, args.epochs, args.batch_size) for t in tasks},
-        "overhead_cpu": {},
-        "runs": [],
+        "overhead_cpu": {t: overhead_cpu(prepared[t], args.batch_size) for t in tasks},
+        "runs": runs,
     }
-    plan = [(seed, task, arm) for seed in seeds for task in tasks for arm in ("random", "grouped")]
-    for done, (seed, task, arm) in enumerate(plan):
-        if task not in results["overhead_cpu"]:
-            results["overhead_cpu"][task] = overhead_cpu(prepared[task], args.batch_size)
-        out = work / "runs" / f"{task}-{arm}-seed{seed}"
-        if (out / "summary.json").is_file():
-            raise SystemExit(f"{out}: finished by an earlier bench; its CPU time is unknown, remove it first")
-        load_before, cpu_before = os.getloadavg()[0], time.process_time()
-        summary = train(
-            TrainConfig(
-                model=MODEL,
-                task=task,
-                method="masking",
-                seed=seed,
-                lr=args.lr,
-                out_dir=str(out),
-                epochs=args.epochs,
-                patience=args.epochs,
-                batch_size=args.batch_size,
-                prepared_dir=str(prepared[task]),
-                device="cpu",
-                group_by_length=arm == "grouped",
-            )
+    done = {(r["seed"], r["task"], r["arm"]) for r in runs}
+    all_runs = [(seed, task, arm) for seed in seeds for task in tasks for arm in ("random", "grouped")]
+    results["missing"] = [f"{t} {a} seed {s}" for s, t, a in all_runs if (s, t, a) not in done]
+    write_results(results, Path(args.out))
+
+
+def record_name(seed: int, task: str, arm: str) -> str:
+    return f"{task}-{arm}-seed{seed}.json"
+
+
+def record_run(work: Path, prepared_dir: Path, task: str, arm: str, seed: int, args) -> None:
+    """Train one run from scratch and record its epochs, dev scores, CPU seconds and the load around it."""
+    out = work / "runs" / f"{task}-{arm}-seed{seed}"
+    if out.exists():
+        raise SystemExit(f"{out}: left by an earlier bench; its CPU time is unknown, remove it first")
+    load_before, cpu_before = os.getloadavg()[0], time.process_time()
+    summary = train(
+        TrainConfig(
+            model=MODEL,
+            task=task,
+            method="masking",
+            seed=seed,
+            lr=args.lr,
+            out_dir=str(out),
+            epochs=args.epochs,
+            patience=args.epochs,
+            batch_size=args.batch_size,
+            prepared_dir=str(prepared_dir),
+            device="cpu",
+            group_by_length=arm == "grouped",
         )
-        history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-        results["runs"].append(
-            {
-                "task": task,
-                "seed": seed,
-                "arm": arm,
-                "epoch_seconds": [h["seconds"] for h in history],
-                "dev_scores": [h["dev_score"] for h in history],
-                "best_dev_score": summary["best_dev_score"],
-                "cpu_seconds": time.process_time() - cpu_before,
-                "load": [load_before, os.getloadavg()[0]],
-            }
-        )
-        results["missing"] = [f"{t} {a} seed {s}" for s, t, a in plan[done + 1 :]]
-        results["written"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        write_results(results, Path(args.out))
-        print(f"{task} {arm} seed {seed}: {results['runs'][-1]['epoch_seconds']}", flush=True)
+    )
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    record = {
+        "task": task,
+        "seed": seed,
+        "arm": arm,
+        "epoch_seconds": [h["seconds"] for h in history],
+        "dev_scores": [h["dev_score"] for h in history],
+        "best_dev_score": summary["best_dev_score"],
+        "cpu_seconds": time.process_time() - cpu_before,
+        "load": [load_before, os.getloadavg()[0]],
+    }
+    (work / "records").mkdir(parents=True, exist_ok=True)
+    (work / "records" / record_name(seed, task, arm)).write_text(json.dumps(record, indent=2))
+    print(f"{task} {arm} seed {seed}: {record['epoch_seconds']}", flush=True)
 
 
 def overhead_cpu(prepared_dir: Path, batch_size: int) -> dict:

@@ -224,3 +224,24 @@ def test_fast_config_sets_both_options_and_the_schema_refuses_an_unknown_precisi
     assert fast["training"]["epochs"] == 10 and fast["results"] != DEFAULT.get("results", "results")
     wrong = merged(DEFAULT, {"training": {"precision": "fp16", "group_by_length": "yes"}})
     assert sorted(path for path, _ in errors_of(wrong)) == ["training.group_by_length", "training.precision"]
+
+
+def test_the_train_rule_hands_both_options_to_the_run(tmp_path, tiny_bert_with_tokenizer):
+    """config/fast.yaml's options reach run.json through common.smk, the train rule's params and its script."""
+    import yaml
+    from test_workflow_config import ROOT
+    from test_workflow_e2e import MINILM, run
+
+    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    config.update(results="res", model_paths={MINILM: tiny_bert_with_tokenizer})
+    config["training"].update(epochs=1, masked_blocks={MINILM: "2-3"}, group_by_length=True, precision="bf16")
+    config["learning_rates"] = {"masking": [1.0e-2], "finetuning": [1.0e-3], "overrides": []}
+    config["sweeps"] = {"initial_sparsity": None, "layerwise": None}  # the tiny model has 4 blocks
+    (tmp_path / "fast.yaml").write_text(yaml.safe_dump(config))
+    target = "res/runs/all-MiniLM-L6-v2/synth-sentiment/finetuning/full/lr0.001/seed1/run.json"
+    run(
+        [target, "--cores", "1", "--configfile", str(tmp_path / "fast.yaml"), "--directory", str(tmp_path)],
+        tmp_path,
+    )
+    record = json.loads((tmp_path / target).read_text())
+    assert (record["group_by_length"], record["precision"], record["epochs"]) == (True, "bf16", 1)
