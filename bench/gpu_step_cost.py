@@ -87,7 +87,7 @@ def time_steps(
     import argparse as _argparse
 
     from maskbert.methods import get_method
-    from maskbert.precision import step_precision
+    from maskbert.precision import forward_precision, matmul_precision
 
     task = _argparse.Namespace(name="bench", kind="single", label_names=("a", "b"))
     method = get_method(method_name)
@@ -102,11 +102,12 @@ def time_steps(
         for step in range(steps + 3):
             torch.cuda.synchronize()
             started = time.perf_counter()
-            with step_precision(precision, "cuda"):
-                loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            with matmul_precision(precision, "cuda"):
+                with forward_precision(precision, "cuda"):
+                    loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             torch.cuda.synchronize()
             if step >= 3:
                 times.append(time.perf_counter() - started)

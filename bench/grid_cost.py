@@ -146,7 +146,7 @@ def cpu_step_costs(lengths=(16, 32, 64, 128), steps: int = 3) -> dict:
     from transformers.utils import logging
 
     from maskbert.methods import get_method
-    from maskbert.precision import step_precision
+    from maskbert.precision import forward_precision
 
     logging.set_verbosity_error()
     task = _argparse.Namespace(name="bench", kind="single", label_names=("a", "b"))
@@ -163,7 +163,7 @@ def cpu_step_costs(lengths=(16, 32, 64, 128), steps: int = 3) -> dict:
                 measured = []
                 for step in range(steps + 1):
                     started = time.process_time()
-                    with step_precision(precision, "cpu"):
+                    with forward_precision(precision, "cpu"):
                         loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()

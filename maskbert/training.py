@@ -24,7 +24,7 @@ from maskbert.batching import epoch_batches, row_length
 from maskbert.devices import pick_device
 from maskbert.evaluation import Predictions, predict
 from maskbert.methods import get_method, method_options
-from maskbert.precision import check_precision, step_precision
+from maskbert.precision import check_precision, forward_precision, matmul_precision
 from maskbert.rundir import (
     ARTIFACT,
     CHECKPOINT,
@@ -254,20 +254,21 @@ def _train_epoch(
     batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch, cfg.group_by_length)
     total_loss, steps = 0.0, 0
     progress = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", mininterval=5, leave=False)
-    for indices in progress:
-        batch = collate([train_rows[i] for i in indices], pad_token_id)
-        with step_precision(cfg.precision, device):
-            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "
-                f"try a smaller learning rate than {cfg.lr}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += loss.item()
-        steps += 1
+    with matmul_precision(cfg.precision, device):
+        for indices in progress:
+            batch = collate([train_rows[i] for i in indices], pad_token_id)
+            with forward_precision(cfg.precision, device):
+                loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "
+                    f"try a smaller learning rate than {cfg.lr}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item()
+            steps += 1
     return total_loss / max(steps, 1)
 
 

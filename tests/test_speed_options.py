@@ -16,7 +16,7 @@ from maskbert.cli import build_parser
 from maskbert.data import prepare
 from maskbert.masking import MaskedLinear
 from maskbert.methods import METHODS
-from maskbert.precision import step_precision
+from maskbert.precision import forward_precision, matmul_precision
 from maskbert.training import TrainConfig, train
 
 
@@ -165,7 +165,7 @@ def test_a_bf16_step_lands_near_fp32_and_keeps_fp32_state(tiny_model_dirs, famil
     model.zero_grad(set_to_none=True)
 
     optimizer = torch.optim.Adam(trainable.values(), lr=1e-3)
-    with step_precision("bf16", "cpu"):
+    with forward_precision("bf16", "cpu"):
         loss = model(**batch).loss
     loss.backward()
     assert loss.dtype == torch.float32
@@ -185,7 +185,7 @@ def test_masks_scores_and_threshold_comparison_stay_fp32_under_autocast():
         # scores just around the threshold: a comparison in bf16 (8 bits of mantissa) would flip some
         layer.scores.copy_(0.01 + torch.linspace(-1e-4, 1e-4, 128).reshape(8, 16))
     fp32_mask = layer.binary_mask()
-    with step_precision("bf16", "cpu"):
+    with forward_precision("bf16", "cpu"):
         mask = layer.binary_mask()
         out = layer(torch.randn(4, 16))
     assert out.dtype == torch.bfloat16  # the matmul itself does run in bf16
@@ -245,3 +245,22 @@ def test_the_train_rule_hands_both_options_to_the_run(tmp_path, tiny_bert_with_t
     )
     record = json.loads((tmp_path / target).read_text())
     assert (record["group_by_length"], record["precision"], record["epochs"]) == (True, "bf16", 1)
+
+
+def test_tf32_is_on_for_cuda_steps_only_and_restored_after():
+    matmul = torch.backends.cuda.matmul
+    before = matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with matmul_precision("tf32", "cuda:0"):
+            assert matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        assert not matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        for precision, device in (("tf32", "cpu"), ("bf16", "cuda"), ("fp32", "cuda")):
+            with matmul_precision(precision, device):
+                assert not matmul.allow_tf32, (precision, device)
+        with forward_precision("fp32", "cpu"), forward_precision("tf32", "cpu"):
+            assert not torch.is_autocast_enabled("cpu")
+        with forward_precision("bf16", "cpu"):
+            assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    finally:
+        matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
