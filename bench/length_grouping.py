@@ -3,17 +3,18 @@
 Masking runs (lr 1e-3, the paper's default masked blocks and 5% initial sparsity) of the bundled
 all-MiniLM-L6-v2, batch 32, max length 128, 3 epochs (no early stopping), seeds 1 and 2, random batches
 vs `group_by_length` (maskbert.batching), with the library's own `maskbert.training.train`. Training sets:
-a fixed subset of each task's training split (`--train-subset` rows drawn with `random.Random(0)`; 0: the
-whole split), the same for both arms: TREC's split is 5,452 questions less the 548 held out as dev, SST-2's
-67,349 sentences (3 epochs of which are far beyond a shared 2-core machine). Dev sets are whole. The
-arms alternate run by run so that a change in the machine's load hits both; `--only TASK:ARM:SEED` trains
-one run, so that runs can go in parallel (each records itself in WORK/records/). A call without `--only`
-trains what is not recorded yet, then writes bench/results/length_grouping.md (and .json) from every
-record, with the machine and its load average. Remove WORK to measure again.
+a fixed subset of each task's training split (`--train-subset`, default 1,000 rows, drawn with
+`random.Random(0)`; 0: the whole split), the same for both arms: TREC's split is 5,452 questions less the
+548 held out as dev, SST-2's 67,349 sentences (3 epochs of either are beyond a shared, busy 2-core
+machine). Dev sets are whole. The arms alternate run by run so that a change in the machine's load hits
+both; `--only TASK:ARM:SEED` trains one run, so that runs can go in parallel (each records itself in
+WORK/records/). A call without `--only` trains what is not recorded yet (`--report`: nothing), then
+writes bench/results/length_grouping.md (and .json) from every record, with the machine and its load
+average. Remove WORK to measure again.
 
-The machine is shared, so wall-clock epoch times move with the load; the speed-up is also computed from
-the process's CPU time (one thread), which a busy machine disturbs far less: per run, its CPU seconds less
-one model build and one dev pass per epoch (both timed apart, the same in both arms), per epoch.
+The machine is shared, so wall-clock epoch times move with the load; the speed-up is computed from the CPU
+time of each epoch's training pass (one thread), which a busy machine disturbs far less, recorded after
+every epoch (an unfinished run still counts with the epochs it finished).
 
     OMP_NUM_THREADS=1 python bench/length_grouping.py --data ../shared/data
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from maskbert import training
 from maskbert.batching import epoch_batches, padded_tokens, row_length
 from maskbert.data import load_prepared, prepare
 from maskbert.training import TrainConfig, train
@@ -120,66 +122,57 @@ def write_results(results: dict, out: Path) -> None:
         "",
         "## Runs (measured)",
         "",
-        "Epoch s: wall seconds of each epoch (training pass and dev pass), as metrics.jsonl records them. "
-        "Train CPU s / epoch: the run's CPU seconds less one model build and one dev pass per epoch "
-        "(timed apart: see the summary), divided by the epochs. Load: the 1-minute load average before and "
-        "after the run.",
+        "Train CPU s: CPU seconds of each epoch's training pass (the loop's `_train_epoch`, one thread), "
+        "which a busy machine disturbs far less than wall time. Epoch wall s: each epoch with its dev pass, "
+        "as metrics.jsonl records it. Load: the 1-minute load average at the start and after each epoch.",
         "",
-        "| task | seed | arm | epoch wall s (1, 2, 3) | train CPU s / epoch | dev score (1, 2, 3) | best dev "
-        "| load before / after |",
+        "| task | seed | arm | train CPU s per epoch | epoch wall s | dev score per epoch | best dev | load |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in results["runs"]:
+        best = run.get("best_dev_score")
         lines.append(
-            f"| {run['task']} | {run['seed']} | {run['arm']} | "
-            f"{', '.join(f'{s:.0f}' for s in run['epoch_seconds'])} | {train_cpu(results, run):.1f} | "
-            f"{', '.join(f'{s:.4f}' for s in run['dev_scores'])} | {run['best_dev_score']:.4f} | "
-            f"{run['load'][0]:.2f} / {run['load'][1]:.2f} |"
+            f"| {run['task']} | {run['seed']} | {run['arm']} | {', '.join(f'{s:.1f}' for s in run['train_cpu'])} | "
+            f"{', '.join(f'{s:.0f}' for s in run.get('epoch_seconds', []))} | "
+            f"{', '.join(f'{s:.2f}' for s in run.get('dev_scores', []))} | "
+            f"{'unfinished' if best is None else f'{best:.2f}'} | "
+            f"{' / '.join(f'{x:.1f}' for x in run['load'])} |"
         )
     lines += ["", "## Summary", ""]
     lines += [
-        "| task | build / dev pass CPU s | random: train CPU s / epoch | grouped: train CPU s / epoch | "
-        "speed-up (CPU) | speed-up (wall, whole epochs) | random best dev (per seed) | grouped best dev "
-        "(per seed) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| task | random: train CPU s / epoch | grouped: train CPU s / epoch | speed-up (CPU) | "
+        "speed-up (wall, whole epochs) | random best dev (per seed) | grouped best dev (per seed) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for task in results["padding"]:
         arms = {}
         for arm in ("random", "grouped"):
-            runs = [r for r in results["runs"] if r["task"] == task and r["arm"] == arm]
+            runs = [r for r in results["runs"] if r["task"] == task and r["arm"] == arm and r["train_cpu"]]
             if runs:
                 arms[arm] = (
-                    statistics.mean(train_cpu(results, r) for r in runs),
-                    statistics.mean(s for r in runs for s in r["epoch_seconds"]),
-                    [r["best_dev_score"] for r in runs],
+                    statistics.mean(s for r in runs for s in r["train_cpu"]),
+                    statistics.mean(s for r in runs for s in r.get("epoch_seconds", [])),
+                    [r.get("best_dev_score") for r in runs],
                 )
         if len(arms) < 2:
             continue
         (rand_cpu, rand_wall, rand_dev), (group_cpu, group_wall, group_dev) = arms["random"], arms["grouped"]
-        overhead = results["overhead_cpu"][task]
         lines.append(
-            f"| {task} | {overhead['build']:.1f} / {overhead['dev']:.1f} | {rand_cpu:.1f} | {group_cpu:.1f} | "
-            f"{rand_cpu / group_cpu:.2f}x | {rand_wall / group_wall:.2f}x | "
-            f"{', '.join(f'{d:.4f}' for d in rand_dev)} | {', '.join(f'{d:.4f}' for d in group_dev)} |"
+            f"| {task} | {rand_cpu:.1f} | {group_cpu:.1f} | {rand_cpu / group_cpu:.2f}x | "
+            f"{rand_wall / group_wall:.2f}x | {', '.join('unfinished' if d is None else f'{d:.2f}' for d in rand_dev)} | "
+            f"{', '.join('unfinished' if d is None else f'{d:.2f}' for d in group_dev)} |"
         )
     missing = results.get("missing")
     if missing:
-        lines += ["", f"Not run (yet): {', '.join(missing)}."]
+        lines += ["", f"Not finished: {', '.join(missing)}."]
     out.write_text("\n".join(lines) + "\n")
-
-
-def train_cpu(results: dict, run: dict) -> float:
-    """CPU seconds of one epoch's training pass: the run's, less the model build and the dev passes."""
-    overhead = results["overhead_cpu"][run["task"]]
-    epochs = len(run["epoch_seconds"])
-    return (run["cpu_seconds"] - overhead["build"] - epochs * overhead["dev"]) / epochs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data", help="folder laid out like ../shared/data")
     parser.add_argument("--tasks", default="trec,sst2")
-    parser.add_argument("--train-subset", type=int, default=2000, help="training rows per task (0: all)")
+    parser.add_argument("--train-subset", type=int, default=1000, help="training rows per task (0: all)")
     parser.add_argument("--seeds", default="1,2")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -193,6 +186,7 @@ def main() -> None:
         help="train just this run (arm: random or grouped) and record it in WORK; the results file is "
         "written by a call without --only, from every run recorded there",
     )
+    parser.add_argument("--report", action="store_true", help="train nothing: write the results file only")
     args = parser.parse_args()
     from transformers.utils import logging
 
@@ -210,6 +204,8 @@ def main() -> None:
     if args.only:
         task, arm, seed = args.only.split(":")
         plan = [(int(seed), task, arm)]
+    elif args.report:
+        plan = []
     else:
         plan = [p for p in plan if not (work / "records" / record_name(*p)).is_file()]
     for seed, task, arm in plan:
@@ -228,10 +224,9 @@ def main() -> None:
             f"{args.train_subset or 'all'} (drawn with random.Random(0), the same for both arms); whole dev sets."
         ),
         "padding": {t: padding_stats(prepared[t], seeds, args.epochs, args.batch_size) for t in tasks},
-        "overhead_cpu": {t: overhead_cpu(prepared[t], args.batch_size) for t in tasks},
         "runs": runs,
     }
-    done = {(r["seed"], r["task"], r["arm"]) for r in runs}
+    done = {(r["seed"], r["task"], r["arm"]) for r in runs if "best_dev_score" in r}
     all_runs = [(seed, task, arm) for seed in seeds for task in tasks for arm in ("random", "grouped")]
     results["missing"] = [f"{t} {a} seed {s}" for s, t, a in all_runs if (s, t, a) not in done]
     write_results(results, Path(args.out))
@@ -242,58 +237,59 @@ def record_name(seed: int, task: str, arm: str) -> str:
 
 
 def record_run(work: Path, prepared_dir: Path, task: str, arm: str, seed: int, args) -> None:
-    """Train one run from scratch and record its epochs, dev scores, CPU seconds and the load around it."""
+    """Train one run from scratch and record, after each epoch, the CPU seconds of its training pass (the
+    loop's `_train_epoch`, timed from outside), its epochs as metrics.jsonl has them and the load."""
     out = work / "runs" / f"{task}-{arm}-seed{seed}"
     if out.exists():
         raise SystemExit(f"{out}: left by an earlier bench; its CPU time is unknown, remove it first")
-    load_before, cpu_before = os.getloadavg()[0], time.process_time()
-    summary = train(
-        TrainConfig(
-            model=MODEL,
-            task=task,
-            method="masking",
-            seed=seed,
-            lr=args.lr,
-            out_dir=str(out),
-            epochs=args.epochs,
-            patience=args.epochs,
-            batch_size=args.batch_size,
-            prepared_dir=str(prepared_dir),
-            device="cpu",
-            group_by_length=arm == "grouped",
-        )
-    )
-    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    record = {
-        "task": task,
-        "seed": seed,
-        "arm": arm,
-        "epoch_seconds": [h["seconds"] for h in history],
-        "dev_scores": [h["dev_score"] for h in history],
-        "best_dev_score": summary["best_dev_score"],
-        "cpu_seconds": time.process_time() - cpu_before,
-        "load": [load_before, os.getloadavg()[0]],
-    }
     (work / "records").mkdir(parents=True, exist_ok=True)
-    (work / "records" / record_name(seed, task, arm)).write_text(json.dumps(record, indent=2))
-    print(f"{task} {arm} seed {seed}: {record['epoch_seconds']}", flush=True)
+    record = {"task": task, "seed": seed, "arm": arm, "train_cpu": [], "load": [os.getloadavg()[0]]}
+    train_epoch = training._train_epoch
 
-
-def overhead_cpu(prepared_dir: Path, batch_size: int) -> dict:
-    """CPU seconds of building the masked model and of one dev pass (median of 2), as a run does them."""
-    from maskbert.evaluation import predict
-    from maskbert.methods import get_method
-
-    task = load_prepared(prepared_dir)
-    started = time.process_time()
-    model = get_method("masking").build(MODEL, task.task, 1)
-    build = time.process_time() - started
-    times = []
-    for _ in range(2):
+    def timed_epoch(*arguments, **keywords):
         started = time.process_time()
-        predict(model, task.splits["dev"], task.task, task.pad_token_id, 2 * batch_size, "cpu")
-        times.append(time.process_time() - started)
-    return {"build": build, "dev": statistics.median(times)}
+        loss = train_epoch(*arguments, **keywords)
+        record["train_cpu"].append(time.process_time() - started)
+        record["load"].append(os.getloadavg()[0])
+        return loss
+
+    def save(history_file: Path) -> None:
+        history = [json.loads(line) for line in history_file.read_text().splitlines()]
+        record["epoch_seconds"] = [h["seconds"] for h in history]
+        record["dev_scores"] = [h["dev_score"] for h in history]
+        (work / "records" / record_name(seed, task, arm)).write_text(json.dumps(record, indent=2))
+
+    training._train_epoch = timed_epoch
+    write_lines = training.write_lines_atomic
+
+    def write_and_record(path, lines):  # metrics.jsonl is rewritten after each epoch: record it there
+        write_lines(path, lines)
+        if Path(path).name == "metrics.jsonl" and lines:
+            save(Path(path))
+
+    training.write_lines_atomic = write_and_record
+    try:
+        summary = train(
+            TrainConfig(
+                model=MODEL,
+                task=task,
+                method="masking",
+                seed=seed,
+                lr=args.lr,
+                out_dir=str(out),
+                epochs=args.epochs,
+                patience=args.epochs,
+                batch_size=args.batch_size,
+                prepared_dir=str(prepared_dir),
+                device="cpu",
+                group_by_length=arm == "grouped",
+            )
+        )
+    finally:
+        training._train_epoch, training.write_lines_atomic = train_epoch, write_lines
+    record["best_dev_score"] = summary["best_dev_score"]
+    save(out / "metrics.jsonl")
+    print(f"{task} {arm} seed {seed}: {record['train_cpu']}", flush=True)
 
 
 if __name__ == "__main__":
