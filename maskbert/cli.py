@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+from maskbert.precision import PRECISIONS
+
 
 def _quiet_libraries() -> None:
     """Keep the command's output to its own report: no load reports or per-shard progress bars."""
@@ -33,6 +35,8 @@ def cmd_train(args) -> int:
         out_dir=args.out,
         epochs=args.epochs,
         patience=args.patience,
+        group_by_length=args.group_by_length,
+        precision=args.precision,
         batch_size=args.batch_size,
         max_length=args.max_length,
         options=method_options(args.options, args.option),
@@ -176,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
     train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument(
+        "--group-by-length",
+        action="store_true",
+        help="batches of similar length (less padding, faster; default: random batches, as in the paper)",
+    )
+    train.add_argument(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="training-step arithmetic: fp32 (default, the paper's), tf32 (CUDA matmuls) or bf16 autocast",
+    )
     train.add_argument(
         "--max-length", type=int, default=128, help="wordpieces per example after tokenization"
     )

@@ -22,10 +22,12 @@ import torch
 from tqdm import tqdm
 from transformers import AutoConfig
 
+from maskbert.batching import epoch_batches, row_length
 from maskbert.devices import check_device, pick_device
 from maskbert.evaluation import Predictions, predict
 from maskbert.families import check_max_length
 from maskbert.methods import get_method
+from maskbert.precision import check_precision, forward_precision, matmul_precision
 from maskbert.pretrained import resolve_model_path
 from maskbert.rundir import (
     ARTIFACT,
@@ -69,11 +71,14 @@ class TrainConfig:
     path: str | None = None
     prepared_dir: str | None = None
     device: str | None = None
+    group_by_length: bool = False  # batches of similar length (maskbert.batching); off in the paper
+    precision: str = "fp32"  # fp32, tf32 or bf16 training steps (maskbert.precision)
 
     def __post_init__(self):
         for name in ("lr", "epochs", "patience", "batch_size", "max_length"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} {getattr(self, name)}: expected a positive number")
+        check_precision(self.precision)
         method = get_method(self.method)  # an unknown method, option or value fails here, before any file
         method.check_options(method.resolve_options(self.options, self.model), self.model)
 
@@ -295,29 +300,25 @@ def _train_epoch(
     from maskbert.data import collate
 
     model.train()
-    order = torch.randperm(
-        len(train_rows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    )
+    lengths = [row_length(row) for row in train_rows]
+    batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch, cfg.group_by_length)
     total_loss, steps = 0.0, 0
-    progress = tqdm(
-        range(0, len(train_rows), cfg.batch_size),
-        desc=f"epoch {epoch}/{cfg.epochs}",
-        mininterval=5,
-        leave=False,
-    )
-    for start in progress:
-        batch = collate([train_rows[i] for i in order[start : start + cfg.batch_size].tolist()], pad_token_id)
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "
-                f"try a smaller learning rate than {cfg.lr}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += loss.item()
-        steps += 1
+    progress = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", mininterval=5, leave=False)
+    with matmul_precision(cfg.precision, device):
+        for indices in progress:
+            batch = collate([train_rows[i] for i in indices], pad_token_id)
+            with forward_precision(cfg.precision, device):
+                loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{out}: loss became {loss.item()} at epoch {epoch}, step {steps + 1}; "
+                    f"try a smaller learning rate than {cfg.lr}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item()
+            steps += 1
     return total_loss / max(steps, 1)
 
 

@@ -153,6 +153,8 @@ ENSEMBLE_METHODS = list((config.get("ensemble") or {}).get("methods", ["majority
 MAX_EXTENSIONS = int(config["learning_rates"].get("max_extensions", 2))
 THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
 THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
+GROUP_BY_LENGTH = bool(TRAINING.get("group_by_length", False))
+PRECISION = str(TRAINING.get("precision", "fp32"))
 
 
 def model_key(model):

@@ -21,6 +21,8 @@ rule train:
         lr=lambda w: float(w.lr),
         epochs=TRAINING.get("epochs", 10),
         patience=TRAINING.get("patience", 2),
+        group_by_length=GROUP_BY_LENGTH,
+        precision=PRECISION,
         batch_size=lambda w: batch_size(w.task),
         max_length=MAX_LENGTH,
         options=setting_params,

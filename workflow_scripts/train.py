@@ -19,6 +19,8 @@ kwargs = {
     "out_dir": str(run_dir),
     "epochs": int(p.epochs),
     "patience": int(p.patience),
+    "group_by_length": bool(p.group_by_length),
+    "precision": str(p.precision),
     "batch_size": int(p.batch_size),
     "max_length": int(p.max_length),
     "prepared_dir": str(snakemake.input.data),
