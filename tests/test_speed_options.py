@@ -234,9 +234,13 @@ def test_the_train_rule_hands_both_options_to_the_run(tmp_path, tiny_bert_with_t
 
     config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     config.update(results="res", model_paths={MINILM: tiny_bert_with_tokenizer})
-    config["training"].update(epochs=1, masked_blocks={MINILM: "2-3"}, group_by_length=True, precision="bf16")
-    config["learning_rates"] = {"masking": [1.0e-2], "finetuning": [1.0e-3], "overrides": []}
-    config["sweeps"] = {"initial_sparsity": None, "layerwise": None}  # the tiny model has 4 blocks
+    config["training"].update(epochs=1, group_by_length=True, precision="bf16")
+    config["method_options_by_model"] = {
+        MINILM: {"masking": {"masked_blocks": "2-3"}}
+    }  # the tiny model: 4 blocks
+    config["learning_rates"] = {**config["learning_rates"], "masking": [1.0e-2], "finetuning": [1.0e-3]}
+    config["sweeps"] = {"initial_sparsity": None, "layerwise": None}
+    config["comparison"] = None
     (tmp_path / "fast.yaml").write_text(yaml.safe_dump(config))
     target = "res/runs/all-MiniLM-L6-v2/synth-sentiment/finetuning/full/lr0.001/seed1/run.json"
     run(
