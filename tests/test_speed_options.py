@@ -140,10 +140,14 @@ def test_options_are_run_identity_and_artifacts_keep_their_format(
         assert all(a.get_slice(k).get_dtype() == b.get_slice(k).get_dtype() for k in a.keys())
         assert a.metadata().keys() == b.metadata().keys()
 
-    # the same directory with another option is a different run: it trains again and records the option
-    train(
-        _config(tiny_bert_with_tokenizer, prepared, paper, epochs=1, group_by_length=True, precision="fp32")
+    # the same directory with another option is a different run: refused without overwrite (it would replace
+    # the run's files); with it, it trains again and records the option
+    other = _config(
+        tiny_bert_with_tokenizer, prepared, paper, epochs=1, group_by_length=True, precision="fp32"
     )
+    with pytest.raises(FileExistsError, match="group_by_length false, now true"):
+        train(other)
+    train(other, overwrite=True)
     assert json.loads((paper / "run.json").read_text())["group_by_length"] is True
 
 
@@ -151,7 +155,8 @@ def test_options_are_run_identity_and_artifacts_keep_their_format(
 @pytest.mark.parametrize("method_name", sorted(METHODS))
 def test_a_bf16_step_lands_near_fp32_and_keeps_fp32_state(tiny_model_dirs, family, method_name):
     method = METHODS[method_name]
-    model = method.build(tiny_model_dirs[family], task_view("single", labels=2), 1).eval()
+    options = {"type": "LORA"} if method_name == "peft" else None  # the generic tuner needs a type
+    model = method.build(tiny_model_dirs[family], task_view("single", labels=2), 1, options).eval()
     generator = torch.Generator().manual_seed(0)
     batch = {
         "input_ids": torch.randint(5, 100, (8, 24), generator=generator),
