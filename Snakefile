@@ -38,6 +38,13 @@ if config.get("analyses"):
 
 
 
+# Beyond the paper: masking against today's PEFT methods (config key `comparison`; a config without it runs none).
+COMPARISON_OUTPUTS = []
+if config.get("comparison"):
+
+    include: "rules/comparison.smk"
+
+
 # Light bookkeeping runs where snakemake runs, never on a cluster node.
 localrules:
     all,
@@ -55,6 +62,7 @@ localrules:
     figure2,
     figure1_initial_sparsity,
     figure2_table7_layerwise,
+    methods_comparison,
 
 
 TABLE_AND_FIGURE_OUTPUTS = (
@@ -68,6 +76,7 @@ TABLE_AND_FIGURE_OUTPUTS = (
     + SWEEP_OUTPUTS["figure1"]
     + SWEEP_OUTPUTS["figure2"]
     + [path for outputs in ANALYSIS_OUTPUTS.values() for path in outputs]
+    + COMPARISON_OUTPUTS
 )
 
 
@@ -80,3 +89,8 @@ rule all:
 rule tables:
     input:
         TABLE_AND_FIGURE_OUTPUTS,
+
+
+rule methods_comparison:
+    input:
+        COMPARISON_OUTPUTS,

@@ -7,6 +7,11 @@
 ``masking_config.json`` holds what a reader needs without the task registry: the masking config, the
 base model's name and fingerprint, the task's name, kind and label names, the mask file and how its masks
 are coded. The tensors and their checksums live in the mask file, a maskbert.artifact file.
+
+Saving writes only its own files, each atomically, and leaves every other file in the directory alone
+(like transformers' and peft's save_pretrained). A directory holding another kind's files (a run, a
+save_pretrained folder, a peft adapter) or another model's (a mask for another base model or task) is
+written into only with ``overwrite=True``; a path that is a file is never replaced by a directory.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import copy
 import json
 import os
 import shutil
-import uuid
+import tempfile
 from pathlib import Path
 
 import torch
@@ -33,7 +38,7 @@ from maskbert.artifact import (
 )
 from maskbert.coding import coded_size
 from maskbert.masking import masked_layers
-from maskbert.rundir import MASK_FILE
+from maskbert.rundir import MASK_FILE, RUN_JSON, write_json_atomic
 
 CONFIG_NAME = "masking_config.json"
 FORMAT_VERSION = 1
@@ -42,10 +47,21 @@ KIND_OF_HEAD = {
     "ForMultipleChoice": "multiple_choice",
     "ForSequenceClassification": "single",
 }
+# Files that say what wrote a directory: a mask directory, a run, a save_pretrained folder, a peft adapter.
+KIND_FILES = {
+    CONFIG_NAME: "mask directory",
+    MASK_FILE: "mask directory",
+    RUN_JSON: "run directory",
+    "config.json": "save_pretrained folder",
+    "adapter_config.json": "peft adapter",
+}
 
 
 def _task_record(model: nn.Module, task) -> dict:
-    """{name, kind, label_names} from a TaskSpec-like object, a dict, or (None) the model's own head."""
+    """{name, kind, label_names} from a TaskSpec-like object, a dict, or (None) the task load_masked
+    recorded on the model, else the model's own head."""
+    if task is None:
+        task = getattr(model, "maskbert_task", None)
     if isinstance(task, dict):
         return {"name": task["name"], "kind": task["kind"], "label_names": list(task["label_names"])}
     if task is not None:
@@ -59,13 +75,39 @@ def _task_record(model: nn.Module, task) -> dict:
     return {"name": "task", "kind": kind, "label_names": labels}
 
 
-def _replace_dir(tmp: Path, directory: Path) -> None:
-    """Put the finished `tmp` at `directory`, moving an older copy aside first (a reader never sees half)."""
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(directory, old)
-        shutil.rmtree(old, ignore_errors=True)
-    os.replace(tmp, directory)
+def _check_target(directory: Path, own_kind: str, same_model, overwrite: bool) -> None:
+    """Refuse a file in place of the directory, and (unless `overwrite`) a directory holding another kind's
+    files or, by `same_model(directory)`, another model's."""
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"{directory}: is a file; expected a directory to save the {own_kind} into")
+    if overwrite or not directory.is_dir():
+        return
+    foreign = [name for name, kind in KIND_FILES.items() if kind != own_kind and (directory / name).exists()]
+    if foreign:
+        raise FileExistsError(
+            f"{directory}: holds {', '.join(foreign)} of a {KIND_FILES[foreign[0]]}; pass overwrite=True "
+            f"(--overwrite) to write the {own_kind}'s files beside them, or choose another directory"
+        )
+    other = same_model(directory)
+    if other:
+        raise FileExistsError(
+            f"{directory}: holds the {own_kind} of another model ({other}); pass overwrite=True "
+            "(--overwrite) to replace those files, or choose another directory"
+        )
+
+
+def _other_mask(directory: Path, config: dict):
+    """What differs between the mask directory's saved model and `config` (None when the same model)."""
+    if not any((directory / name).exists() for name in (CONFIG_NAME, MASK_FILE)):
+        return None
+    try:
+        saved = json.loads((directory / CONFIG_NAME).read_text())
+    except (OSError, ValueError):
+        return f"{MASK_FILE} without a readable {CONFIG_NAME}"
+    for key in ("base_fingerprint", "task"):
+        if saved.get(key) != config[key]:
+            return f"{key} {json.dumps(saved.get(key))}"
+    return None
 
 
 def save_masks(
@@ -75,35 +117,31 @@ def save_masks(
     base_model: str | None = None,
     task=None,
     coding: str = "flips",
+    overwrite: bool = False,
 ) -> Path:
     """Write a masked model's masks and head as a directory that load_masked() reads back on its own.
 
     `base_model` is the name or path the model was built from (default: the one transformers recorded);
     `coding` "flips" stores the masks below one bit per weight (maskbert.coding), "bits" one bit each.
+    Writes mask.safetensors, then masking_config.json, each atomically; other files stay (module doc).
     """
     if not hasattr(model, "maskbert_masking"):
         raise ValueError(f"{type(model).__name__} is not masked: build it with maskbert.masking.mask_model")
     directory = Path(directory)
     base_model = base_model or model.config.name_or_path
-    record = _task_record(model, task)
-    tmp = directory.with_name(f".{directory.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
-        save_artifact(model, tmp / MASK_FILE, base_model=base_model, task=record, coding=coding)
-        config = {
-            "format_version": FORMAT_VERSION,
-            "masking": model.maskbert_masking.config.to_dict(),
-            "base_model": base_model,
-            "base_fingerprint": base_fingerprint(model),
-            "model_type": model.config.model_type,
-            "task": record,
-            "mask_file": MASK_FILE,
-            "mask_coding": coding,
-        }
-        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-        _replace_dir(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "masking": model.maskbert_masking.config.to_dict(),
+        "base_model": base_model,
+        "base_fingerprint": base_fingerprint(model),
+        "model_type": model.config.model_type,
+        "task": _task_record(model, task),
+        "mask_file": MASK_FILE,
+        "mask_coding": coding,
+    }
+    _check_target(directory, "mask directory", lambda d: _other_mask(d, config), overwrite)
+    save_artifact(model, directory / MASK_FILE, base_model=base_model, task=config["task"], coding=coding)
+    write_json_atomic(directory / CONFIG_NAME, config)
     return directory
 
 
@@ -197,11 +235,12 @@ def merge_masks(model: nn.Module) -> nn.Module:
     return model
 
 
-def save_merged(model: nn.Module, directory: str | Path, tokenizer=None) -> Path:
+def save_merged(model: nn.Module, directory: str | Path, tokenizer=None, overwrite: bool = False) -> Path:
     """Write a merged copy of a masked model as a save_pretrained folder (the model itself stays masked).
 
     The tokenizer (given, or the base model's when it can be loaded) is saved beside it, so the folder
-    is all `AutoModelFor...` and `AutoTokenizer` need.
+    is all `AutoModelFor...` and `AutoTokenizer` need. Each file is moved in atomically; other files stay,
+    and another kind's or another model's folder needs `overwrite` (module doc).
     """
     from transformers import AutoTokenizer
 
@@ -214,12 +253,35 @@ def save_merged(model: nn.Module, directory: str | Path, tokenizer=None) -> Path
             tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model.config.name_or_path))
         except (OSError, ValueError):
             tokenizer = None
-    tmp = directory.with_name(f".{directory.name}.tmp-{uuid.uuid4().hex[:8]}")
+    _check_target(directory, "save_pretrained folder", lambda d: _other_model(d, merged), overwrite)
+    created = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".maskbert-save-", dir=directory))
     try:
         merged.save_pretrained(tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        _replace_dir(tmp, directory)
+        for file in sorted(tmp.iterdir()):
+            os.replace(file, directory / file.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created and not any(directory.iterdir()):
+            directory.rmdir()  # a failed save leaves no empty folder behind
     return directory
+
+
+def _other_model(directory: Path, model: nn.Module) -> str | None:
+    """What differs between the save_pretrained folder's model (config.json) and `model`, else None."""
+    if not (directory / "config.json").exists():
+        return None
+    try:
+        saved = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError):
+        return "an unreadable config.json"
+    config = model.config
+    for key, value in (("model_type", config.model_type), ("architectures", [type(model).__name__])):
+        if saved.get(key) != value:
+            return f"{key} {json.dumps(saved.get(key))}"
+    if saved.get("id2label") != {str(i): name for i, name in config.id2label.items()}:
+        return f"labels {json.dumps(saved.get('id2label'))}"
+    return None

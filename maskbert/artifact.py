@@ -8,7 +8,10 @@ Layout of ``mask.safetensors``:
   classifier, and the dense layer RoBERTa's/DistilBERT's heads add), kept at its initial values;
 - metadata ``maskbert``: JSON with the base model, its fingerprint, layer shapes, threshold, masking
   config, task, a SHA-256 of the tensor bytes so that corruption is detected, and (format 2) a CRC-32 per
-  tensor so that the error names the layer.
+  tensor so that the error names the layer, and the torch and constriction versions the coding depends on
+  (``coding_versions``: a decode that fails under other versions names them);
+- metadata ``maskbert_sha256``: the SHA-256 of the ``maskbert`` metadata text, so that a flipped bit in
+  the header (a label name, a shape) is detected too (files written before it are read without it).
 
 The base model itself is not stored: ``load_artifact`` rebuilds the task model from the base model's
 files and checks the fingerprint before applying the masks.
@@ -16,8 +19,10 @@ files and checks the fingerprint before applying the masks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +33,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from maskbert.coding import MaskCodingError, decode_masks, encode_masks
+from maskbert.coding import MaskCodingError, coding_versions, decode_masks, encode_masks
 from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
 from maskbert.masking import MaskingConfig, binary_masks, mask_model, masked_layers
 from maskbert.modeling import load_task_model
@@ -139,12 +144,20 @@ def save_artifact(
     }
     if coding == "flips":
         metadata.update(
-            mask_coding=coding, init_order=list(info.layer_names), tensor_crc32=_tensor_crc32(tensors)
+            mask_coding=coding,
+            init_order=list(info.layer_names),
+            tensor_crc32=_tensor_crc32(tensors),
+            coding_versions=coding_versions(),
         )
     path = Path(path)
+    raw = json.dumps(metadata)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"maskbert": json.dumps(metadata)})
+        save_file(tensors, str(tmp), metadata={"maskbert": raw, "maskbert_sha256": _text_checksum(raw)})
     return path
+
+
+def _text_checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -155,13 +168,16 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as handle:
-            raw = (handle.metadata() or {}).get("maskbert")
+            header = handle.metadata() or {}
+        raw = header.get("maskbert")
     except (SafetensorError, OSError, ValueError) as error:
         raise ArtifactError(
             f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: {error}"
         ) from error
     if raw is None:
         raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
+    if "maskbert_sha256" in header and _text_checksum(raw) != header["maskbert_sha256"]:
+        raise ArtifactError(f"{path}: metadata does not match its checksum (corrupted file header)")
     try:
         metadata = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -199,11 +215,14 @@ def _cut_tensor(path: Path) -> str:
     except (OSError, ValueError):
         return ""
     data_bytes = path.stat().st_size - 8 - length
-    cut = sorted(
-        (entry["data_offsets"][1], name)
-        for name, entry in header.items()
-        if name != "__metadata__" and entry["data_offsets"][1] > data_bytes
-    )
+    try:
+        cut = sorted(
+            (entry["data_offsets"][1], name)
+            for name, entry in header.items()
+            if name != "__metadata__" and entry["data_offsets"][1] > data_bytes
+        )
+    except (KeyError, TypeError, IndexError, AttributeError):  # a damaged header: no tensor to name
+        return ""
     return f" (tensor '{cut[0][1]}' is cut off)" if cut else ""
 
 
@@ -261,6 +280,7 @@ def artifact_masks(
             {name: tensors[CODED_PREFIX + name].numpy().tobytes() for name in order},
             masking_config(metadata),
             [(name, tuple(metadata["layers"][name])) for name in order],
+            metadata.get("coding_versions"),
         )
     except MaskCodingError as error:
         raise ArtifactError(f"{where}{error}") from error
@@ -298,11 +318,26 @@ def load_artifact(path: str | Path, base_model: str | None = None, device: str =
     metadata, tensors = read_artifact(path)
     task = _TaskView(metadata["task"])
     masking = masking_config(metadata)
-    model = mask_model(load_task_model(base_model or metadata["base_model"], task, masking.seed), masking)
+    with quiet_load_report():
+        model = load_task_model(base_model or metadata["base_model"], task, masking.seed)
+    model = mask_model(model, masking)
     model.to(device)
     apply_artifact(model, metadata, tensors, str(path))
     model.eval()
     return model, metadata
+
+
+@contextlib.contextmanager
+def quiet_load_report():
+    """Silence transformers' loading report ("... MISSING ... newly initialized") while a model is built
+    whose new head weights the artifact then restores: the report would tell the user the model is untrained."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class _TaskView:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 
 
@@ -88,8 +89,13 @@ def cmd_predict(args) -> int:
     )
     for item in args.model_dir:
         name, equals, path = item.partition("=")
-        server.add(path if equals else item, name if equals else None)
-    with open(args.input) if args.input else contextlib.nullcontext(sys.stdin) as source:
+        named = equals and not os.path.exists(item)  # a path may itself contain '='
+        server.add(path if named else item, name if named else None)
+    with (
+        open(args.input, "rb")
+        if args.input
+        else contextlib.nullcontext(getattr(sys.stdin, "buffer", sys.stdin)) as source
+    ):
         for record in serve_lines(server, source):
             print(json.dumps(record, ensure_ascii=False), flush=True)
     return 0

@@ -12,6 +12,10 @@ Bins: 32 on each side of tau, by distance |s0 - tau|, in half-octaves read off t
 top bin of a side holds the largest distance the initialisation can produce and the bottom bin
 everything closer than 2^-16 of it.
 
+The initial scores come from torch's CPU generator and the stream from constriction, so a coded artifact
+records both versions (``coding_versions()``); a decode whose CRC-32 check fails under other versions names
+them. Other versions alone are no error: a decode that passes its check is the mask, bit for bit.
+
 One layer's coded bytes (all counted in the coded size):
   4 bytes  CRC-32 of the decoded mask (bit-packed), so a wrong decode is an error, never a wrong mask
   rest     one ANS stream (little-endian uint32 words) holding, in decoding order: for every bin that has
@@ -25,7 +29,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from importlib.metadata import version
 
 import constriction
 import numpy as np
@@ -42,6 +47,24 @@ HEADER_BYTES = 4
 
 class MaskCodingError(ValueError):
     """Coded mask bytes that cannot be decoded into the mask they were made from."""
+
+
+def coding_versions() -> dict[str, str]:
+    """The versions a coded mask depends on: torch (the CPU generator that regenerates the initial scores)
+    and constriction (the ANS stream format)."""
+    return {"torch": torch.__version__, "constriction": version("constriction")}
+
+
+def _versions_note(recorded: Mapping[str, str] | None) -> str:
+    """' (coded under torch A, constriction B; decoded under ...)' when the recorded versions differ."""
+    current = coding_versions()
+    if not recorded or all(recorded.get(k) == v for k, v in current.items()):
+        return ""
+
+    def named(versions):
+        return ", ".join(f"{k} {versions.get(k, 'unknown')}" for k in current)
+
+    return f" (coded under {named(recorded)}; decoded under {named(current)})"
 
 
 def _level_probabilities() -> np.ndarray:
@@ -251,16 +274,25 @@ def encode_masks(
 
 
 def decode_masks(
-    coded: dict[str, bytes], config: MaskingConfig, layers: list[tuple[str, tuple[int, ...]]]
+    coded: dict[str, bytes],
+    config: MaskingConfig,
+    layers: list[tuple[str, tuple[int, ...]]],
+    versions: Mapping[str, str] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Bool masks of every layer from their coded bytes; `layers` as (name, shape) in mask_model's order."""
+    """Bool masks of every layer from their coded bytes; `layers` as (name, shape) in mask_model's order.
+
+    `versions`: the coding_versions() the masks were coded under; a failed decode names them when they
+    differ from this machine's.
+    """
     masks = {}
     for name, scores in initial_scores(config, layers):
         if name not in coded:
             raise MaskCodingError(f"layer '{name}': no coded mask")
-        masks[name] = torch.from_numpy(decode_layer(coded[name], score_bins(scores, config), name)).reshape(
-            scores.shape
-        )
+        try:
+            decoded = decode_layer(coded[name], score_bins(scores, config), name)
+        except MaskCodingError as error:
+            raise MaskCodingError(f"{error}{_versions_note(versions)}") from None
+        masks[name] = torch.from_numpy(decoded).reshape(scores.shape)
     return masks
 
 

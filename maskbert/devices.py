@@ -167,3 +167,27 @@ def pick_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str | None) -> None:
+    """Refuse a device that does not exist or is not available here, naming what is (None: chosen later)."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device '{device}': expected cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device '{device}': no CUDA GPU is available here; use --device cpu")
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"device '{device}': this machine has CUDA devices 0-{count - 1}")
+        return
+    if parsed.type == "mps" and torch.backends.mps.is_available():
+        return
+    raise ValueError(f"device '{device}': not available here; expected cpu or cuda")

@@ -13,7 +13,7 @@ from maskbert.data import collate, load_prepared
 from maskbert.devices import pick_device
 from maskbert.methods import load_run_model
 from maskbert.metrics import DROPPED, score_labels, score_tagging
-from maskbert.rundir import EVALUATION, atomic_path, read_run, write_json_atomic
+from maskbert.rundir import EVALUATION, atomic_path, own_file, read_run, write_json_atomic
 
 
 @dataclass
@@ -141,6 +141,15 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     run = read_run(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / EVALUATION
+    predictions_path = Path(predictions_path or out_dir / f"{split}_predictions.safetensors")
+    metrics_path = Path(metrics_path or out_dir / f"{split}_metrics.json")
+    for target in (predictions_path, metrics_path):
+        if own_file(run_dir, target):
+            raise ValueError(
+                f"{target}: would write over the run's own {own_file(run_dir, target)}; "
+                f"give --out a folder of its own (default {run_dir / EVALUATION})"
+            )
     prepared = load_prepared(prepared_dir or run["prepared_dir"])
     task = prepared.task
     if split not in prepared.splits:
@@ -162,8 +171,7 @@ def evaluate_run(
         device=device,
     )
     predictions.logits = predictions.logits[:, columns]
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / EVALUATION
-    predictions.save(predictions_path or out_dir / f"{split}_predictions.safetensors")
+    predictions.save(predictions_path)
     result = {
         "split": split,
         "task": task.name,
@@ -178,7 +186,7 @@ def evaluate_run(
             words_dropped=predictions.words_dropped,
             score_all_words=predictions.score(task, all_words=True),
         )
-    write_json_atomic(metrics_path or out_dir / f"{split}_metrics.json", result)
+    write_json_atomic(metrics_path, result)
     return result
 
 

@@ -109,3 +109,26 @@ def block_layer_names(family: Family, blocks: tuple[int, ...], layer_types=LAYER
     if unknown:
         raise ValueError(f"unknown layer types {unknown}: expected some of {list(LAYER_TYPES)}")
     return [family.block_format.format(b) + family.block_layers[t] for b in blocks for t in layer_types]
+
+
+def max_positions(config) -> int:
+    """Wordpieces a model of this config takes per sequence: its position embeddings, less RoBERTa's
+    offset (its positions start after the padding index, so 514 embeddings hold 512 wordpieces)."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None:
+        raise ValueError(
+            f"model type '{getattr(config, 'model_type', None)}' records no max_position_embeddings"
+        )
+    if getattr(config, "model_type", None) == "roberta":
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
+
+
+def check_max_length(max_length: int, config, model: str) -> None:
+    """Refuse a max length the model has no positions for, before any work starts."""
+    limit = max_positions(config)
+    if not 1 <= max_length <= limit:
+        raise ValueError(
+            f"max length {max_length}: model '{model}' takes 1 to {limit} wordpieces per example "
+            f"(its {config.max_position_embeddings} positions); expected --max-length {limit} or less"
+        )

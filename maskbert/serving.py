@@ -16,7 +16,7 @@ and run in batches of similar length; results come back in request order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,11 @@ from maskbert.artifact import (
     ArtifactError,
     artifact_masks,
     base_fingerprint,
+    quiet_load_report,
     read_artifact,
 )
+from maskbert.devices import check_device
+from maskbert.families import check_max_length
 from maskbert.modeling import HEAD_CLASSES, head_kwargs
 from maskbert.pretrained import resolve_model_path
 
@@ -75,6 +78,9 @@ class MaskServer:
     def __init__(
         self, base_model: str | None = None, device: str = "cpu", batch_size: int = 32, max_length: int = 128
     ):
+        if batch_size < 1:
+            raise ValueError(f"batch size {batch_size}: expected 1 or more")
+        check_device(device)
         self.base_model, self.device = base_model, device
         self.batch_size, self.max_length = batch_size, max_length
         self.tasks: dict[str, ServedTask] = {}
@@ -128,9 +134,11 @@ class MaskServer:
         if head_class not in self._models:
             base = self.base_model or metadata["base_model"]
             task = type("Task", (), {"kind": record["kind"], "label_names": tuple(record["label_names"])})
-            model, info = head_class.from_pretrained(
-                resolve_model_path(base), output_loading_info=True, **head_kwargs(task)
-            )
+            with quiet_load_report():
+                model, info = head_class.from_pretrained(
+                    resolve_model_path(base), output_loading_info=True, **head_kwargs(task)
+                )
+            check_max_length(self.max_length, model.config, base)
             model.maskbert_random_init = sorted(info["missing_keys"])
             self._fingerprints[head_class] = base_fingerprint(model)
             if self._models:
@@ -287,31 +295,71 @@ def _flat(weight: torch.Tensor):
     return flat.numpy() if flat.device.type == "cpu" else flat
 
 
-def check_request(line: str, number: int, tasks: dict[str, ServedTask]) -> dict:
-    """A request from one JSONL line, or a RequestError naming the line and what is wrong with it."""
+def decode_line(line: str | bytes, number: int) -> str:
+    """A request line as text: bytes decoded as UTF-8 (an invalid byte named with its column), a byte-order
+    mark at the start of the stream dropped."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RequestError(
+                f"line {number}: byte 0x{line[error.start]:02x} at byte {error.start + 1} is not valid UTF-8"
+            ) from None
+    return line.removeprefix("\ufeff") if number == 1 else line
+
+
+def parse_request(line: str, number: int) -> dict:
+    """The JSON object of one request line, or a RequestError naming the line."""
     try:
         request = json.loads(line)
     except json.JSONDecodeError as error:
         raise RequestError(f"line {number}: malformed JSON: {error.msg} (column {error.colno})") from None
     if not isinstance(request, dict):
         raise RequestError(f'line {number}: expected a JSON object {{"task", "text"[, "text_pair"]}}')
-    name = request.get("task")
-    if name not in tasks:
-        raise RequestError(
-            f"line {number}: unknown task {json.dumps(name)}; loaded tasks: {', '.join(sorted(tasks))}"
-        )
-    for key in ("text", *(("text_pair",) if tasks[name].kind == "pair" else ())):
-        if not isinstance(request.get(key), str) or not request[key].strip():
-            raise RequestError(f"line {number}: task '{name}' needs a non-empty string \"{key}\"")
     return request
 
 
-def serve_lines(server: MaskServer, lines: Iterable[str], chunk: int = 1024) -> Iterator[dict]:
+def check_fields(request: dict, number: int, kinds: Mapping[str, str]) -> dict:
+    """The request if its task is one of `kinds` (task name -> kind) and it has exactly the fields that
+    task takes, each a non-empty string of valid Unicode; else a RequestError naming the line and field."""
+    name = request.get("task")
+    if not isinstance(name, str) or name not in kinds:
+        raise RequestError(
+            f"line {number}: unknown task {json.dumps(name)}; loaded tasks: {', '.join(sorted(kinds))}"
+        )
+    fields = ("text", *(("text_pair",) if kinds[name] == "pair" else ()))
+    extra = [key for key in request if key not in ("task", *fields)]
+    if extra:
+        raise RequestError(
+            f"line {number}: field {json.dumps(extra[0])} does not apply to task '{name}' "
+            f"({kinds[name]}); expected {', '.join(('task', *fields))}"
+        )
+    for key in fields:
+        value = request.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise RequestError(f"line {number}: task '{name}' needs a non-empty string \"{key}\"")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise RequestError(
+                f'line {number}: field "{key}" holds a lone surrogate '
+                f"(\\u{ord(value[error.start]):04x}) at character {error.start + 1}; expected valid Unicode"
+            ) from None
+    return request
+
+
+def check_request(line: str | bytes, number: int, kinds: Mapping[str, str]) -> dict:
+    """A request from one JSONL line (str or bytes), or a RequestError naming the line and what is wrong."""
+    return check_fields(parse_request(decode_line(line, number), number), number, kinds)
+
+
+def serve_lines(server: MaskServer, lines: Iterable[str | bytes], chunk: int = 1024) -> Iterator[dict]:
     """One result record per non-blank input line, in order: the prediction, or {"line", "error"}.
 
-    Lines are read `chunk` at a time; within a chunk, requests are grouped by task.
+    Lines (text, or bytes decoded here so that one undecodable line costs one answer) are read `chunk` at
+    a time; within a chunk, requests are grouped by task.
     """
-    pending: list[tuple[int, str]] = []
+    pending: list[tuple[int, str | bytes]] = []
     for number, line in enumerate(lines, start=1):
         if line.strip():
             pending.append((number, line))
@@ -321,18 +369,35 @@ def serve_lines(server: MaskServer, lines: Iterable[str], chunk: int = 1024) -> 
     yield from _serve_chunk(server, pending)
 
 
-def _serve_chunk(server: MaskServer, numbered: list[tuple[int, str]]) -> list[dict]:
+def _serve_chunk(server: MaskServer, numbered: list[tuple[int, str | bytes]]) -> list[dict]:
     records: list[dict] = []
     valid: list[tuple[int, dict]] = []
+    kinds = {name: task.kind for name, task in server.tasks.items()}
     for number, line in numbered:
         try:
-            valid.append((len(records), check_request(line, number, server.tasks)))
+            valid.append((number, check_request(line, number, kinds)))
             records.append({"line": number})
         except RequestError as error:
             records.append({"line": number, "error": str(error)})
-    for (slot, _), result in zip(valid, server.predict([request for _, request in valid])):
-        records[slot].update(result)
+    results = dict(zip((number for number, _ in valid), _predict_each_on_failure(server, valid)))
+    for record in records:
+        record.update(results.get(record["line"], {}))
     return records
+
+
+def _predict_each_on_failure(server: MaskServer, numbered: list[tuple[int, dict]]) -> list[dict]:
+    """server.predict of the requests; should a batch fail anyway, each request alone, a failing one
+    answered {"error"}, so that one request the checks let through cannot cost the others their answers."""
+    try:
+        return server.predict([request for _, request in numbered])
+    except Exception:  # any failure: retried request by request below
+        results = []
+        for number, request in numbered:
+            try:
+                results.extend(server.predict([request]))
+            except Exception as error:  # reported in the line's record; the stream goes on
+                results.append({"error": f"line {number}: {type(error).__name__}: {error}"})
+        return results
 
 
 def model_bytes(*models: nn.Module) -> int:

@@ -14,23 +14,30 @@ import json
 import math
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
+from transformers import AutoConfig
 
-from maskbert.devices import pick_device
+from maskbert.devices import check_device, pick_device
 from maskbert.evaluation import Predictions, predict
+from maskbert.families import check_max_length
 from maskbert.methods import get_method
+from maskbert.pretrained import resolve_model_path
 from maskbert.rundir import (
     ARTIFACT,
+    ARTIFACT_SHA256,
     CHECKPOINT,
     DEV_PREDICTIONS,
     METRICS,
     PROGRESS,
     RUN_JSON,
     SUMMARY,
+    artifact_checksums,
+    artifact_damage,
     atomic_path,
     link_or_copy_tree,
     replace_dir,
@@ -76,10 +83,11 @@ def train(cfg: TrainConfig) -> dict:
     finished epoch and ends exactly as an uninterrupted run would (on CPU).
     """
     # set-up
+    check_limits(cfg)
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     method = get_method(cfg.method)
     prepared = _load_prepared(cfg)
+    out.mkdir(parents=True, exist_ok=True)  # after the data is read: a bad input leaves no empty folder
     task = prepared.task
     record = run_record(cfg, prepared)
     finished = _finished_summary(out, record)
@@ -161,6 +169,7 @@ def train(cfg: TrainConfig) -> dict:
         "epochs_run": state["epoch"],
         "trainable_parameters": sum(p.numel() for p in trainable.values()),
         **state["best_fields"],
+        ARTIFACT_SHA256: artifact_checksums(out / ARTIFACT),
         "done": True,
     }
     write_json_atomic(out / SUMMARY, summary)
@@ -204,11 +213,25 @@ def _load_prepared(cfg: TrainConfig):
     return prepared
 
 
+def check_limits(cfg: TrainConfig) -> None:
+    """What can be known before any work starts: the device is there, the max length fits the model."""
+    check_device(cfg.device)
+    check_max_length(cfg.max_length, AutoConfig.from_pretrained(resolve_model_path(cfg.model)), cfg.model)
+
+
 def _finished_summary(out: Path, record: dict) -> dict | None:
-    """The summary of a finished run with this very config, else None."""
+    """The summary of a finished run with this very config whose artifact is as training left it, else
+    None; a damaged artifact is reported (a warning naming the file) and the run trained again."""
     summary, run_json = out / SUMMARY, out / RUN_JSON
     done = summary.is_file() and run_json.is_file() and (out / ARTIFACT).is_dir()
-    return json.loads(summary.read_text()) if done and json.loads(run_json.read_text()) == record else None
+    if not done or json.loads(run_json.read_text()) != record:
+        return None
+    finished = json.loads(summary.read_text())
+    damage = artifact_damage(out / ARTIFACT, finished.get(ARTIFACT_SHA256))
+    if damage:
+        warnings.warn(f"{out}: {damage}; training the run again", stacklevel=3)
+        return None
+    return finished
 
 
 def _resume(checkpoint_path: Path, record: dict, trainable: dict, optimizer) -> dict | None:

@@ -105,16 +105,22 @@ def _check_semantics(cfg):
     for i, override in enumerate(cfg["learning_rates"].get("overrides") or []):
         if override.get("method") and override["method"] not in cfg["methods"]:
             logger.warning(f"config key 'learning_rates.overrides.{i}': method {override['method']} is not run")
-    for method in cfg["methods"]:
+    comparison = cfg.get("comparison") or {}
+    pairs = [(model, method) for model in cfg["models"] for method in cfg["methods"]]
+    pairs += [(model, method) for model in comparison.get("models", []) for method in comparison.get("methods", [])]
+    for task in comparison.get("tasks", []):
+        if "dev" not in get_task(task).splits:
+            problems.append(f"config key 'comparison.tasks': task '{task}' has no dev split to select a learning rate on")
+    for method in dict.fromkeys(method for _, method in pairs):
         if method not in cfg["learning_rates"]:
             problems.append(f"config key 'learning_rates.{method}': a grid is needed for method '{method}'")
-        for model in cfg["models"]:
-            try:
-                configured_options(cfg, model, method, check=True)
-            except (ValueError, FileNotFoundError) as error:
-                by_model = method in ((cfg.get("method_options_by_model") or {}).get(model) or {})
-                key = f"method_options_by_model.{model}.{method}" if by_model else f"method_options.{method}"
-                problems.append(f"config key '{key}' (model {model}): {error}")
+    for model, method in dict.fromkeys(pairs):
+        try:
+            configured_options(cfg, model, method, check=True)
+        except (ValueError, FileNotFoundError) as error:
+            by_model = method in ((cfg.get("method_options_by_model") or {}).get(model) or {})
+            key = f"method_options_by_model.{model}.{method}" if by_model else f"method_options.{method}"
+            problems.append(f"config key '{key}' (model {model}): {error}")
     if problems:
         raise WorkflowError("Invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 
@@ -447,3 +453,28 @@ def figure_files(stem):
 def num_labels_of(tasks):
     """{task: classifier outputs} in the given order (multiple choice: 1, one score per choice)."""
     return {t: int(get_task(t).head_outputs) for t in tasks}
+
+
+
+def comparison_files(model, task, method, setting):
+    """A compared (model, task, method)'s selection and, for a task with a test split, its seeds' test metrics:
+    paths that need no checkpoint, so every selection of the comparison is planned at once."""
+    tests = []
+    if has_test(task):
+        test_dir = TEST_DIR.format(model=model, task=task, method=method, setting=setting, seed="{seed}")
+        tests = [f"{test_dir.format(seed=seed)}/test_metrics.json" for seed in SEEDS]
+    return {"selection": selection_file(model, task, method, setting), "tests": tests}
+
+
+def comparison_manifest(w):
+    """Per compared (model, task, method): its selection, its selected runs' summaries (read from the
+    selection checkpoint) and its test metrics, by path, as the methods_comparison script reads them."""
+    return [
+        {**comparison_files(*group), "summaries": selected_run_files(MODEL_OF_KEY[group[0]], *group[1:], ("summary.json",))}
+        for group in COMPARISON_GROUPS
+    ]
+
+
+def comparison_summaries(w):
+    """The selected runs' summaries of every compared (model, task, method)."""
+    return [path for group in comparison_manifest(w) for path in group["summaries"]]

@@ -3,10 +3,11 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from maskbert.artifact import pack_mask
+from maskbert.artifact import pack_mask, read_artifact, save_artifact
 from maskbert.data import get_task, load_prepared, prepare
 from maskbert.evaluation import Predictions
 from maskbert.masking import binary_masks
@@ -205,6 +206,29 @@ def test_mask_dissimilarities_over_tasks_and_seeds(runs):
                 ("synth-sentiment", 2): artifacts["synth-sentiment", 2],
             }
         )
+
+
+def test_mask_dissimilarities_read_coded_artifacts_like_1bit_ones(runs, tmp_path):
+    """Figure 5 reads masks through the library's one loader: a coded (format 2) copy of a run's masks gives
+    the same scores as its 1-bit artifact."""
+    artifacts = {
+        (t, 1): runs[t, "masking", 1] / "artifact" / "mask.safetensors"
+        for t in ("synth-sentiment", "synth-ner")
+    }
+    metadata, _ = read_artifact(artifacts["synth-ner", 1])
+    coded = save_artifact(
+        load_run_model(runs["synth-ner", "masking", 1]),
+        tmp_path / "coded.safetensors",
+        base_model=metadata["base_model"],
+        task=metadata["task"],
+        coding="flips",
+    )
+    assert read_artifact(coded)[0]["mask_coding"] == "flips"
+    key = ["block", "layer_type"]
+    plain = mask_dissimilarities(artifacts).sort_values(key, ignore_index=True)
+    mixed = mask_dissimilarities({**artifacts, ("synth-ner", 1): coded}).sort_values(key, ignore_index=True)
+    assert len(plain) == 12 and plain["s"].gt(0).all()
+    pd.testing.assert_frame_equal(plain, mixed)
 
 
 # ---------------------------------------------------------------------------------------------- Table 3

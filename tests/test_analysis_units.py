@@ -123,7 +123,7 @@ def test_table3_means_over_seeds_beside_the_papers_numbers(tmp_path):
     table = table3(records, PAPER)
     first, imdb, synthetic = (table.data.iloc[i] for i in range(3))
     assert first["ours"] == pytest.approx(-13.0) and first["ours_std"] == pytest.approx(
-        np.std([-14, -12], ddof=1)
+        np.std([-14, -12], ddof=0)
     )
     assert first["paper"] == -13.4 and first["diff"] == pytest.approx(0.4) and first["majority_paper"] == 74.4
     assert imdb["quantity"] == "accuracy" and imdb["ours"] == 85.0 and imdb["paper"] == 85.25

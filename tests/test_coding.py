@@ -2,6 +2,7 @@
 
 import json
 import struct
+from importlib.metadata import version
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from maskbert.coding import (
     BINS_PER_SIDE,
     MaskCodingError,
     coded_size,
+    coding_versions,
     decode_layer,
     decode_masks,
     encode_layer,
@@ -129,6 +131,39 @@ def test_decoding_with_another_seed_is_refused_naming_the_layer():
         decode_masks(coded, MaskingConfig(seed=2), layers)
 
 
+def test_decoding_with_a_layer_missing_is_refused_naming_it():
+    config, layers = MaskingConfig(seed=1), _layers(3)
+    coded = encode_masks(
+        _flipped_masks(config, layers, 0.2, np.random.default_rng(0)), config, [n for n, _ in layers]
+    )
+    del coded["layer1"]
+    with pytest.raises(MaskCodingError, match=r"^layer 'layer1': no coded mask$"):
+        decode_masks(coded, config, layers)
+
+
+def test_a_failed_decode_names_the_versions_it_was_coded_under_when_they_differ():
+    """torch's generator and constriction's stream format are what a coded mask depends on besides the seed:
+    a failed decode names both recorded versions beside this machine's; other versions alone, with a decode
+    that passes its CRC-32 check, are no error."""
+    config, layers = MaskingConfig(seed=1), _layers(2)
+    masks = _flipped_masks(config, layers, 0.2, np.random.default_rng(0))
+    coded = encode_masks(masks, config, ["layer0", "layer1"])
+    old = {"torch": "1.0.0", "constriction": "0.1.0"}
+    current = coding_versions()
+    with pytest.raises(MaskCodingError) as caught:
+        decode_masks(coded, MaskingConfig(seed=2), layers, versions=old)
+    assert str(caught.value).startswith("layer 'layer0': ")
+    assert str(caught.value).endswith(
+        f"(coded under torch 1.0.0, constriction 0.1.0; decoded under torch {current['torch']}, "
+        f"constriction {current['constriction']})"
+    )
+    with pytest.raises(MaskCodingError) as same:
+        decode_masks(coded, MaskingConfig(seed=2), layers, versions=current)
+    assert "coded under" not in str(same.value)
+    decoded = decode_masks(coded, config, layers, versions=old)
+    assert all(torch.equal(decoded[n], masks[n]) for n in masks)
+
+
 def _trained(base_dir, seed=3):
     model = build_model(base_dir, task_view("single"), "masking", seed=seed)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=2e-2)
@@ -153,6 +188,10 @@ def test_trained_mask_round_trips_through_a_coded_artifact(coded_artifact):
     model, path, _ = coded_artifact
     loaded, metadata = load_artifact(path)
     assert metadata["mask_coding"] == "flips"
+    assert metadata["coding_versions"] == {
+        "torch": torch.__version__,
+        "constriction": version("constriction"),
+    }
     original, restored = binary_masks(model), binary_masks(loaded)
     assert all(torch.equal(original[n], restored[n]) for n in original)
     size = model_coded_size(model)

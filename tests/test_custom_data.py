@@ -62,7 +62,7 @@ def test_jsonl_with_integer_labels(tmp_path):
     [
         ("words,label\na b,pos\n", r"data.csv:1: no text column: expected one of text, sentence"),
         ("text,label\na b,pos\nc d,\n", r"data.csv:3: empty label in column 'label'"),
-        ("text,label\na b,pos\nc d\n", r"data.csv:3: label column 'label' is missing on this line"),
+        ("text,label\na b,pos\nc d\n", r"data.csv:3: 1 fields, expected 2 as in the header \(text, label\)"),
     ],
 )
 def test_csv_errors_name_file_and_line(tmp_path, content, message):

@@ -244,3 +244,27 @@ def test_table8_and_figure3(tmp_path):
 
 def test_latex_escaping():
     assert report.latex_escape("a_b & 5% ± x") == r"a\_b \& 5\% $\pm$ x"
+
+
+def test_figure_text_that_runs_off_the_canvas_is_wrapped_to_fit(tmp_path):
+    """save_figure's check: a title wider than the canvas is found, wrapped and laid out inside it (every
+    figure test draws under pytest's filter that turns FigureTextOverflow into an error)."""
+    plt = figures.pyplot()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [100.0, 200.0])
+    ax.set_title("finetuned (t=0) → masked (t=1) on a task with a long name " * 2)
+    fig.tight_layout()
+    assert [t.get_text() for t in figures.text_overflow(fig)] == [ax.get_title()]
+    assert figures.fit_text(fig) == [] and figures.text_overflow(fig) == []
+    assert ax.get_title().count("\n") >= 1
+    figures.save_figure(fig, [tmp_path / "f.png"])
+    assert plt.imread(tmp_path / "f.png").shape[:2] == (450, 600)  # the canvas, not cropped
+
+
+def test_text_that_cannot_be_wrapped_is_named_and_kept_by_cropping_the_file_to_it(tmp_path):
+    plt = figures.pyplot()
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set_ylabel("W" * 40, fontsize=20)  # one word, taller than the canvas
+    with pytest.warns(figures.FigureTextOverflow, match="figure text runs off the canvas: 'WWWW"):
+        figures.save_figure(fig, [tmp_path / "f.png"])
+    assert plt.imread(tmp_path / "f.png").shape[0] > 300  # the whole label, beyond the 2-inch canvas

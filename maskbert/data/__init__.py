@@ -3,9 +3,9 @@
 from .cache import PreparedTask, load_prepared, prepare
 from .encoding import IGNORE_INDEX, collate, encode_split, load_tokenizer
 from .errors import DataError
-from .sources import DEFAULT_SEED, read_splits
+from .sources import DEFAULT_SEED, get_task, read_splits
 from .stats import format_statistics, task_statistics
-from .tasks import TASKS, TaskSpec, get_task
+from .tasks import TASKS, TaskSpec
 
 __all__ = [
     "DEFAULT_SEED",

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pretrained import resolve_model_path
+from ..rundir import replace_dir
 from .encoding import encode_split, load_tokenizer
 from .errors import DataError
-from .sources import DEFAULT_SEED, read_splits
+from .sources import DEFAULT_SEED, get_task, read_splits
 from .stats import task_statistics
-from .tasks import TaskSpec, check_source, get_task
+from .tasks import TaskSpec, check_source
 
 # Bump when the encoded layout changes, so older caches are rebuilt instead of reused.
 FORMAT_VERSION = 2
@@ -127,11 +128,7 @@ def _replace_dir(tmp: Path, out: Path, fingerprint: str) -> None:
     current = _read_meta(out)
     if current and current.get("complete") and current.get("fingerprint") == fingerprint:
         return
-    if out.exists():
-        stale = out.parent / f".{out.name}.stale-{uuid.uuid4().hex[:8]}"
-        os.rename(out, stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    os.rename(tmp, out)
+    replace_dir(tmp, out)
 
 
 @dataclass

@@ -7,9 +7,9 @@ import sys
 
 from .encoding import encode_split, load_tokenizer
 from .errors import DataError
-from .sources import DEFAULT_SEED, read_splits
+from .sources import DEFAULT_SEED, get_task, read_splits
 from .stats import format_statistics, task_statistics
-from .tasks import SOURCES, TASKS, get_task
+from .tasks import SOURCES, TASKS
 
 
 def add_data_parser(subparsers) -> argparse.ArgumentParser:

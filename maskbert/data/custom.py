@@ -9,7 +9,13 @@ everything needed to read the data again:
 
 Conventions, first column present wins: text ``text, sentence, sentence1, question, premise, text_a``;
 second text (makes a pair task) ``text_pair, sentence2, hypothesis, text_b``; label ``label, labels,
-class, category, target``. CSV/TSV files have a header row; JSONL has one object per line.
+class, category, target``. CSV/TSV files have a header row; JSONL has one object per line. Files are
+UTF-8, with or without a byte-order mark; ``encoding=latin-1`` (``--encoding``) reads another encoding.
+
+Rows are checked, not guessed: a row with more or fewer fields than the header (an unquoted comma in a
+text), a duplicate column name, a quote left open across lines, a text that is not a string, labels that
+spell one number two ways (``1`` and ``1.0``) and a train split with a single class are refused with the
+file, the line and what was expected.
 
 A folder holds ``train`` and optionally ``dev`` (or ``validation``) and ``test`` files, each ``.csv``,
 ``.tsv`` or ``.jsonl``. A single file is the train split. Without a dev file, 10% of train (at least one
@@ -21,13 +27,16 @@ lacks is an error.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
+import io
 import json
+import math
 from pathlib import Path
 
 from .errors import DataError, at
-from .tasks import SOURCES, TaskSpec
+from .tasks import SOURCES, TASKS, TaskSpec
 
 CUSTOM_FORMAT = "custom"
 SUFFIXES = (".csv", ".tsv", ".jsonl")
@@ -35,7 +44,7 @@ TEXT_COLUMNS = ("text", "sentence", "sentence1", "question", "premise", "text_a"
 PAIR_COLUMNS = ("text_pair", "sentence2", "hypothesis", "text_b")
 LABEL_COLUMNS = ("label", "labels", "class", "category", "target")
 SPLIT_NAMES = {"train": ("train",), "dev": ("dev", "validation", "valid"), "test": ("test",)}
-OPTION_KEYS = ("text", "text_pair", "label")
+OPTION_KEYS = ("text", "text_pair", "label", "encoding")
 DEV_FRACTION = 0.1
 
 
@@ -57,12 +66,15 @@ def split_task_name(name: str) -> tuple[Path, dict[str, str]]:
 
 
 def custom_task_name(
-    path: str | Path, text: str | None = None, text_pair: str | None = None, label: str | None = None
+    path: str | Path,
+    text: str | None = None,
+    text_pair: str | None = None,
+    label: str | None = None,
+    encoding: str | None = None,
 ) -> str:
     """The task name for a data file or folder with the given columns (None: by convention)."""
-    options = ",".join(
-        f"{k}={v}" for k, v in (("text", text), ("text_pair", text_pair), ("label", label)) if v
-    )
+    chosen = (("text", text), ("text_pair", text_pair), ("label", label), ("encoding", encoding))
+    options = ",".join(f"{k}={v}" for k, v in chosen if v)
     return f"{path}:{options}" if options else str(path)
 
 
@@ -97,29 +109,89 @@ def split_files(path: Path) -> dict[str, Path]:
     return files
 
 
-def _rows(file: Path):
+def _decoded(file: Path, encoding: str) -> str:
+    """The file's text; UTF-8's byte-order mark dropped; an undecodable byte named with its line."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise at(file, None, f"unknown encoding '{encoding}'; expected e.g. utf-8, latin-1, cp1252") from None
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise at(
+            file,
+            line,
+            f"byte 0x{data[error.start]:02x} (offset {error.start}) is not valid {encoding}; "
+            "save the file as UTF-8 or name its encoding (--encoding latin-1, or encoding=... in the task)",
+        ) from None
+
+
+def _rows(file: Path, encoding: str = "utf-8"):
     """(line number, row dict, column names) of every data row of a CSV/TSV/JSONL file."""
     suffix = file.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{file}: unknown file type '{suffix}'; expected one of {', '.join(SUFFIXES)}")
-    with file.open(newline="", encoding="utf-8") as handle:
-        if suffix == ".jsonl":
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise at(file, number, f"not valid JSON: {error.msg}") from None
-                if not isinstance(row, dict):
-                    raise at(file, number, "expected a JSON object per line")
-                yield number, row, tuple(row)
+    text = _decoded(file, encoding)
+    if suffix == ".jsonl":
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise at(file, number, f"not valid JSON: {error.msg}") from None
+            if not isinstance(row, dict):
+                raise at(file, number, "expected a JSON object per line")
+            yield number, row, tuple(row)
+        return
+    yield from _delimited_rows(file, text, "\t" if suffix == ".tsv" else ",")
+
+
+def _delimited_rows(file: Path, text: str, delimiter: str):
+    """Rows of a CSV/TSV text, each with exactly the header's fields and on one line (see module doc)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    separator = "tab" if delimiter == "\t" else "comma"
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise at(file, 1, f"unreadable header row: {error}") from None
+    if not header:
+        raise at(file, 1, "empty file; expected a header row")
+    columns = tuple(name.strip() for name in header)
+    twice = next((name for i, name in enumerate(columns) if name in columns[:i]), None)
+    if twice is not None:
+        raise at(
+            file, 1, f"column '{twice}' appears twice in the header ({', '.join(columns)}); name it once"
+        )
+    end = reader.line_num
+    while True:
+        start = end + 1
+        try:
+            row = next(reader, None)
+        except csv.Error as error:
+            raise at(file, start, f"{error}: an unbalanced '\"' in the row starting here?") from None
+        if row is None:
             return
-        reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-        if reader.fieldnames is None:
-            raise at(file, 1, "empty file; expected a header row")
-        for row in reader:
-            yield reader.line_num, row, tuple(reader.fieldnames)
+        end = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip() and len(columns) > 1):
+            continue
+        if end > start:
+            raise at(
+                file,
+                start,
+                f"a quoted field runs from line {start} to line {end}: an unbalanced '\"'? "
+                "(a text cannot span lines)",
+            )
+        if len(row) != len(columns):
+            raise at(
+                file,
+                start,
+                f"{len(row)} fields, expected {len(columns)} as in the header ({', '.join(columns)}); "
+                f"quote a text that contains a {separator}",
+            )
+        yield start, dict(zip(columns, row)), columns
 
 
 def _pick(
@@ -146,10 +218,22 @@ def _pick(
     return found
 
 
+JSON_TYPES = {list: "a list", dict: "an object", bool: "true/false", int: "a number", float: "a number"}
+
+
 def _value(row: dict, column: str, file: Path, line: int, role: str) -> str:
     value = row.get(column)
     if value is None:
         raise at(file, line, f"{role} column '{column}' is missing on this line")
+    numbers = (int, float) if role == "label" else ()
+    if isinstance(value, bool) or not isinstance(value, (str, *numbers)):
+        expected = "a string or a number" if numbers else "a string"
+        raise at(
+            file,
+            line,
+            f"{role} in column '{column}' is {JSON_TYPES.get(type(value), type(value).__name__)}; "
+            f"expected {expected}",
+        )
     value = str(value).strip()
     if not value:
         raise at(file, line, f"empty {role} in column '{column}'")
@@ -159,7 +243,7 @@ def _value(row: dict, column: str, file: Path, line: int, role: str) -> str:
 def read_file(file: Path, columns: dict[str, str]) -> tuple[list[dict], bool]:
     """Examples ({text, label} or {text_a, text_b, label}) of one file, and whether it is a pair task."""
     examples, chosen = [], None
-    for line, row, names in _rows(file):
+    for line, row, names in _rows(file, columns.get("encoding", "utf-8")):
         if chosen is None:
             header_line = 1
             chosen = (
@@ -189,6 +273,32 @@ def read_file(file: Path, columns: dict[str, str]) -> tuple[list[dict], bool]:
     return examples, chosen[1] is not None
 
 
+def _number(label: str) -> float | None:
+    try:
+        value = float(label)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_label_spellings(splits: dict[str, list[dict]], files: dict[str, Path]) -> None:
+    """Refuse two spellings of one number ('1' and '1.0', '01'): they would become two classes."""
+    seen: dict[float, tuple[str, Path, int]] = {}
+    for split, examples in splits.items():
+        for example in examples:
+            label, value = example["label"], _number(example["label"])
+            if value is None:
+                continue
+            first = seen.setdefault(value, (label, files[split], example["line"]))
+            if first[0] != label:
+                raise at(
+                    files[split],
+                    example["line"],
+                    f"label '{label}' is the number of label '{first[0]}' ({first[1]}:{first[2]}) "
+                    "spelled differently; spell each label one way",
+                )
+
+
 def _sorted_labels(labels: set[str]) -> tuple[str, ...]:
     try:
         return tuple(sorted(labels, key=int))
@@ -199,14 +309,21 @@ def _sorted_labels(labels: set[str]) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=16)
 def _read_all(name: str, stamp: tuple) -> tuple[dict[str, list[dict]], bool, tuple[str, ...]]:
     path, columns = split_task_name(name)
-    splits, pair_flags = {}, set()
-    for split, file in split_files(path).items():
-        splits[split], pair = read_file(file, columns)
-        pair_flags.add(pair)
-    if len(pair_flags) > 1:
-        raise DataError(f"{path}: some split files have a second text column and others do not")
-    labels = _sorted_labels({ex["label"] for ex in splits["train"]})
     files = split_files(path)
+    splits, pair_flags = {}, {}
+    for split, file in files.items():
+        splits[split], pair_flags[file.name] = read_file(file, columns)
+    if len(set(pair_flags.values())) > 1:
+        pairs = ", ".join(f"{file} {'has' if pair else 'lacks'} one" for file, pair in pair_flags.items())
+        raise DataError(f"{path}: some split files have a second text column and others do not ({pairs})")
+    _check_label_spellings(splits, files)
+    labels = _sorted_labels({ex["label"] for ex in splits["train"]})
+    if len(labels) < 2:
+        raise at(
+            files["train"],
+            None,
+            f"every example has label '{labels[0]}'; a classifier needs two or more labels",
+        )
     for split in ("dev", "test"):
         for example in splits.get(split, ()):
             if example["label"] not in labels:
@@ -216,7 +333,7 @@ def _read_all(name: str, stamp: tuple) -> tuple[dict[str, list[dict]], bool, tup
                     f"label '{example['label']}' does not occur in train "
                     f"({files['train']}); train labels: {', '.join(labels)}",
                 )
-    return splits, pair_flags.pop(), labels
+    return splits, next(iter(pair_flags.values())), labels
 
 
 def _stamp(name: str) -> tuple:
@@ -244,30 +361,26 @@ def custom_task(name: str) -> TaskSpec:
     )
 
 
-def read_custom_splits(spec: TaskSpec, wanted: tuple[str, ...], seed: int) -> dict[str, list[dict]]:
-    """Raw examples of the wanted splits of a custom task; dev held out of train when there is no dev file."""
-    from .sources import hold_out
-
+def read_custom_splits(spec: TaskSpec) -> dict[str, list[dict]]:
+    """Raw examples of every split file of a custom task (the caller holds dev out of train without one)."""
     splits, _, _ = _read_all(spec.name, _stamp(spec.name))
-    splits = {
+    return {
         split: [{k: v for k, v in ex.items() if k != "line"} for ex in examples]
         for split, examples in splits.items()
     }
-    if "dev" not in splits:
-        size = max(1, round(DEV_FRACTION * len(splits["train"])))
-        splits["train"], splits["dev"] = hold_out(splits["train"], size, seed, f"{spec.name} train")
-    return {split: splits[split] for split in wanted}
 
 
 def task_argument(
-    task: str, text: str | None = None, text_pair: str | None = None, label: str | None = None
+    task: str,
+    text: str | None = None,
+    text_pair: str | None = None,
+    label: str | None = None,
+    encoding: str | None = None,
 ) -> str:
     """The command line's --task with its column flags folded in, a custom task's path made absolute
     (the run records a name that reads the same data from any working directory)."""
-    from .tasks import TASKS
-
     if task in TASKS:
-        if text or text_pair or label:
+        if text or text_pair or label or encoding:
             raise DataError(
                 f"--task {task}: column flags apply to a data file or folder, not a registry task"
             )
@@ -275,7 +388,8 @@ def task_argument(
     if not is_custom_task(task):
         return task
     path, columns = split_task_name(task)
-    columns.update({k: v for k, v in (("text", text), ("text_pair", text_pair), ("label", label)) if v})
+    given = (("text", text), ("text_pair", text_pair), ("label", label), ("encoding", encoding))
+    columns.update({k: v for k, v in given if v})
     return custom_task_name(path.resolve(), **columns)
 
 
@@ -284,3 +398,6 @@ def add_column_arguments(parser) -> None:
     parser.add_argument("--text-column", help="custom data: the text column (default: text, sentence, ...)")
     parser.add_argument("--text-pair-column", help="custom data: a second text column, making a pair task")
     parser.add_argument("--label-column", help="custom data: the label column (default: label, class, ...)")
+    parser.add_argument(
+        "--encoding", help="custom data: the files' encoding (default utf-8, with or without BOM)"
+    )

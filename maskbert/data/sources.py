@@ -1,18 +1,31 @@
-"""`read_splits`: raw examples of a task from one source, with dev held out from train where needed."""
+"""`get_task` and `read_splits`: a task by name (registry or the user's files), and its raw examples from
+one source, with dev held out from train where needed."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
+from .custom import CUSTOM_FORMAT, DEV_FRACTION, custom_task, is_custom_task, read_custom_splits
 from .errors import DataError
 from .hub import read_hub
 from .readers import read_local
 from .synthetic import generate
-from .tasks import check_source, get_task
+from .tasks import TASKS, TaskSpec, check_source
 
 # Seed of the train/dev hold-out (TREC, AG) and of the synthetic tasks; fixed so every job sees one dev.
 DEFAULT_SEED = 42
+
+
+def get_task(name: str | TaskSpec) -> TaskSpec:
+    """The registered spec of `name` (a spec passes through); a data file or folder is a custom task."""
+    if isinstance(name, TaskSpec):
+        return name
+    if name in TASKS:
+        return TASKS[name]
+    if is_custom_task(name):
+        return custom_task(name)
+    raise ValueError(f"unknown task '{name}'; expected one of: {', '.join(TASKS)}")
 
 
 def hold_out(train: list[dict], size: int, seed: int, where: str) -> tuple[list[dict], list[dict]]:
@@ -41,10 +54,12 @@ def read_splits(
         raise ValueError(
             f"task '{spec.name}' has no split {unknown[0]!r}; expected one of: {', '.join(spec.splits)}"
         )
-    if spec.local_format == "custom":  # the user's own files: `source` and `path` do not apply
-        from .custom import read_custom_splits
-
-        return read_custom_splits(spec, wanted, seed)
+    if spec.local_format == CUSTOM_FORMAT:  # the user's own files: `source` and `path` do not apply
+        raw = read_custom_splits(spec)
+        if "dev" not in raw:
+            size = max(1, round(DEV_FRACTION * len(raw["train"])))
+            raw["train"], raw["dev"] = hold_out(raw["train"], size, seed, f"{spec.name} train")
+        return {split: raw[split] for split in wanted}
     if source == "synthetic":
         generated = generate(spec.name, seed)
         return {split: generated[split] for split in wanted}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .tasks import get_task
+from .sources import get_task
 
 TOP_LABELS = 12
 

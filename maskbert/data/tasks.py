@@ -325,19 +325,6 @@ _SPECS = [
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in _SPECS}
 
 
-def get_task(name: str | TaskSpec) -> TaskSpec:
-    """The registered spec of `name` (a spec passes through); a data file or folder is a custom task."""
-    if isinstance(name, TaskSpec):
-        return name
-    if name in TASKS:
-        return TASKS[name]
-    from .custom import custom_task, is_custom_task
-
-    if is_custom_task(name):
-        return custom_task(name)
-    raise ValueError(f"unknown task '{name}'; expected one of: {', '.join(TASKS)}")
-
-
 def check_source(spec: TaskSpec, source: str) -> None:
     """Refuse a source the task does not support, naming the ones it does."""
     if source not in spec.sources:

@@ -35,7 +35,7 @@ PATHS = ("finetuned→masked", "pretrained→finetuned", "pretrained→masked")
 
 
 def evenly_spaced(points: int) -> list[float]:
-    """`points` values from 0 to 1 inclusive (the paper uses 21)."""
+    """`points` values from 0 to 1 inclusive (default 21: our choice, the paper does not give the number)."""
     if points < 2:
         raise ValueError(f"points={points}: expected at least 2 (both ends)")
     return [float(x) for x in np.linspace(0.0, 1.0, points)]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskbert.artifact import MASK_PREFIX, pack_mask, read_artifact
+from maskbert.artifact import artifact_masks, pack_mask, read_artifact
 from maskbert.data import get_task
 from maskbert.families import FAMILIES
 from maskbert.masking import MaskingConfig, binary_masks
@@ -41,9 +41,11 @@ def dissimilarity(
 
 
 def trained_masks(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """An artifact's metadata and its bit-packed masks by layer name."""
+    """An artifact's metadata and its bit-packed masks by layer name, read through the library's one loader
+    (``artifact_masks``), so 1-bit and coded artifacts alike."""
     metadata, tensors = read_artifact(path)
-    return metadata, {name: tensors[MASK_PREFIX + name].numpy() for name in metadata["layers"]}
+    masks = artifact_masks(metadata, tensors, str(path))
+    return metadata, {name: pack_mask(mask).numpy() for name, mask in masks.items()}
 
 
 def initial_masks(metadata: dict) -> dict[str, np.ndarray]:

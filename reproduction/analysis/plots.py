@@ -34,7 +34,10 @@ def figure4(panels: list[dict], paths) -> list[Path]:
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].legend(fontsize=8, markerscale=2)
-    fig.suptitle(f"t-SNE of the top block's [CLS] on {task_name(rows[0][1])} dev")
+    fig.suptitle(
+        f"t-SNE of the top block's [CLS] on {task_name(rows[0][1])} dev\n"
+        "(scikit-learn's 2020 defaults: random init, learning rate 200)"
+    )
     fig.tight_layout()
     return save_figure(fig, paths)
 
@@ -124,7 +127,7 @@ def figure7(rows: pd.DataFrame, paths) -> list[Path]:
                 linestyle=style,
             )
         ax.set_title(
-            f"{model_name(model)}, {task_name(task)} dev: finetuned (t=0) → masked (t=1)", fontsize=9
+            f"{model_name(model)}, {task_name(task)} dev:\nfinetuned (t=0) → masked (t=1)", fontsize=9
         )
         ax.set_xlabel("t")
         ax.set_ylabel(f"dev {group['metric'].iloc[0]} (%)")

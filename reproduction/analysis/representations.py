@@ -1,6 +1,6 @@
 """Figure 4 (§6.1): the top block's [CLS] vectors of the pretrained, finetuned and masked model.
 
-The paper shows them in 2-D with scikit-learn's t-SNE (default parameters): pretrained vectors are not
+The paper shows them in 2-D with scikit-learn's t-SNE ("default parameters": 2020's, see TSNE_2020_DEFAULTS): pretrained vectors are not
 separable by label, finetuned and masked ones almost linearly separable. Beyond the paper, a logistic
 regression probe's cross-validated accuracy puts a number on "linearly separable".
 """
@@ -65,11 +65,17 @@ def split_labels(prepared, split: str) -> np.ndarray:
     return np.array([row["labels"] for row in prepared.splits[split]], dtype=np.int64)
 
 
+# scikit-learn's t-SNE defaults when the paper was written (0.23, 2020), which it calls "default t-SNE
+# parameters"; since 1.2 the defaults are init="pca" and learning_rate="auto", so they are passed explicitly.
+TSNE_2020_DEFAULTS = {"init": "random", "learning_rate": 200.0}
+
+
 def tsne_2d(vectors: np.ndarray, random_state: int) -> np.ndarray:
-    """scikit-learn t-SNE with its default parameters (as the paper), seeded; the perplexity is lowered
-    below the number of points only when there are fewer than its default needs."""
+    """scikit-learn t-SNE with the 2020 default parameters (as the paper: TSNE_2020_DEFAULTS), seeded; the
+    perplexity is lowered below the number of points only when there are fewer than its default needs."""
     perplexity = min(30.0, (len(vectors) - 1) / 3)
-    return TSNE(n_components=2, perplexity=perplexity, random_state=random_state).fit_transform(vectors)
+    tsne = TSNE(n_components=2, perplexity=perplexity, random_state=random_state, **TSNE_2020_DEFAULTS)
+    return tsne.fit_transform(vectors)
 
 
 def probe_accuracy(
