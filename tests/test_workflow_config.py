@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 import yaml
 
-from reproduction.grid import config_schema, configured_options
+from reproduction.grid import configured_options
+from reproduction.workflow_config import config_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = config_schema()
