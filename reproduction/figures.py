@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from maskbert.rundir import atomic_path
 from reproduction.report import Table, model_name, task_name
 from reproduction.sweeps import DIRECTIONS
 
@@ -104,10 +104,10 @@ def save_figure(fig, paths: Iterable[str | Path]) -> list[Path]:
         warnings.warn(f"figure text runs off the canvas: {names}", FigureTextOverflow, stacklevel=2)
     written = []
     for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight" if outside else None)
-        os.replace(tmp, path)
+        with atomic_path(
+            path
+        ) as tmp:  # the format from the final name: the temporary one has no suffix of it
+            fig.savefig(tmp, dpi=150, bbox_inches="tight" if outside else None, format=path.suffix[1:])
         written.append(path)
     pyplot().close(fig)
     return written

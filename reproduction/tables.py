@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from maskbert.ensemble import error_rate
 from maskbert.families import parse_blocks
 from reproduction.report import (
     PAPER_TASK_ORDER,
@@ -144,19 +145,18 @@ def table2_6(ensembles: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
     """Test error (%) of single models (mean ± std over seeds) and of the ensemble picked on dev."""
     rows = []
     for e in ensembles:
-        single = np.asarray(e["single"]["test"], dtype=float)
-        errors = 100.0 - single
+        errors = np.asarray([error_rate(score) for score in e["single"]["test"]], dtype=float)
         base = {
             "model": e["model"],
             "method": e["method"],
             "task": e["task"],
             "metric": e["metric"],
             "lr": e["selected_lr"],
-            "n_seeds": len(single),
+            "n_seeds": len(errors),
         }
         for kind, ours, std, method, memory in (
             ("single", float(errors.mean()), float(errors.std()), "", e["memory_mb"]["single"]),
-            ("ensemble", 100.0 - float(e["test"]), float("nan"), e["selected"], e["memory_mb"]["ensemble"]),
+            ("ensemble", error_rate(e["test"]), float("nan"), e["selected"], e["memory_mb"]["ensemble"]),
         ):
             p = paper_value(
                 paper,

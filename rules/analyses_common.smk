@@ -102,8 +102,9 @@ def _table3_inputs(w):
 
 
 def _figure5_inputs(w):
-    inputs = {}
+    """Each task's selection, named by the task, and every selected run's files."""
+    inputs = {"runs": []}
     for task in F5["tasks"]:
-        key = task.replace("-", "_")
-        inputs[f"selection_{key}"], inputs[f"runs_{key}"] = _selected(F5["model"], task, "masking")
+        inputs[task], runs = _selected(F5["model"], task, "masking")
+        inputs["runs"] += runs
     return inputs

@@ -242,11 +242,11 @@ CODED_RATE_JSON = f"{RESULTS}/memory/coded_mask_rate.json"
 
 
 def coded_rate_inputs(w):
-    """The summaries of every model's selected main-grid masking runs, one named list per model (m0, m1...)."""
-    return {f"m{i}": [path for task in TASKS
-                      for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
-                                                     ("summary.json",))]
-            for i, model in enumerate(MODELS)}
+    """The summaries of every model's selected main-grid masking runs, named by the model's key."""
+    return {model_key(model): [path for task in TASKS
+                               for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
+                                                              ("summary.json",))]
+            for model in MODELS}
 
 
 def main_paths(template, tasks=None):
