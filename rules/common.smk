@@ -75,11 +75,13 @@ def register_model(model):
     return _checked(GRID.register_model, model)
 
 
+@cache
 def model_source(model):
     """What from_pretrained loads for a model: config model_paths.<model>, else its name."""
     return (config.get("model_paths") or {}).get(model, model)
 
 
+@cache
 def batch_size(task):
     return workflow_config.batch_size(config, task)
 
