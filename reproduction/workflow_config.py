@@ -267,6 +267,71 @@ def _check_block_sets(key: str, block_sets: Sequence[str], blocks_of: Mapping[st
     return problems
 
 
+ANALYSES = ("table3", "figure4", "figure5", "figure6", "figure7")
+
+
+def narrow_analyses(cfg: Mapping) -> tuple[list[str], list[str], list[str]]:
+    """(problems, warnings, analyses left out) of the ``analyses:`` section, which it narrows in place.
+
+    The analyses read runs of the main grid and train none: models, tasks and seeds outside the grid (a
+    narrower `models`, `tasks` or `seeds`, e.g. a quick --config) are left out with a warning naming the key,
+    and an analysis left with nothing to read (or without both methods, but Figure 5) is left out. Impossible
+    requests are problems naming the key. Figure 4's `task` and Figure 5's `model` become one-item lists
+    (`tasks`, `models`) like the other sections'."""
+    sections = cfg["analyses"]
+    t3, f4, f5 = sections["table3"], sections["figure4"], sections["figure5"]
+    grid = {
+        "models": list(cfg["models"]),
+        "tasks": list(cfg["tasks"]),
+        "seeds": [int(s) for s in cfg["seeds"]],
+    }
+    problems, warnings, left_out = [], [], []
+    for task in (*t3["eval_tasks"], *(t["eval_task"] for t in t3.get("transfer") or [])):
+        if get_task(task).metric != "accuracy" or get_task(task).kind != "single":
+            problems.append(f"config key 'analyses.table3': task {task!r} is not a single-text accuracy task")
+    for transfer in t3.get("transfer") or []:
+        if transfer["train_task"] not in t3["train_tasks"]:
+            problems.append(
+                f"config key 'analyses.table3.transfer': train_task {transfer['train_task']!r} is not "
+                f"one of analyses.table3.train_tasks {t3['train_tasks']}"
+            )
+    if get_task(f4["task"]).kind not in ("single", "pair"):
+        problems.append(
+            f"config key 'analyses.figure4.task': {f4['task']!r} is a {get_task(f4['task']).kind} task; "
+            "Figure 4 needs one [CLS] vector and one label per example (single or pair)"
+        )
+    if problems:
+        return problems, warnings, left_out
+
+    def within(section, key, kind, name):
+        kept = [v for v in section[key] if v in grid[kind]]
+        if len(kept) != len(section[key]):
+            warnings.append(
+                f"config key 'analyses.{name}.{key}': {[v for v in section[key] if v not in kept]} "
+                f"not in the main grid's {kind}; the analysis leaves them out"
+            )
+        section[key] = kept
+        return kept
+
+    f4["tasks"] = [f4["task"]]
+    f5["models"] = [f5["model"]]
+    both_methods = {"masking", "finetuning"} <= set(cfg["methods"])
+    for name in ANALYSES:
+        section = sections[name]
+        tasks_key = "train_tasks" if name == "table3" else "tasks"
+        kept = [within(section, "models", "models", name), within(section, tasks_key, "tasks", name)]
+        if "seeds" in section:
+            kept.append(within(section, "seeds", "seeds", name))
+        if not (all(kept) and (both_methods or name == "figure5")):
+            warnings.append(
+                f"config key 'analyses.{name}': nothing of the main grid to read (or not both methods); "
+                f"{name} is left out of the tables target"
+            )
+            left_out.append(name)
+    t3["transfer"] = [t for t in t3.get("transfer") or [] if t["train_task"] in t3["train_tasks"]]
+    return problems, warnings, left_out
+
+
 # ------------------------------------------------------------------------------------------------------
 # Lookups the rules share
 # ------------------------------------------------------------------------------------------------------

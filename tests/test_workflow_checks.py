@@ -147,3 +147,44 @@ def test_local_fingerprint_follows_the_files(tmp_path, monkeypatch):
     assert workflow_config.local_fingerprint(cfg, "trec") != first
     cfg["data"]["sources"]["trec"]["path"] = str(tmp_path / "missing")
     assert workflow_config.local_fingerprint(cfg, "trec") is None
+
+
+# ------------------------------------------------------------------------------------------------------
+# The analyses: narrowed to the main grid
+# ------------------------------------------------------------------------------------------------------
+def test_analyses_are_narrowed_to_the_main_grid():
+    """A narrower grid (one model, two tasks, two seeds) leaves out what it lacks, naming the key; an analysis
+    with nothing left leaves the tables target."""
+    cfg = copy.deepcopy(CONFIG)
+    cfg.update(models=["bert-base-uncased"], tasks=["mrpc", "sst2"], seeds=[1, 2])
+    problems, warnings, left_out = workflow_config.narrow_analyses(cfg)
+    analyses = cfg["analyses"]
+    assert problems == []
+    assert analyses["figure6"]["models"] == ["bert-base-uncased"] and analyses["figure6"]["seeds"] == [1, 2]
+    assert analyses["figure5"]["tasks"] == ["mrpc", "sst2"] and analyses["figure5"]["models"] == [
+        "bert-base-uncased"
+    ]
+    assert (
+        analyses["table3"]["train_tasks"] == ["sst2"]
+        and analyses["table3"]["transfer"][0]["train_task"] == "sst2"
+    )
+    assert (
+        "config key 'analyses.figure6.models': ['roberta-base'] not in the main grid's models; "
+        in "\n".join(warnings)
+    )
+    assert left_out == []
+    cfg["methods"] = ["masking"]
+    cfg["analyses"] = copy.deepcopy(CONFIG["analyses"])
+    assert workflow_config.narrow_analyses(cfg)[2] == ["table3", "figure4", "figure6", "figure7"]
+
+
+def test_impossible_analyses_are_problems_naming_the_key():
+    cfg = copy.deepcopy(CONFIG)
+    cfg["analyses"]["figure4"]["task"] = "ner"
+    cfg["analyses"]["table3"]["eval_tasks"] = ["sst2", "mrpc"]
+    problems, _, _ = workflow_config.narrow_analyses(cfg)
+    assert problems == [
+        "config key 'analyses.table3': task 'mrpc' is not a single-text accuracy task",
+        "config key 'analyses.figure4.task': 'ner' is a tagging task; Figure 4 needs one [CLS] vector and one "
+        "label per example (single or pair)",
+    ]
