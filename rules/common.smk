@@ -11,7 +11,7 @@ import json
 
 from maskbert.data import get_task
 from reproduction import workflow_config
-from reproduction.grid import Grid, configured_options, lr_key, model_key
+from reproduction.grid import Grid, configured_options, lr_key, model_key, model_path
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
@@ -78,7 +78,7 @@ def register_model(model):
 @cache
 def model_source(model):
     """What from_pretrained loads for a model: config model_paths.<model>, else its name."""
-    return (config.get("model_paths") or {}).get(model, model)
+    return model_path(config, model)
 
 
 @cache
