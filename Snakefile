@@ -14,6 +14,14 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+from snakemake.exceptions import WorkflowError
+
+from reproduction.configfile import yaml_syntax_error
+
+if yaml_syntax_error("config.yaml"):  # Snakemake's own message names neither file nor line
+    raise WorkflowError(yaml_syntax_error("config.yaml"))
+
+
 configfile: "config.yaml"
 
 

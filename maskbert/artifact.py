@@ -8,10 +8,12 @@ Layout of ``mask.safetensors``:
   classifier, and the dense layer RoBERTa's/DistilBERT's heads add), kept at its initial values;
 - metadata ``maskbert``: JSON with the base model, its fingerprint, layer shapes, threshold, masking
   config, task, a SHA-256 of the tensor bytes so that corruption is detected, and (format 2) a CRC-32 per
-  tensor so that the error names the layer, and the torch and constriction versions the coding depends on
-  (``coding_versions``: a decode that fails under other versions names them);
-- metadata ``maskbert_sha256``: the SHA-256 of the ``maskbert`` metadata text, so that a flipped bit in
-  the header (a label name, a shape) is detected too (files written before it are read without it).
+  tensor so that the error names the layer, the torch and constriction versions the coding depends on
+  (``coding_versions``: a decode that fails under other versions names them), and last
+  ``metadata_sha256``, the SHA-256 of the JSON text of the fields before it, so that a flipped bit in the
+  header (a label name, a shape) is detected too (files written before it are read without it). One
+  metadata key only: safetensors writes several in an order that changes from process to process, and
+  the file's bytes would too.
 
 The base model itself is not stored: ``load_artifact`` rebuilds the task model from the base model's
 files and checks the fingerprint before applying the masks.
@@ -149,15 +151,17 @@ def save_artifact(
             tensor_crc32=_tensor_crc32(tensors),
             coding_versions=coding_versions(),
         )
+    metadata["metadata_sha256"] = _metadata_checksum(metadata)
     path = Path(path)
-    raw = json.dumps(metadata)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"maskbert": raw, "maskbert_sha256": _text_checksum(raw)})
+        save_file(tensors, str(tmp), metadata={"maskbert": json.dumps(metadata)})
     return path
 
 
-def _text_checksum(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def _metadata_checksum(metadata: dict) -> str:
+    """SHA-256 of the metadata's JSON text without its own checksum (json round trips keep key order)."""
+    fields = {k: v for k, v in metadata.items() if k != "metadata_sha256"}
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
 def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -168,20 +172,21 @@ def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as handle:
-            header = handle.metadata() or {}
-        raw = header.get("maskbert")
+            raw = (handle.metadata() or {}).get("maskbert")
     except (SafetensorError, OSError, ValueError) as error:
         raise ArtifactError(
             f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: {error}"
         ) from error
     if raw is None:
         raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
-    if "maskbert_sha256" in header and _text_checksum(raw) != header["maskbert_sha256"]:
-        raise ArtifactError(f"{path}: metadata does not match its checksum (corrupted file header)")
     try:
         metadata = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{path}: metadata field 'maskbert' is not valid JSON: {error}") from error
+    if not isinstance(metadata, dict):
+        raise ArtifactError(f"{path}: metadata field 'maskbert' is not a JSON object")
+    if "metadata_sha256" in metadata and _metadata_checksum(metadata) != metadata["metadata_sha256"]:
+        raise ArtifactError(f"{path}: metadata does not match its checksum (corrupted file header)")
     for key in (
         "format_version",
         "base_model",

@@ -41,7 +41,7 @@ def cmd_train(args) -> int:
         prepared_dir=args.prepared,
         device=args.device,
     )
-    summary = train(config)
+    summary = train(config, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, required=True)
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace the files of a run with another config in --out"
+    )
     train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
     train.add_argument("--batch-size", type=int, default=32)
@@ -222,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
-        help="serve masks on one backbone: JSONL requests in, predictions out",
-        description="Load the base model once and the given masks; read JSONL requests "
+        help="serve masking, BitFit and peft runs on one backbone: JSONL requests in, predictions out",
+        description="Load the base model once and the given masks, BitFit and peft runs; read JSONL requests "
         '{"task": ..., "text": ...[, "text_pair": ...]} from stdin (or --input) and write '
         "one JSON line per request: label and probabilities (tagging: words and labels), "
         'or {"line": N, "error": ...} for a bad request.',
@@ -233,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="[NAME=]DIR",
-        help="a mask directory, run directory or mask file; repeat for more tasks (NAME: the task "
-        "name requests use, default the recorded task name)",
+        help="a mask directory or file, or a masking, BitFit or peft run directory (finetuning runs are "
+        "refused); repeat for more tasks (NAME: the task name requests use, default the recorded task name)",
     )
     predict.add_argument(
         "--base-model", default=None, help="base model name or directory (default: the recorded one)"

@@ -10,7 +10,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from maskbert.data import collate, load_prepared
-from maskbert.devices import pick_device
+from maskbert.devices import check_device, pick_device
 from maskbert.methods import load_run_model
 from maskbert.metrics import DROPPED, score_labels, score_tagging
 from maskbert.rundir import EVALUATION, atomic_path, own_file, read_run, write_json_atomic
@@ -139,6 +139,7 @@ def evaluate_run(
     task is accepted when its label names are the run's, in any order (the logits are reordered to the
     data's label ids); other label sets raise a ValueError naming both.
     """
+    check_device(device)
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / EVALUATION

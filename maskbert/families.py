@@ -127,7 +127,7 @@ def max_positions(config) -> int:
 def check_max_length(max_length: int, config, model: str) -> None:
     """Refuse a max length the model has no positions for, before any work starts."""
     limit = max_positions(config)
-    if not 1 <= max_length <= limit:
+    if limit is not None and not 1 <= max_length <= limit:
         raise ValueError(
             f"max length {max_length}: model '{model}' takes 1 to {limit} wordpieces per example "
             f"(its {config.max_position_embeddings} positions); expected --max-length {limit} or less"

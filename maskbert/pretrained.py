@@ -46,3 +46,16 @@ def num_blocks_of(model: str) -> int:
 
     config = AutoConfig.from_pretrained(model)
     return int(getattr(config, "num_hidden_layers", None) or config.n_layers)
+
+
+@cache
+def model_type_of(model: str) -> str:
+    """A model's `model_type` (bert, roberta, distilbert, ...), from its config.json like `num_blocks_of`."""
+    path = shipped_config_path(model) or Path(resolve_model_path(model)) / "config.json"
+    if path.is_file():
+        return str(json.loads(path.read_text()).get("model_type"))
+    if Path(model).exists():
+        raise FileNotFoundError(f"{path}: no config.json for model '{model}'")
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(model).model_type

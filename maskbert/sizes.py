@@ -67,3 +67,45 @@ def _model_sizes(model: str, masked_blocks: str | None, layer_types: tuple[str, 
         "head_dense_params": sum(modules[n].weight.numel() for n in names if f"{n}.weight" not in pretrained),
         "hidden_size": config.hidden_size,
     }
+
+
+def meta_task_model(model: str, kind: str = "single", head_outputs: int = 2):
+    """The task model of `kind` with `head_outputs` outputs on the meta device, its parameters that the
+    checkpoint lacks recorded as ``maskbert_random_init`` (as `load_task_model` records them)."""
+    if kind not in HEAD_CLASSES:
+        raise ValueError(f"task kind '{kind}': expected one of {', '.join(HEAD_CLASSES)}")
+    config = load_config(model)
+    family = family_of(config)
+    config.num_labels = head_outputs
+    with torch.device("meta"):
+        backbone = AutoModel.from_config(config)
+        task_model = HEAD_CLASSES[kind].from_config(config)
+    unreleased = NOT_IN_CHECKPOINT.get(family.name, ())
+    pretrained = {
+        f"{task_model.base_model_prefix}.{name}"
+        for name, _ in backbone.named_parameters()
+        if not name.startswith(unreleased)
+    }
+    task_model.maskbert_random_init = sorted(
+        n for n, _ in task_model.named_parameters() if n not in pretrained
+    )
+    return task_model
+
+
+def task_parameters(model: str, kind: str = "single", head_outputs: int = 2) -> dict:
+    """What a task model of `kind` with `head_outputs` outputs holds beyond the shared checkpoint, from its
+    config on the meta device: `head_params`, every parameter the checkpoint lacks (weights and biases of
+    the classifier and of any head dense layer; RoBERTa's pooler where a head reads it), and `bias_params`,
+    the checkpoint's bias terms the task model uses (LayerNorm biases included). BitFit stores both."""
+    return dict(_task_parameters(model, kind, head_outputs))
+
+
+@lru_cache(maxsize=64)
+def _task_parameters(model: str, kind: str, head_outputs: int) -> dict:
+    task_model = meta_task_model(model, kind, head_outputs)
+    head = set(task_model.maskbert_random_init)
+    params = dict(task_model.named_parameters())
+    return {
+        "head_params": sum(p.numel() for n, p in params.items() if n in head),
+        "bias_params": sum(p.numel() for n, p in params.items() if n not in head and n.endswith(".bias")),
+    }

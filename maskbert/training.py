@@ -71,16 +71,19 @@ class TrainConfig:
     device: str | None = None
 
     def __post_init__(self):
-        if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise ValueError(f"lr, epochs, batch_size and patience must be positive: {self}")
-        get_method(self.method).resolve_options(self.options)  # an unknown method or option fails here
+        for name in ("lr", "epochs", "patience", "batch_size", "max_length"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} {getattr(self, name)}: expected a positive number")
+        method = get_method(self.method)  # an unknown method, option or value fails here, before any file
+        method.check_options(method.resolve_options(self.options, self.model), self.model)
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig, overwrite: bool = False) -> dict:
     """Train one (model, task, method, seed, lr) run into cfg.out_dir and return its summary.
 
     A finished run with the same config is returned as is; an interrupted one resumes from its last
-    finished epoch and ends exactly as an uninterrupted run would (on CPU).
+    finished epoch and ends exactly as an uninterrupted run would (on CPU). The run's files are written
+    beside any others in cfg.out_dir; a run with another config there is replaced only with `overwrite`.
     """
     # set-up
     check_limits(cfg)
@@ -90,6 +93,8 @@ def train(cfg: TrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)  # after the data is read: a bad input leaves no empty folder
     task = prepared.task
     record = run_record(cfg, prepared)
+    if not overwrite:
+        _check_no_other_run(out, record)
     finished = _finished_summary(out, record)
     if finished is not None:
         _remove(out / PROGRESS)  # left behind if the finishing run was killed right after summary.json
@@ -217,6 +222,31 @@ def check_limits(cfg: TrainConfig) -> None:
     """What can be known before any work starts: the device is there, the max length fits the model."""
     check_device(cfg.device)
     check_max_length(cfg.max_length, AutoConfig.from_pretrained(resolve_model_path(cfg.model)), cfg.model)
+
+
+def _check_no_other_run(out: Path, record: dict) -> None:
+    """Refuse to replace another run's files (run.json of another config, or outputs without a run.json)."""
+    try:
+        previous = json.loads((out / RUN_JSON).read_text())
+    except FileNotFoundError:
+        previous = None
+    except ValueError:
+        raise FileExistsError(
+            f"{out}: its {RUN_JSON} is not valid JSON; pass --overwrite to replace the run, or choose another --out"
+        ) from None
+    if previous is None:
+        found = [name for name in (SUMMARY, METRICS, DEV_PREDICTIONS, ARTIFACT) if (out / name).exists()]
+        if found:
+            raise FileExistsError(
+                f"{out}: holds {', '.join(found)} but no {RUN_JSON}; pass --overwrite to replace them, "
+                "or choose another --out"
+            )
+    elif previous != record:
+        key = next((k for k in record if previous.get(k) != record[k]), "run.json")
+        raise FileExistsError(
+            f"{out}: holds a run with another config ({key} {json.dumps(previous.get(key))}, now "
+            f"{json.dumps(record.get(key))}); pass --overwrite to replace it, or choose another --out"
+        )
 
 
 def _finished_summary(out: Path, record: dict) -> dict | None:

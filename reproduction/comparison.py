@@ -22,11 +22,11 @@ CODED = "masking, coded"
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1, the convention of every table here; 0 for one value)."""
+    """Mean and population standard deviation (ddof=0, the convention of every table here)."""
     array = np.asarray(values, dtype=float)
     if array.size == 0:
         return float("nan"), float("nan")
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+    return float(array.mean()), float(array.std(ddof=0))
 
 
 def comparison_rows(groups: Iterable[Mapping]) -> list[dict]:

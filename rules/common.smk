@@ -10,6 +10,7 @@ from snakemake.logging import logger
 import json
 
 from maskbert.data import get_task
+from maskbert.methods import METHODS as REGISTERED_METHODS
 from reproduction import workflow_config
 from reproduction.grid import Grid, configured_options, lr_key, model_key, model_path
 
@@ -147,7 +148,7 @@ RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.saf
 wildcard_constraints:
     model="[^/]+",
     task="[a-z0-9-]+",
-    method="|".join(METHODS),
+    method="|".join(REGISTERED_METHODS),
     setting="[^/]+",
     seed="[0-9]+",
     lr="[0-9.e+-]+",

@@ -63,3 +63,18 @@ def task_view(kind: str, labels: int = 3, metric: str = "accuracy", name: str = 
     return SimpleNamespace(
         name=name, kind=kind, label_names=tuple(f"L{i}" for i in range(labels)), metric=metric
     )
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures save_figure is given, kept for inspection (it closes them, which leaves their artists)."""
+    import reproduction.figures
+
+    figures, fit = [], reproduction.figures.fit_text
+
+    def keep(fig, *args, **kwargs):
+        figures.append(fig)
+        return fit(fig, *args, **kwargs)
+
+    monkeypatch.setattr(reproduction.figures, "fit_text", keep)
+    return figures

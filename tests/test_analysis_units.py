@@ -196,7 +196,9 @@ def test_path_table_reports_ends_and_the_lowest_point_mean_over_seeds():
     assert list(table.data["path"]) == ["bezier", "line"] and (table.data["drop"] == 0).all()
 
 
-def test_figures_are_written(tmp_path):
+def test_figures_draw_their_numbers(tmp_path, drawn):
+    """Each figure is written (PNG, PDF), and what it draws is the numbers it is given: Figure 4's points
+    per label, Figure 5's mean s per pair of tasks, Figures 6 and 7's mean over seeds with the min-max band."""
     rng = np.random.default_rng(0)
     panels = [
         {
@@ -219,12 +221,12 @@ def test_figures_are_written(tmp_path):
                 "seed": s,
                 "path": p,
                 "gamma": g,
-                "score": 50 + g,
+                "score": 50 + 10 * g + 2 * s + (5 if t == "sst2" else 0) + i,
                 "metric": "accuracy",
             }
             for t in ("mrpc", "sst2")
             for s in (1, 2)
-            for p in ("finetuned→masked", "pretrained→finetuned", "pretrained→masked")
+            for i, p in enumerate(("finetuned→masked", "pretrained→finetuned", "pretrained→masked"))
             for g in (0.0, 0.5, 1.0)
         ]
     )
@@ -236,11 +238,11 @@ def test_figures_are_written(tmp_path):
                 "seed": 1,
                 "path": p,
                 "t": t,
-                "score": 60.0,
+                "score": 60.0 + (10 * t * (1 - t) if p == "line" else t),
                 "metric": "accuracy",
             }
             for p in ("bezier", "line")
-            for t in (0.0, 1.0)
+            for t in (0.0, 0.5, 1.0)
         ]
     )
     scores = pd.DataFrame(
@@ -249,13 +251,14 @@ def test_figures_are_written(tmp_path):
                 "comparison": "tasks",
                 "task1": "sst2",
                 "task2": "mrpc",
-                "seed1": 1,
-                "seed2": 1,
+                "seed1": seed,
+                "seed2": seed,
                 "block": b,
                 "layer_type": "O",
-                "s": 0.5,
+                "s": s,
             }
-            for b in (2, 11)
+            for b, values in ((2, (0.2, 0.4)), (11, (0.6, 0.9)))
+            for seed, s in zip((1, 2), values)
         ]
     )
     written = [
@@ -266,6 +269,24 @@ def test_figures_are_written(tmp_path):
     ]
     assert all(p.stat().st_size > 1000 for p in written) and len(written) == 5
     assert not list(tmp_path.glob(".*"))
+    f4, f5, f6, f7 = drawn
+    negative = f4.axes[0].collections[0].get_offsets()  # pretrained panel, label 0
+    assert np.array_equal(negative, panels[0]["points"][panels[0]["labels"] == 0])
+    for ax, mean in zip(f5.axes[:2], (0.3, 0.75)):  # blocks 2 and 11 (their colour bars come after)
+        grid = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
+        assert grid[0, 1] == grid[1, 0] == pytest.approx(mean) and np.isnan(grid[0, 0])
+    top_mrpc = f6.axes[0].lines[0]
+    assert list(top_mrpc.get_xdata()) == [0.0, 0.5, 1.0]
+    assert list(top_mrpc.get_ydata()) == pytest.approx([53.0, 58.0, 63.0])  # 50 + 10 g + mean(2, 4)
+    band = f6.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(52.0) and band.max() == pytest.approx(64.0)  # seed 1 low, seed 2 high
+    bottom_sst2 = [line.get_ydata() for line in f6.axes[3].lines]  # pretrained→finetuned, pretrained→masked
+    assert [list(y) for y in bottom_sst2] == [
+        pytest.approx([59.0, 64.0, 69.0]),
+        pytest.approx([60.0, 65.0, 70.0]),
+    ]
+    bezier, line = (list(line.get_ydata()) for line in f7.axes[0].lines)
+    assert bezier == pytest.approx([60.0, 60.5, 61.0]) and line == pytest.approx([60.0, 62.5, 60.0])
 
 
 # ---------------------------------------------------------------------------------------------- synth-tweets

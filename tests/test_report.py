@@ -268,3 +268,38 @@ def test_text_that_cannot_be_wrapped_is_named_and_kept_by_cropping_the_file_to_i
     with pytest.warns(figures.FigureTextOverflow, match="figure text runs off the canvas: 'WWWW"):
         figures.save_figure(fig, [tmp_path / "f.png"])
     assert plt.imread(tmp_path / "f.png").shape[0] > 300  # the whole label, beyond the 2-inch canvas
+
+
+def test_coded_memory_columns_price_the_masks_at_the_measured_rate():
+    """Tables 2 and 8's coded columns, worked out from BERT-base's architecture: 109,482,240 pretrained
+    parameters (fp32), and per binary task 71,370,240 mask bits (blocks 2-11: 4 x 768^2 + 2 x 768 x 3072 each;
+    W_P 768^2; W_T 768 x 2) priced at the rate instead of 1 bit; a 768 x 2 fp32 classifier per seed. Each
+    stored item is rounded to the byte (KB to 3 decimals), hence the 10-byte tolerance."""
+    from maskbert.memory import accumulated_memory, ensemble_memory_mb
+
+    pretrained, masks, classifier, rate = 109_482_240, 71_370_240, 2 * 768, 0.18
+    assert masks == 10 * (4 * 768**2 + 2 * 768 * 3072) + 768**2 + 768 * 2
+    for members in (1, 4):
+        plain = ensemble_memory_mb("bert-base-uncased", 2, members, "masking", {"masked_blocks": "2-11"})
+        coded = ensemble_memory_mb(
+            "bert-base-uncased", 2, members, "masking", {"masked_blocks": "2-11"}, mask_bits_per_weight=rate
+        )
+        assert plain == pytest.approx(
+            (4 * pretrained + members * (masks / 8 + 4 * classifier)) / 1e6, abs=1e-5
+        )
+        assert coded == pytest.approx(
+            (4 * pretrained + members * (rate * masks / 8 + 4 * classifier)) / 1e6, abs=1e-5
+        )
+    table = accumulated_memory(
+        "bert-base-uncased",
+        {"mrpc": 2, "sst2": 2, "rte": 2},
+        {"masking": {"masked_blocks": "2-11"}},
+        coded_bits_per_weight=rate,
+    )
+    for n, row in enumerate(table.itertuples(), start=1):  # one classifier shape: stored once for the tasks
+        assert row.masking_mb == pytest.approx(
+            (4 * pretrained + n * masks / 8 + 4 * classifier) / 1e6, abs=1e-5
+        )
+        assert row.masking_coded_mb == pytest.approx(
+            (4 * pretrained + n * rate * masks / 8 + 4 * classifier) / 1e6, abs=1e-5
+        )

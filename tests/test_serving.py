@@ -175,3 +175,108 @@ def test_a_tagging_mask_first_then_a_sequence_mask(mask_dirs, tiny_bert_with_tok
     result = server.predict([{"task": "tags", "text": TEXTS[0]}, request])[1]
     expected = _expected(mask_dirs["topic"], tiny_bert_with_tokenizer, request)
     assert torch.allclose(torch.tensor(list(result["probabilities"].values())), expected, atol=1e-5)
+
+
+def _evaluated_tags(directory, base, sentences, max_length):
+    """The tagging model's own word labels as evaluation computes them: the data layer's encoding (label on
+    each kept word's last wordpiece, words cut by max_length dropped) and evaluation.predict."""
+    from datasets import Dataset
+
+    from maskbert.data import encode_split, load_tokenizer
+    from maskbert.evaluation import predict
+
+    model = load_masked(directory)
+    task = task_view("tagging", labels=len(model.config.id2label), name="tags")
+    tokenizer = load_tokenizer(base, "tagging")
+    examples = [{"tokens": words, "tags": [task.label_names[0]] * len(words)} for words in sentences]
+    columns, _ = encode_split(task, examples, tokenizer, max_length)
+    dataset = Dataset.from_dict(columns)
+    predictions = predict(model, dataset, task, tokenizer.pad_token_id, batch_size=2)
+    predicted = iter(predictions.predicted_ids().tolist())
+    labels = []
+    for words, kept in zip(sentences, dataset["kept_words"]):
+        row = [None] * len(words)
+        for word in kept:
+            row[word] = task.label_names[next(predicted)]
+        labels.append(row)
+    return labels
+
+
+@pytest.mark.parametrize("max_length", [128, 9])
+def test_tagging_answers_equal_the_evaluated_models_word_labels(
+    mask_dirs, tiny_bert_with_tokenizer, max_length
+):
+    """Served tags are the tagging model's own predictions on the same sentences, through evaluation's
+    encoding; at a small max_length the words past it (whole or cut) get no label, as evaluation drops them."""
+    sentences = [
+        TEXTS[1].split(),
+        "unbelievably overwhelming performances everywhere tonight".split(),
+        (TEXTS[0] + " " + TEXTS[1]).split(),
+        "the film was great unbelievably".split(),  # at 9: the last word's wordpieces are cut part way
+    ]
+    server = MaskServer(batch_size=2, max_length=max_length)
+    server.add(mask_dirs["tags"])
+    served = server.predict([{"task": "tags", "text": " ".join(words)} for words in sentences])
+    expected = _evaluated_tags(mask_dirs["tags"], tiny_bert_with_tokenizer, sentences, max_length)
+    assert [r["labels"] for r in served] == expected
+    assert all(r["words"] == words for r, words in zip(served, sentences))
+    if max_length < 128:
+        assert any(None in row for row in expected)  # some words fell beyond max_length
+    else:
+        assert all(None not in row for row in expected)
+
+
+def test_sequence_requests_are_truncated_at_max_length(mask_dirs, tiny_bert_with_tokenizer):
+    long_text = " ".join([TEXTS[1]] * 60)  # about 500 wordpieces
+    server = MaskServer(max_length=16)
+    server.add(mask_dirs["topic"])
+    [result] = server.predict([{"task": "topic", "text": long_text}])
+    model = load_masked(mask_dirs["topic"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer)
+    encoded = tokenizer(long_text, truncation=True, max_length=16, return_tensors="pt")
+    assert encoded["input_ids"].shape[1] == 16
+    with torch.no_grad():
+        expected = model(**encoded).logits.softmax(-1)[0]
+    assert torch.allclose(torch.tensor(list(result["probabilities"].values())), expected, atol=1e-5)
+
+
+def test_a_multiple_choice_mask_is_refused(tiny_bert_with_tokenizer, tmp_path):
+    task = task_view("multiple_choice", labels=4, name="choices")
+    model = build_model(tiny_bert_with_tokenizer, task, "masking", seed=1)
+    directory = save_masks(model, tmp_path / "choices", base_model=tiny_bert_with_tokenizer, task=task)
+    server = MaskServer()
+    with pytest.raises(
+        ValueError, match=r"choices/mask.safetensors: task kind 'multiple_choice' cannot be served"
+    ):
+        server.add(directory)
+    assert server.tasks == {}
+
+
+def test_a_mask_of_another_shape_is_refused_naming_the_layer(tiny_bert_with_tokenizer, tmp_path, monkeypatch):
+    """A file whose recorded layer shape is not the base model's (here: one layer's mask cut to half its
+    rows, written with every checksum in order) is refused at add(), naming the layer and both shapes."""
+    import maskbert.artifact
+
+    task = task_view("single", labels=2, name="odd")
+    model = build_model(tiny_bert_with_tokenizer, task, "masking", seed=1)
+    real = maskbert.artifact.binary_masks
+    layer = next(n for n in real(model) if ".layer." in n)
+
+    def cut(model):
+        masks = real(model)
+        masks[layer] = masks[layer][: masks[layer].shape[0] // 2]
+        return masks
+
+    monkeypatch.setattr(maskbert.artifact, "binary_masks", cut)
+    directory = save_masks(
+        model, tmp_path / "odd", base_model=tiny_bert_with_tokenizer, task=task, coding="bits"
+    )
+    monkeypatch.undo()
+    shape = list(real(model)[layer].shape)
+    server = MaskServer()
+    with pytest.raises(
+        ArtifactError,
+        match=rf"odd/mask.safetensors: layer '{layer}' with shape \[{shape[0] // 2}, {shape[1]}\] is not",
+    ):
+        server.add(directory)
+    assert server.tasks == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib.colors
 import pandas as pd
 import pytest
 
@@ -43,7 +44,7 @@ def fig1_runs():
     ]
 
 
-def test_figure1_table_mean_std_and_files(tmp_path):
+def test_figure1_table_mean_std_and_files(tmp_path, drawn):
     table = figure1_table(fig1_runs())
     data = table.data
     assert list(zip(data["task"], data["initial_sparsity"])) == [
@@ -63,6 +64,10 @@ def test_figure1_table_mean_std_and_files(tmp_path):
     assert "| BERT | CoLA | mcc | 5 | 45.0 ± 5.0 |" in md and "5e-5" in md
     for path in figure1(table, [tmp_path / "f1.png", tmp_path / "f1.pdf"]):
         assert path.stat().st_size > 1000
+    (figure,) = drawn
+    mrpc, cola = figure.axes[0].lines[0], figure.axes[1].lines[0]  # each panel: the mean line, then its bars
+    assert list(mrpc.get_xdata()) == [5.0, 50.0] and list(mrpc.get_ydata()) == [82.0, 70.5]
+    assert list(cola.get_ydata()) == [45.0, 11.0]
     assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*"))  # written, then renamed
 
 
@@ -105,7 +110,7 @@ def layerwise_selections():
     return masking, finetuning
 
 
-def test_table7_ours_paper_diff_and_layout(tmp_path):
+def test_table7_ours_paper_diff_and_layout(tmp_path, drawn):
     masking, finetuning = layerwise_selections()
     table = table7(masking, finetuning, {"bert-base-uncased": 12}, PAPER)
     data = table.data
@@ -136,6 +141,14 @@ def test_table7_ours_paper_diff_and_layout(tmp_path):
     assert r"$\pm$" in paths[2].read_text()
     for path in figure2(table, [tmp_path / "f2.png", tmp_path / "f2.pdf"]):
         assert path.stat().st_size > 1000
+    # Figure 2 draws Table 7's means: per panel (sparsity 5%, MRPC first) bottom-up in red and top-down in
+    # blue as the paper's, both ending at the all-blocks point; the paper's dashed beside them.
+    mrpc = drawn[0].axes[0]
+    ours = [line for line in mrpc.lines if line.get_linestyle() == "-"]
+    assert [matplotlib.colors.to_hex(line.get_color()) for line in ours] == ["#d62728", "#1f77b4"]
+    (bottom_up, top_down) = ((list(line.get_xdata()), list(line.get_ydata())) for line in ours)
+    assert bottom_up == ([4, 10, 12], [82.5, 85.5, 86.5])  # blocks 0-3, 0-9, 0-11: 80 + n/2 + 0.5
+    assert top_down == ([4, 10, 12], [82.5, 85.5, 86.5])
 
 
 def test_table7_other_models_have_no_paper_numbers():

@@ -66,7 +66,7 @@ def _check_mask_coded(summary, run, base, out):
     from maskbert.artifact import CODED_PREFIX, HEAD_PREFIX, artifact_masks, load_artifact, read_artifact
     from maskbert.data import get_task
     from maskbert.masking import MaskingConfig, binary_masks
-    from maskbert.modeling import build_model
+    from maskbert.methods import build_model
 
     coded = summary["mask_coded"]  # the best epoch's masks, entropy-coded against the seeded initial masks
     metadata, tensors = read_artifact(run / "artifact" / "mask.safetensors")
@@ -233,8 +233,8 @@ def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(
 
 
 def test_unknown_method_is_refused_by_name(tiny_bert_with_tokenizer, prepared, tmp_path):
-    with pytest.raises(ValueError, match="method 'bitfit': expected one of masking, finetuning"):
-        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", method="bitfit")
+    with pytest.raises(ValueError, match="method 'nope': expected one of masking, finetuning"):
+        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", method="nope")
 
 
 def test_max_length_must_match_the_prepared_data(tiny_bert_with_tokenizer, prepared, tmp_path):
@@ -473,3 +473,14 @@ def test_train_and_predict_every_family_and_multiple_choice(
     reloaded = predict(load_run_model(run), dev, prep.task, prep.pad_token_id)
     assert np.allclose(reloaded.logits, saved.logits, atol=1e-5)
     assert evaluate_run(run, "dev", device="cpu")["score"] == pytest.approx(summary["best_dev_score"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("batch_size", 0), ("epochs", 0), ("lr", -1e-3), ("max_length", 0)]
+)
+def test_a_non_positive_setting_is_refused_naming_it(
+    tiny_bert_with_tokenizer, prepared, tmp_path, field, value
+):
+    with pytest.raises(ValueError, match=f"^{field} {value}: expected a positive number$"):
+        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", **{field: value})
+    assert not (tmp_path / "run").exists()

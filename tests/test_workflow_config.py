@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from workflow_runs import job_counts
 
 from reproduction.grid import configured_options
 from reproduction.workflow_config import config_schema
@@ -220,3 +221,69 @@ def test_schema_enums_agree_with_the_registries():
     assert sorted(defs["method"]["enum"]) == sorted(METHODS)
     shipped = {p.stem for p in SHIPPED_CONFIGS.glob("*.json")}
     assert sorted(defs["model"]["enum"]) == sorted(shipped | {BUNDLED_MINILM})
+
+
+def _small(**changes):
+    """The default config on one model and three tasks (a quicker start-up), with `changes` (dotted keys)."""
+    config = {**copy.deepcopy(DEFAULT), "results": "res", "models": ["bert-base-uncased"]}
+    config["tasks"] = ["mrpc", "sst2", "sem"]
+    for key, value in changes.items():
+        config = _set(config, key, value)
+    return config
+
+
+def _lines(proc) -> list[str]:
+    return [line.strip() for line in (proc.stdout + proc.stderr).splitlines()]
+
+
+SEMANTIC = [
+    (
+        {"tasks": ["mrpc", "imdb"]},
+        ["config key 'tasks': task 'imdb' has no dev split to select a learning rate on"],
+    ),
+    (
+        {  # one key against another, and tasks that cannot do what the analysis asks; reported together
+            "analyses.table3.train_tasks": ["sst2"],
+            "analyses.table3.eval_tasks": ["sst2", "ner"],
+            "analyses.table3.transfer": [{"train_task": "sem", "eval_task": "imdb", "split": "test"}],
+            "analyses.figure4.task": "ner",
+        },
+        [
+            "config key 'analyses.table3': task 'ner' is not a single-text accuracy task",
+            "config key 'analyses.table3.transfer': train_task 'sem' is not one of analyses.table3.train_tasks",
+            "config key 'analyses.figure4.task': 'ner' is a tagging task",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "messages"), SEMANTIC, ids=["tasks", "analyses"])
+def test_workflow_refuses_what_the_schema_cannot_say_naming_the_key(tmp_path, changes, messages):
+    """Semantic errors (a task's capabilities, one key against another) stop the run at start-up: one line
+    each naming the key, nothing written."""
+    proc = _snakemake_with(tmp_path, _small(**changes))
+    lines = _lines(proc)
+    assert proc.returncode != 0 and "Invalid config:" in lines
+    for message in messages:
+        assert any(line.startswith(message) for line in lines), (message, lines[-30:])
+    assert not (tmp_path / "res").exists()
+
+
+def test_names_outside_the_grid_are_warned_about_and_left_out(tmp_path):
+    """An analysis or override naming what the main grid does not run is a warning naming the key (the run
+    goes on); an analysis left with nothing to read leaves the tables target."""
+    proc = _snakemake_with(
+        tmp_path, {**_small(**{"analyses.figure7.tasks": ["rte"]}), "methods": ["masking"]}
+    )
+    lines = _lines(proc)
+    assert proc.returncode == 0, lines[-30:]
+    expected = [
+        "config key 'analyses.figure6.models': ['roberta-base'] not in the main grid's models",
+        "config key 'analyses.figure7.tasks': ['rte'] not in the main grid's tasks",
+        "config key 'analyses.figure7': nothing of the main grid to read",
+        "config key 'learning_rates.overrides.",
+    ]
+    for message in expected:
+        assert any(line.startswith(message) for line in lines), (message, lines[-30:])
+    assert any("method finetuning is not run" in line for line in lines)
+    assert "figure7_bezier" not in job_counts(proc.stdout) and "figure5" in job_counts(proc.stdout)

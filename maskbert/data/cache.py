@@ -78,6 +78,11 @@ def prepare(
     spec = get_task(task)
     check_source(spec, source)
     out = Path(out_dir) if out_dir else default_out_dir(spec, model, source, seed, cache_root)
+    if out.exists() and not (out.is_dir() and (_read_meta(out) or not any(out.iterdir()))):
+        raise DataError(
+            f"{out}: exists and is not a tokenized task folder (no meta.json); it would be replaced as a "
+            "whole, so choose another output folder"
+        )
     raw = read_splits(spec, source, path, seed=seed, load_dataset=load_dataset)
     tokenizer = load_tokenizer(model, spec.kind)
     fingerprint = _fingerprint(

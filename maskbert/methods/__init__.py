@@ -1,6 +1,7 @@
 """The training methods, registered in one place: `METHODS` maps a method's name to its object.
 
-Adding a method (BitFit, a peft tuner, ...) is one module with a `Method` subclass and one line here (or,
+Registered here: masking, finetuning, bitfit, and peft's tuners (lora, ia3, and peft: any tuner by type).
+Adding a method is one module with a `Method` subclass and one line here (or,
 for a method that lives outside this package, a call to `register` in a module the workflow's
 `method_modules` config key names). Nothing else in maskbert, the command line or the workflow changes.
 """
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from maskbert.methods.base import Method, StorageItem
+from maskbert.methods.bitfit import BitFit
 from maskbert.methods.finetuning import Finetuning
 from maskbert.methods.masking import Masking
+from maskbert.methods.peft_tuners import PeftTuner, ia3_defaults, lora_defaults
 from maskbert.rundir import ARTIFACT, read_run
 
 METHODS: dict[str, Method] = {}
@@ -28,7 +31,14 @@ def register(method: Method) -> Method:
     return method
 
 
-for _method in (Masking(), Finetuning()):
+for _method in (
+    Masking(),
+    Finetuning(),
+    BitFit(),
+    PeftTuner("lora", "LORA", lora_defaults),
+    PeftTuner("ia3", "IA3", ia3_defaults),
+    PeftTuner("peft"),
+):
     register(_method)
 
 
