@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from maskbert.rundir import atomic_path
 from reproduction.report import Table, model_name, task_name
+from reproduction.sweeps import DIRECTIONS
 
 
 def pyplot():
@@ -103,10 +104,10 @@ def save_figure(fig, paths: Iterable[str | Path]) -> list[Path]:
         warnings.warn(f"figure text runs off the canvas: {names}", FigureTextOverflow, stacklevel=2)
     written = []
     for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight" if outside else None)
-        os.replace(tmp, path)
+        with atomic_path(
+            path
+        ) as tmp:  # the format from the final name: the temporary one has no suffix of it
+            fig.savefig(tmp, dpi=150, bbox_inches="tight" if outside else None, format=path.suffix[1:])
         written.append(path)
     pyplot().close(fig)
     return written
@@ -162,5 +163,107 @@ def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     for ax in axes:
         ax.legend(fontsize=7)
     fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks")
+    fig.tight_layout()
+    return save_figure(fig, paths)
+
+
+def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
+    """Figure 1: one panel per task, one line per model, mean ± std over seeds against sparsity (%)."""
+    plt = pyplot()
+
+    data = table.data
+    tasks = list(dict.fromkeys(data["task"]))
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 2), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for model, group in data[data["task"] == task].groupby("model", sort=False):
+            x = 100 * group["initial_sparsity"]
+            ax.errorbar(
+                x,
+                group["ours_mean"],
+                yerr=group["ours_std"],
+                marker="o",
+                markersize=3,
+                capsize=2,
+                label=model_name(model),
+            )
+        metric = data.loc[data["task"] == task, "metric"].iloc[0]
+        ax.set_title(task_name(task))
+        ax.set_xlabel("initial sparsity (%)")
+        ax.set_ylabel(f"dev {metric} (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Masking: dev score against the initial sparsity (mean ± std over seeds)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, paths)
+
+
+def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
+    """Figure 2: per (initial sparsity, task) panel, dev score against the number of masked blocks, one line
+    bottom-up and one top-down (the all-blocks point ends both), the paper's dashed, finetuning dotted."""
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    data = table.data
+    masking = data[data["method"] == "masking"]
+    sparsities = sorted(masking["initial_sparsity"].unique())
+    tasks = list(dict.fromkeys(masking["task"]))
+    fig, axes = plt.subplots(
+        max(len(sparsities), 1),
+        max(len(tasks), 1),
+        squeeze=False,
+        figsize=(3.8 * max(len(tasks), 2), 3.2 * max(len(sparsities), 1)),
+    )
+    colors = {"bottom-up": "tab:red", "top-down": "tab:blue"}  # the paper's Figure 2
+    markers = ["o", "s", "^", "D"]
+    for row, sparsity in enumerate(sparsities):
+        for col, task in enumerate(tasks):
+            ax = axes[row][col]
+            cell = masking[(masking["initial_sparsity"] == sparsity) & (masking["task"] == task)]
+            for m, (model, group) in enumerate(cell.groupby("model", sort=False)):
+                for direction in DIRECTIONS:
+                    line = group[group["direction"].isin([direction, "all"])].sort_values("n_blocks")
+                    if line.empty:
+                        continue
+                    label = f"{direction} ({model_name(model)})" if len(tasks) and col == 0 else None
+                    ax.errorbar(
+                        line["n_blocks"],
+                        line["ours_mean"],
+                        yerr=line["ours_std"],
+                        capsize=2,
+                        marker=markers[m % len(markers)],
+                        color=colors[direction],
+                        label=label,
+                    )
+                    if line["paper_mean"].notna().any():
+                        ax.plot(
+                            line["n_blocks"],
+                            line["paper_mean"],
+                            linestyle="--",
+                            marker="x",
+                            color=colors[direction],
+                            alpha=0.6,
+                            label=f"{direction}, paper" if col == 0 else None,
+                        )
+                ft = data[
+                    (data["method"] == "finetuning") & (data["task"] == task) & (data["model"] == model)
+                ]
+                if len(ft):
+                    ax.axhline(
+                        ft["ours_mean"].iloc[0],
+                        color="gray",
+                        linestyle=":",
+                        label="finetuning" if col == 0 and m == 0 else None,
+                    )
+            metric = cell["metric"].iloc[0] if len(cell) else ""
+            ax.set_title(f"{task_name(task)}, initial sparsity {100 * sparsity:g}%", fontsize=9)
+            ax.set_xlabel("masked transformer blocks")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(f"dev {metric} (%)")
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.legend(fontsize=6)
+    fig.suptitle(
+        "Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)", fontsize=10
+    )
     fig.tight_layout()
     return save_figure(fig, paths)

@@ -1,4 +1,4 @@
-"""The paper's Tables 1, 2, 4, 5, 6 and 8 from the workflow's results, each beside the published numbers.
+"""The paper's Tables 1, 2, 4, 5, 6, 7 and 8 and Figure 1's numbers from the workflow's results, each beside the published numbers.
 
 Each builder returns a :class:`reproduction.report.Table`; see that module for the data/display split.
 """
@@ -6,11 +6,13 @@ Each builder returns a :class:`reproduction.report.Table`; see that module for t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from maskbert.ensemble import error_rate
+from maskbert.families import parse_blocks
 from reproduction.report import (
     PAPER_TASK_ORDER,
     Table,
@@ -23,6 +25,7 @@ from reproduction.report import (
     paper_value,
     task_name,
 )
+from reproduction.sweeps import block_direction, canonical_blocks, layerwise_item
 
 # Where today's datasets differ from the paper's copies (maskbert/data/README.md).
 DATASET_VERSIONS = (
@@ -142,19 +145,18 @@ def table2_6(ensembles: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
     """Test error (%) of single models (mean ± std over seeds) and of the ensemble picked on dev."""
     rows = []
     for e in ensembles:
-        single = np.asarray(e["single"]["test"], dtype=float)
-        errors = 100.0 - single
+        errors = np.asarray([error_rate(score) for score in e["single"]["test"]], dtype=float)
         base = {
             "model": e["model"],
             "method": e["method"],
             "task": e["task"],
             "metric": e["metric"],
             "lr": e["selected_lr"],
-            "n_seeds": len(single),
+            "n_seeds": len(errors),
         }
         for kind, ours, std, method, memory in (
             ("single", float(errors.mean()), float(errors.std()), "", e["memory_mb"]["single"]),
-            ("ensemble", 100.0 - float(e["test"]), float("nan"), e["selected"], e["memory_mb"]["ensemble"]),
+            ("ensemble", error_rate(e["test"]), float("nan"), e["selected"], e["memory_mb"]["ensemble"]),
         ):
             p = paper_value(
                 paper,
@@ -420,3 +422,179 @@ def table8(accumulated: Mapping[str, pd.DataFrame], paper: pd.DataFrame | None =
         data,
         display,
     )
+
+
+# ------------------------------------------------------------------------------------------------------
+# Figure 1's numbers (§5.1): dev score against initial sparsity, from per-run summaries
+# ------------------------------------------------------------------------------------------------------
+def figure1_table(runs: Iterable[Mapping]) -> Table:
+    """Mean ± std (population, over seeds) of the best dev score per (model, task, initial sparsity).
+
+    ``runs``: one mapping per training run with model, task, initial_sparsity, seed, lr, metric and
+    dev_score (the run's summary.json ``best_dev_score``). The paper gives only the plot, so the table has
+    no paper column.
+    """
+    df = pd.DataFrame(list(runs))
+    key = ["model", "task", "initial_sparsity"]
+    duplicated = df.duplicated(key + ["seed"])
+    if duplicated.any():
+        raise ValueError(f"Figure 1: run {df.loc[duplicated, key + ['seed']].iloc[0].to_dict()} given twice")
+    metrics = df.groupby(["model", "task"])["metric"].nunique()
+    if (metrics > 1).any():
+        raise ValueError(f"Figure 1: runs of {metrics[metrics > 1].index[0]} report different metrics")
+    rows = []
+    for (model, task, sparsity), group in df.groupby(key, sort=False):
+        scores = group.sort_values("seed")["dev_score"].to_numpy(dtype=float)
+        rows.append(
+            {
+                "model": model,
+                "task": task,
+                "metric": group["metric"].iloc[0],
+                "initial_sparsity": float(sparsity),
+                "lr": float(group["lr"].iloc[0]),
+                "n_seeds": len(scores),
+                "ours_mean": float(scores.mean()),
+                "ours_std": float(scores.std()),
+                "ours_min": float(scores.min()),
+                "ours_max": float(scores.max()),
+            }
+        )
+    data = pd.DataFrame(rows)
+    if len(data):
+        order = {t: i for i, t in enumerate(dict.fromkeys(data["task"]))}
+        data = data.sort_values(
+            ["model", "task", "initial_sparsity"],
+            key=lambda c: c.map(order) if c.name == "task" else c,
+            kind="stable",
+        ).reset_index(drop=True)
+    display = (
+        pd.DataFrame(
+            {
+                "Model": data["model"].map(model_name),
+                "Task": data["task"].map(task_name),
+                "Metric": data["metric"],
+                "Initial sparsity (%)": [f"{100 * s:g}" for s in data["initial_sparsity"]],
+                "Dev": [fmt_pm(m, s) for m, s in zip(data["ours_mean"], data["ours_std"])],
+                "Min–max": [f"{fmt(a)}–{fmt(b)}" for a, b in zip(data["ours_min"], data["ours_max"])],
+                "lr": data["lr"].map(fmt_lr),
+                "Seeds": data["n_seeds"],
+            }
+        )
+        if len(data)
+        else pd.DataFrame()
+    )
+    return Table(
+        "figure1_initial_sparsity",
+        "Figure 1 (§5.1): dev score (%) of masking every transformer "
+        "block, W_P and W_T, against the initial sparsity of the masks, at a fixed learning rate; "
+        "mean ± std over seeds. The paper gives only the plot.",
+        data,
+        display,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------
+# Table 7 (§5.2, App. D.1): the layer-wise sweep, from learning-rate selections
+# ------------------------------------------------------------------------------------------------------
+def table7(
+    masking: Sequence[Mapping],
+    finetuning: Sequence[Mapping],
+    num_blocks: Mapping[str, int],
+    paper: pd.DataFrame | None = None,
+) -> Table:
+    """Dev mean ± std at the selected learning rate per (model, block set, initial sparsity, task), after
+    the finetuning row, beside the paper's Table 7.
+
+    ``masking``/``finetuning``: selection JSONs (select_lr's format; masking ones carry masked_blocks and
+    initial_sparsity in their options); ``num_blocks``: {model: transformer blocks}, to name each set's direction.
+    """
+    rows = []
+    for s in finetuning:
+        rows.append(_table7_row(s, None, None, None, 0, paper))
+    for s in masking:
+        n = num_blocks[s["model"]]
+        blocks = canonical_blocks(str(s["options"]["masked_blocks"]), n)
+        rows.append(
+            _table7_row(
+                s,
+                blocks,
+                float(s["options"]["initial_sparsity"]),
+                block_direction(blocks, n),
+                _count_blocks(blocks, n),
+                paper,
+            )
+        )
+    data = pd.DataFrame(rows)
+    duplicated = data.duplicated(["model", "method", "masked_blocks", "initial_sparsity", "task"])
+    if duplicated.any():
+        raise ValueError(
+            f"Table 7: selection {data.loc[duplicated].iloc[0][['model', 'method', 'task']].to_dict()}"
+            f" given twice"
+        )
+    return Table(
+        "table7_layerwise",
+        "Table 7 (§5.2, App. D.1): dev score (%) when masking a subset of the "
+        "transformer blocks (plus W_P and W_T) at each initial sparsity, and of finetuning; mean ± "
+        "std over seeds at the learning rate selected on the mean dev score; Δ = ours - paper.",
+        data,
+        _table7_display(data),
+    )
+
+
+def _count_blocks(blocks: str, num_blocks: int) -> int:
+    return len(parse_blocks(blocks, num_blocks))
+
+
+def _table7_row(s: Mapping, blocks, sparsity, direction, n_blocks, paper) -> dict:
+    item = "" if blocks is None else layerwise_item(blocks, sparsity)
+    kw = {"table": "7", "model": s["model"], "method": s["method"], "task": s["task"], "item": item}
+    p_mean, p_std = paper_value(paper, "dev_mean", **kw), paper_value(paper, "dev_std", **kw)
+    return {
+        "model": s["model"],
+        "method": s["method"],
+        "masked_blocks": blocks,
+        "n_blocks": n_blocks,
+        "direction": direction,
+        "initial_sparsity": sparsity,
+        "task": s["task"],
+        "metric": s["metric"],
+        "lr": float(s["best_lr"]),
+        "n_seeds": len(s["dev_scores"]),
+        "ours_mean": float(s["dev_mean"]),
+        "ours_std": float(s["dev_std"]),
+        "paper_mean": p_mean,
+        "paper_std": p_std,
+        "diff": diff_or_nan(s["dev_mean"], p_mean),
+    }
+
+
+def _table7_display(data: pd.DataFrame) -> pd.DataFrame:
+    """The paper's layout: one row per setting, per task ours, the paper's and Δ."""
+    if data.empty:
+        return pd.DataFrame()
+    settings = data[["model", "method", "masked_blocks", "initial_sparsity", "direction"]].drop_duplicates()
+    rows = []
+    for setting in settings.itertuples(index=False):
+        same = (data["model"] == setting.model) & (data["method"] == setting.method)
+        if setting.method == "masking":
+            same &= (data["masked_blocks"] == setting.masked_blocks) & (
+                data["initial_sparsity"] == setting.initial_sparsity
+            )
+        row = {
+            "Model": model_name(setting.model),
+            "Method": setting.method.capitalize(),
+            "Blocks": "–" if is_missing(setting.masked_blocks) else setting.masked_blocks,
+            "Direction": "–"
+            if setting.direction is None or is_missing(setting.direction)
+            else setting.direction,
+            "Sparsity (%)": "–"
+            if is_missing(setting.initial_sparsity)
+            else f"{100 * setting.initial_sparsity:g}",
+        }
+        for r in data[same].itertuples(index=False):
+            name = task_name(r.task)
+            row[name] = fmt_pm(r.ours_mean, r.ours_std)
+            row[f"{name} (paper)"] = fmt_pm(r.paper_mean, r.paper_std)
+            row[f"{name} Δ"] = fmt(r.diff, signed=True)
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")

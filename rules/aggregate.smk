@@ -11,7 +11,7 @@ rule coded_mask_rate:
     output:
         CODED_RATE_JSON,
     params:
-        models=MODELS,
+        models={model_key(m): m for m in MODELS},
     conda:
         CONDA_ENV
     log:

@@ -18,53 +18,15 @@ ANALYSIS_OUTPUTS = {
 }
 
 
-def _narrow_to_the_grid():
-    """The analyses read runs of the main grid and train none: names outside the grid (a narrower `models`,
-    `tasks` or `seeds`, e.g. a quick --config) are left out with a warning naming the key, and an analysis
-    left with nothing to read leaves the `tables` target. Impossible requests are errors naming the key."""
-    grid = {"models": MODELS, "tasks": TASKS, "seeds": SEEDS}
-
-    def within(section, key, kind, name):
-        kept = [v for v in section[key] if v in grid[kind]]
-        if len(kept) != len(section[key]):
-            logger.warning(f"config key 'analyses.{name}.{key}': {[v for v in section[key] if v not in kept]} "
-                           f"not in the main grid's {kind}; the analysis leaves them out")
-        section[key] = kept
-        return kept
-
-    problems = []
-    for task in (*T3["eval_tasks"], *(t["eval_task"] for t in T3.get("transfer") or [])):
-        if get_task(task).metric != "accuracy" or get_task(task).kind != "single":
-            problems.append(f"config key 'analyses.table3': task {task!r} is not a single-text accuracy task")
-    for transfer in T3.get("transfer") or []:
-        if transfer["train_task"] not in T3["train_tasks"]:
-            problems.append(f"config key 'analyses.table3.transfer': train_task {transfer['train_task']!r} is not "
-                            f"one of analyses.table3.train_tasks {T3['train_tasks']}")
-    if get_task(F4["task"]).kind not in ("single", "pair"):
-        problems.append(f"config key 'analyses.figure4.task': {F4['task']!r} is a {get_task(F4['task']).kind} task; "
-                        "Figure 4 needs one [CLS] vector and one label per example (single or pair)")
-    if problems:
-        raise WorkflowError("Invalid config:\n" + "\n".join(f"  {p}" for p in problems))
-
-    F4["tasks"] = [F4["task"]]
-    F5["models"] = [F5["model"]]
-    both_methods = {"masking", "finetuning"} <= set(METHODS)
-    usable = {}
-    for name, section in (("table3", T3), ("figure4", F4), ("figure5", F5), ("figure6", F6), ("figure7", F7)):
-        tasks_key = "train_tasks" if name == "table3" else "tasks"
-        kept = [within(section, "models", "models", name), within(section, tasks_key, "tasks", name)]
-        if "seeds" in section:
-            kept.append(within(section, "seeds", "seeds", name))
-        usable[name] = all(kept) and (both_methods or name == "figure5")
-    T3["transfer"] = [t for t in T3.get("transfer") or [] if t["train_task"] in T3["train_tasks"]]
-    for name, ok in usable.items():
-        if not ok:
-            logger.warning(f"config key 'analyses.{name}': nothing of the main grid to read (or not both methods); "
-                           f"{name} is left out of the tables target")
-            ANALYSIS_OUTPUTS.pop(name)
-
-
-_narrow_to_the_grid()
+# The analyses read runs of the main grid and train none: names outside it are left out with a warning naming
+# the key, and an analysis left with nothing to read leaves the `tables` target (reproduction.workflow_config).
+_analysis_problems, _analysis_warnings, _analyses_left_out = workflow_config.narrow_analyses(config)
+if _analysis_problems:
+    raise WorkflowError("Invalid config:\n" + "\n".join(f"  {p}" for p in _analysis_problems))
+for _warning in _analysis_warnings:
+    logger.warning(_warning)
+for _name in _analyses_left_out:
+    ANALYSIS_OUTPUTS.pop(_name)
 
 
 def _selected(model, task, method, names=("run.json", "artifact")):
@@ -102,8 +64,9 @@ def _table3_inputs(w):
 
 
 def _figure5_inputs(w):
-    inputs = {}
+    """Each task's selection, named by the task, and every selected run's files."""
+    inputs = {"runs": []}
     for task in F5["tasks"]:
-        key = task.replace("-", "_")
-        inputs[f"selection_{key}"], inputs[f"runs_{key}"] = _selected(F5["model"], task, "masking")
+        inputs[task], runs = _selected(F5["model"], task, "masking")
+        inputs["runs"] += runs
     return inputs

@@ -1,150 +1,65 @@
-# Shared by every stage: config validation, the experiment grid, output paths and input functions.
+# Shared by every stage: the config checked (reproduction.workflow_config), the experiment grid
+# (reproduction.grid: every setting, selection and training point), output paths and input functions.
 
+from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import validate
 
 import json
 
 from maskbert.data import get_task
-from maskbert.methods import METHODS as REGISTERED_METHODS, get_method
-from reproduction.grid import config_schema, configured_options, setting_options
-from reproduction.selection import configured_grid
+from maskbert.methods import METHODS as REGISTERED_METHODS
+from reproduction import workflow_config
+from reproduction.grid import Grid, configured_options, lr_key, model_key, model_path
 
 WORKFLOW_DIR = Path(workflow.basedir)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Config: values arrive as strings from YAML ("1e-5" has no dot) and from `--config` (Snakemake 9 hands
-# values nested in lists and mappings over as strings). Every value whose schema type is integer, number or
-# boolean is converted from its string form here, driven by the schema itself; what does not convert stays a
-# string and the schema then refuses it, naming the key.
+# Config: schemas/config.schema.yaml (string values coerced to its types), then what it cannot say; every
+# problem names its config key.
 # ---------------------------------------------------------------------------------------------------
-def _resolve_ref(node, schema):
-    while isinstance(node, dict) and "$ref" in node:
-        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-    return node if isinstance(node, dict) else {}
-
-
-def _from_string(text, kind):
+def _checked(check, *args):
+    """`check(*args)`, its ValueError (a config problem, named) as a WorkflowError."""
     try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-    except ValueError:
-        return text
-    if kind == "boolean" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
+        return check(*args)
+    except ValueError as error:
+        raise WorkflowError(str(error)) from None
 
 
-def coerce_to_schema(value, node, schema):
-    """`value` with its string leaves converted to the integer / number / boolean its schema node asks for."""
-    node = _resolve_ref(node, schema)
-    if isinstance(value, str):
-        return _from_string(value, node.get("type"))
-    if isinstance(value, dict):
-        properties = node.get("properties", {})
-        extra = node.get("additionalProperties")
-        return {k: coerce_to_schema(v, properties.get(k, extra if isinstance(extra, dict) else {}), schema)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [coerce_to_schema(v, node.get("items", {}), schema) for v in value]
-    return value
+for _warning in _checked(workflow_config.validate_config, config):
+    logger.warning(_warning)
 
 
-def _config_key(path):
-    return ".".join(str(p) for p in path) or "<top level>"
-
-
-def validate_config(cfg):
-    """Validate against schemas/config.schema.yaml; on error, name the offending key first."""
-    import jsonschema
-    import yaml
-
-    schema_path = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
-    schema = config_schema(cfg.get("method_modules") or [])  # its method enum: the registry's methods
-    cfg.update(coerce_to_schema(dict(cfg), schema, schema))
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
-    if errors:
-        lines = [f"  config key '{_config_key(e.absolute_path)}': {e.message}" for e in errors]
-        raise WorkflowError("Invalid config (schemas/config.schema.yaml):\n" + "\n".join(lines))
-    validate(cfg, schema=str(schema_path))
-    _check_semantics(cfg)
-
-
-def _check_semantics(cfg):
-    """What the schema cannot say: task capabilities from the registry."""
-    problems = []
-    for task in cfg["tasks"]:
-        spec = get_task(task)
-        if "dev" not in spec.splits:
-            problems.append(f"config key 'tasks': task '{task}' has no dev split to select a learning rate on")
-        source = source_of(task, cfg)
-        if source["source"] == "local" and not source["path"]:
-            logger.warning(
-                f"config key 'data.sources.{task}': task '{task}' is read from local files only; "
-                f"set data.sources.{task}.path before its data job runs"
-            )
-        elif source["source"] == "local" and not Path(source["path"]).exists():
-            # A warning, not an error: dry runs and other targets still work; the data job then fails
-            # with the data layer's one-line error naming the directory.
-            logger.warning(
-                f"config key 'data.sources.{task}.path': {source['path']} does not exist (relative to "
-                f"{Path.cwd()}); supply the {spec.display_name} files there (formats: maskbert/data/README.md) "
-                f"before the data jobs of task '{task}' run"
-            )
-        if source["source"] not in spec.sources:
-            problems.append(
-                f"config key 'data.sources.{task}.source': task '{task}' has no source '{source['source']}'; "
-                f"it supports: {', '.join(spec.sources)}"
-            )
-    for i, override in enumerate(cfg["learning_rates"].get("overrides") or []):
-        if override.get("method") and override["method"] not in cfg["methods"]:
-            logger.warning(f"config key 'learning_rates.overrides.{i}': method {override['method']} is not run")
-    comparison = cfg.get("comparison") or {}
-    pairs = [(model, method) for model in cfg["models"] for method in cfg["methods"]]
-    pairs += [(model, method) for model in comparison.get("models", []) for method in comparison.get("methods", [])]
-    for task in comparison.get("tasks", []):
-        if "dev" not in get_task(task).splits:
-            problems.append(f"config key 'comparison.tasks': task '{task}' has no dev split to select a learning rate on")
-    for method in dict.fromkeys(method for _, method in pairs):
-        if method not in cfg["learning_rates"]:
-            problems.append(f"config key 'learning_rates.{method}': a grid is needed for method '{method}'")
-    for model, method in dict.fromkeys(pairs):
-        try:
-            configured_options(cfg, model, method, check=True)
-        except (ValueError, FileNotFoundError) as error:
-            by_model = method in ((cfg.get("method_options_by_model") or {}).get(model) or {})
-            key = f"method_options_by_model.{model}.{method}" if by_model else f"method_options.{method}"
-            problems.append(f"config key '{key}' (model {model}): {error}")
-    if problems:
-        raise WorkflowError("Invalid config:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-def source_of(task, cfg=None):
+def source_of(task):
     """{"source", "path"} for a task: data.sources.<task>, else hub (or the task's only source)."""
-    cfg = config if cfg is None else cfg
-    entry = ((cfg.get("data") or {}).get("sources") or {}).get(task)
-    if entry:
-        return {"source": entry["source"], "path": entry.get("path")}
-    spec = get_task(task)
-    return {"source": "hub" if "hub" in spec.sources else spec.sources[0], "path": None}
+    return workflow_config.source_of(config, task)
 
 
-validate_config(config)
+@cache
+def local_fingerprint(task):
+    """Prepare_data's param that reruns it when a file of the task's local copy changes (None otherwise)."""
+    return workflow_config.local_fingerprint(config, task)
+
 
 # ---------------------------------------------------------------------------------------------------
-# The main grid
+# The grid: main grid and sweeps, one enumeration (reproduction.grid.Grid). A run's setting is its method's
+# options, resolved by the method (every default spelt out) and named by it (`blocks2-11_sparsity0.05` for
+# masking, `full` for a method without options); the setting is part of the run's path, so one training job
+# serves every experiment that needs that point, and the train job reads its options back from GRID.
 # ---------------------------------------------------------------------------------------------------
+_sweep_problems = workflow_config.check_sweep_config(config)
+if _sweep_problems:
+    raise WorkflowError("Invalid config (sweeps):\n" + "\n".join(f"  {p}" for p in _sweep_problems))
+GRID = _checked(Grid, config)
+
 RESULTS = config.get("results", "results").rstrip("/")
 MODELS = list(config["models"])
 TASKS = list(config["tasks"])
 METHODS = list(config["methods"])
-SEEDS = [int(s) for s in config["seeds"]]
+SEEDS = GRID.seeds
 TRAINING = config.get("training") or {}
 DATA = config.get("data") or {}
 MAX_LENGTH = int(DATA.get("max_length", 128))
@@ -155,148 +70,55 @@ THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
 THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
 GROUP_BY_LENGTH = bool(TRAINING.get("group_by_length", False))
 PRECISION = str(TRAINING.get("precision", "fp32"))
-
-
-def model_key(model):
-    """A model's directory name in results/ (the last part of a hub id)."""
-    return model.split("/")[-1]
-
-
-MODEL_OF_KEY = {}
+MODEL_OF_KEY = GRID.models  # {model key: model}, every model of every experiment
 
 
 def register_model(model):
     """Make a model known to the rules by its key; experiments call this for models outside `models`."""
-    key = model_key(model)
-    if MODEL_OF_KEY.setdefault(key, model) != model:
-        raise WorkflowError(f"models '{MODEL_OF_KEY[key]}' and '{model}' share the directory name '{key}'")
-    return key
+    return _checked(GRID.register_model, model)
 
 
-for _model in MODELS:
-    register_model(_model)
-
-
+@cache
 def model_source(model):
     """What from_pretrained loads for a model: config model_paths.<model>, else its name."""
-    return (config.get("model_paths") or {}).get(model, model)
+    return model_path(config, model)
 
 
-def lr_key(lr):
-    """A learning rate's spelling in paths: Python's shortest round-trip repr (1e-05, 0.0003), which
-    float() reads back exactly; independent of how tables display it."""
-    return repr(float(lr))
-
-
-def lr_grid(model, task, method):
-    """The learning rates first searched for (model, task, method): the method's grid, then the last
-    matching override. The §4 rule may extend it (see select.smk)."""
-    grid = configured_grid(config["learning_rates"], model, task, method)
-    keys = [lr_key(lr) for lr in grid]
-    if len(set(keys)) != len(keys):
-        raise WorkflowError(f"learning-rate grid of ({model}, {task}, {method}) repeats a value: {grid}")
-    return grid
-
-
+@cache
 def batch_size(task):
-    return int((TRAINING.get("batch_size_per_task") or {}).get(task, TRAINING.get("batch_size", 32)))
-
-
-# ---------------------------------------------------------------------------------------------------
-# Settings: what besides (model, task, method, lr, seed) defines a run: its method's options, resolved by the
-# method (every default spelt out) and named by it (`blocks2-11_sparsity0.05` for masking, `full` for a
-# method without options). The setting is part of the run's path, so one training job serves every
-# experiment that needs that point; the train job reads its options back from SETTINGS.
-# ---------------------------------------------------------------------------------------------------
-SETTINGS = {}
+    return workflow_config.batch_size(config, task)
 
 
 def setting_of(model, method, options):
     """Register the (already resolved) options of a run of `method`; the setting's path component."""
-    name = get_method(method).setting_name(options)
-    if SETTINGS.setdefault((method, name), options) != options:
-        raise WorkflowError(f"method {method}: setting {name} names two option sets: {SETTINGS[(method, name)]}, {options}")
-    return name
+    return _checked(GRID.register_setting, method, options)
 
 
 def main_setting(model, method):
     """The main grid's setting of a (model, method): config method_options, then method_options_by_model."""
-    return setting_of(model, method, configured_options(config, model, method))
+    return _checked(GRID.setting, model, method)
+
+
+def sweep_setting(model, method, **options):
+    """The setting of (model, method) with the main grid's options `options` replaced."""
+    return _checked(GRID.setting, model, method, options)
 
 
 def setting_params(w):
     """The options of the run at wildcards w (a train, select or ensemble job's param)."""
-    return SETTINGS[(w.method, w.setting)]
-
-
-def sweep_setting(model, method, **options):
-    """The setting of a sweep point: the main grid's options of (model, method) with `options` replaced."""
-    return setting_of(model, method, setting_options(config, model, method, options))
-
-
-def point_setting(point):
-    """A sweep point's setting (reproduction.sweeps' Point or Group): masking at the point's blocks and
-    initial sparsity, another method at its main-grid setting."""
-    if point.method != "masking":
-        return main_setting(point.model, point.method)
-    return sweep_setting(
-        point.model, "masking", masked_blocks=point.masked_blocks, initial_sparsity=point.initial_sparsity
-    )
-
-
-# Selections: per (model key, task, method, setting), the seeds and the initial learning-rate grid.
-SELECTIONS = {}
+    return GRID.settings[(w.method, w.setting)]
 
 
 def register_selection(model, task, method, setting, lrs=None, seeds=None):
     """Declare that (model, task, method, setting) gets a learning rate selected on dev; experiments that
     reuse a point must agree on its seeds and initial grid."""
-    key = (register_model(model), task, method, setting)
-    entry = {"lrs": sorted(float(lr) for lr in (lrs or lr_grid(model, task, method))),
-             "seeds": [int(s) for s in (seeds or SEEDS)]}
-    if SELECTIONS.setdefault(key, entry) != entry:
-        raise WorkflowError(f"selection {key} is requested with two grids or seed sets: {SELECTIONS[key]}, {entry}")
-    return key
+    group = _checked(GRID.add_selection, model, task, method, setting, lrs, seeds)
+    return (model_key(group.model), group.task, group.method, group.setting)
 
 
-MAIN_GROUPS = []
-for _model in MODELS:
-    for _task in TASKS:
-        for _method in METHODS:
-            _setting = main_setting(_model, _method)
-            register_selection(_model, _task, _method, _setting)
-            MAIN_GROUPS.append({"model": model_key(_model), "task": _task, "method": _method, "setting": _setting})
-
-
-_LOCAL_FINGERPRINTS = {}
-
-
-def local_fingerprint(task):
-    """A cheap fingerprint of the task's local copy, (relative path, size, mtime_ns) of every file under it,
-    so that editing a local file changes prepare_data's params and Snakemake redoes the tokenization.
-    None for hub and synthetic sources and for a path that does not exist (yet)."""
-    if task not in _LOCAL_FINGERPRINTS:
-        _LOCAL_FINGERPRINTS[task] = _local_fingerprint(task)
-    return _LOCAL_FINGERPRINTS[task]
-
-
-def _local_fingerprint(task):
-    import hashlib
-    import os
-
-    from maskbert.data.readers import task_dir
-
-    source = source_of(task)
-    if source["source"] != "local" or not source["path"] or not Path(source["path"]).exists():
-        return None
-    folder = task_dir(get_task(task), Path(source["path"]))
-    files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
-    digest = hashlib.sha256()
-    for path in files:
-        stat = os.stat(path)
-        rel = path.name if path == folder else path.relative_to(folder).as_posix()
-        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return f"{len(files)} files, sha256 {digest.hexdigest()[:16]}"
+MAIN_GROUPS = [
+    {"model": model_key(g.model), "task": g.task, "method": g.method, "setting": g.setting} for g in GRID.main
+]
 
 
 def has_test(task):
@@ -356,9 +178,9 @@ def _group(w):
 
 
 def _selection_of(group):
-    if group not in SELECTIONS:
+    if group not in GRID.selections:
         raise WorkflowError(f"no experiment selects a learning rate for {group}")
-    return SELECTIONS[group]
+    return GRID.selections[group]
 
 
 def _round_path(group, round_index):
@@ -425,11 +247,11 @@ CODED_RATE_JSON = f"{RESULTS}/memory/coded_mask_rate.json"
 
 
 def coded_rate_inputs(w):
-    """The summaries of every model's selected main-grid masking runs, one named list per model (m0, m1...)."""
-    return {f"m{i}": [path for task in TASKS
-                      for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
-                                                     ("summary.json",))]
-            for i, model in enumerate(MODELS)}
+    """The summaries of every model's selected main-grid masking runs, named by the model's key."""
+    return {model_key(model): [path for task in TASKS
+                               for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
+                                                              ("summary.json",))]
+            for model in MODELS}
 
 
 def main_paths(template, tasks=None):

@@ -1,30 +1,19 @@
 # The §5.1 and §5.2 sweeps over the masking setting: Figure 1 (initial sparsity) and Figure 2 / Table 7
-# (which transformer blocks are masked); config section `sweeps:`, checked by reproduction.sweeps before
-# any job runs. A sweep set to null has no jobs, and its target is empty.
+# (which transformer blocks are masked); config section `sweeps:`, checked by reproduction.workflow_config
+# before any job runs and enumerated with the main grid (reproduction.grid.Grid: GRID.figure1, its runs, and
+# GRID.layerwise, its selections). A sweep set to null has no jobs, and its target is empty.
 #
-# Every training point goes through the train rule at the path of its setting (point_setting), so a point
+# Every training point goes through the train rule at the path of its setting, so a point
 # that the main grid or the other sweep needs too is one job: BERT 2-11 at 5% is the main grid's masking
 # setting, Figure 1's 0-11 runs at 5e-5 and 5%/15% are points of the layer-wise 0-11 grid, and Table 7's
 # finetuning row is the main grid's finetuning selection.
 
 from dataclasses import asdict
 
-from reproduction.sweeps import check_sweep_config, figure1_runs, layerwise_groups, model_blocks
+from reproduction.grid import model_blocks
 
-_sweep_problems = check_sweep_config(config)
-if _sweep_problems:
-    raise WorkflowError("Invalid config (sweeps):\n" + "\n".join(f"  {p}" for p in _sweep_problems))
-
-FIGURE1_RUNS = figure1_runs(config)
-LAYERWISE_GROUPS = layerwise_groups(config)
-for _sweep_model in dict.fromkeys([p.model for p in FIGURE1_RUNS] + [g.model for g in LAYERWISE_GROUPS]):
-    register_model(_sweep_model)
-
-
-FIGURE1_SETTINGS = [point_setting(p) for p in FIGURE1_RUNS]
-LAYERWISE_SETTINGS = [point_setting(g) for g in LAYERWISE_GROUPS]
-for _sweep_group, _sweep_setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS):
-    register_selection(_sweep_group.model, _sweep_group.task, _sweep_group.method, _sweep_setting)
+FIGURE1_RUNS = GRID.figure1
+LAYERWISE_GROUPS = GRID.layerwise
 
 SWEEP_OUTPUTS = {
     "figure1": table_files("figure1_initial_sparsity") + figure_files("figure1_initial_sparsity")
@@ -45,18 +34,15 @@ rule figure2:
 
 rule figure1_initial_sparsity:
     input:
-        summaries=[run_file(p.model, p.task, p.method, setting, p.lr, p.seed, "summary.json")
-                   for p, setting in zip(FIGURE1_RUNS, FIGURE1_SETTINGS)],
-        runs=[run_file(p.model, p.task, p.method, setting, p.lr, p.seed, "run.json")
-              for p, setting in zip(FIGURE1_RUNS, FIGURE1_SETTINGS)],
+        summaries=[run_file(p.model, p.task, p.method, p.setting, p.lr, p.seed, "summary.json") for p in FIGURE1_RUNS],
+        runs=[run_file(p.model, p.task, p.method, p.setting, p.lr, p.seed, "run.json") for p in FIGURE1_RUNS],
     output:
         table=report_table("figure1_initial_sparsity", "figure1_table.rst"),
         png=report(f"{FIGURES}/figure1_initial_sparsity.png", caption="../resources/report/figure1.rst",
                    category="Figures"),
         pdf=f"{FIGURES}/figure1_initial_sparsity.pdf",
     params:
-        points=[asdict(p) for p in FIGURE1_RUNS],
-        num_blocks={p.model: model_blocks(config, p.model) for p in FIGURE1_RUNS},
+        points=[{**asdict(p), "options": GRID.options(p.method, p.setting)} for p in FIGURE1_RUNS],
     conda:
         CONDA_ENV
     log:
@@ -67,10 +53,9 @@ rule figure1_initial_sparsity:
 
 rule figure2_table7_layerwise:
     input:
-        masking=[selection_file(g.model, g.task, g.method, setting)
-                 for g, setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS) if g.method == "masking"],
-        finetuning=[selection_file(g.model, g.task, g.method, setting)
-                    for g, setting in zip(LAYERWISE_GROUPS, LAYERWISE_SETTINGS) if g.method == "finetuning"],
+        masking=[selection_file(g.model, g.task, g.method, g.setting) for g in LAYERWISE_GROUPS if g.method == "masking"],
+        finetuning=[selection_file(g.model, g.task, g.method, g.setting)
+                    for g in LAYERWISE_GROUPS if g.method == "finetuning"],
         paper=PAPER_RESULTS,
     output:
         table=report_table("table7_layerwise", "table7.rst"),

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import copy
 import re
-from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 from workflow_runs import job_counts, snakemake
 
+from maskbert.pretrained import num_blocks_of
 from reproduction import sweeps
-from reproduction.selection import configured_grid
+from reproduction.grid import Grid, new_points
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -32,12 +32,8 @@ def identity(run: str) -> tuple:
     model, task, method, setting, lr, seed = run.split("/runs/", 1)[1].split("/")
     if method == "masking":
         match = re.fullmatch(r"blocks(.+)_sparsity(.+)", setting)
-        setting = (sweeps.canonical_blocks(match[1], sweeps.num_blocks_of(model)), float(match[2]))
+        setting = (sweeps.canonical_blocks(match[1], num_blocks_of(model)), float(match[2]))
     return model, task, method, setting, float(lr.removeprefix("lr")), int(seed.removeprefix("seed"))
-
-
-def lr_grid_of(cfg):
-    return partial(configured_grid, cfg["learning_rates"])
 
 
 def test_union_dag_trains_every_point_once(tmp_path):
@@ -48,7 +44,7 @@ def test_union_dag_trains_every_point_once(tmp_path):
     )
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
-    added = sweeps.new_points(sweeps.sweep_points(CONFIG, lr_grid_of(CONFIG)))
+    added = {experiment: len(new) for experiment, new in new_points(Grid(CONFIG).points()).items()}
     assert added == {"main": 2212, "layerwise": 2244, "initial_sparsity": 312}
     assert job_counts(out)["train"] == len(runs) == len(set(runs)) == sum(added.values())
     assert len({identity(run) for run in runs}) == len(runs)

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from workflow_runs import job_counts
 
-from reproduction.grid import config_schema, configured_options
+from reproduction.grid import configured_options
+from reproduction.workflow_config import config_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = config_schema()

@@ -4,10 +4,7 @@ or a changed epoch count reruns, and lint."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import resource
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -30,8 +27,6 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     n_train = masking + finetuning
     assert n_train == 2212
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
     proc = snakemake(
         "tables",
         "--configfile",
@@ -42,9 +37,6 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
         "--directory",
         str(tmp_path),
     )
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     out = proc.stdout + proc.stderr
     counts = job_counts(out)
     # The §5.1/§5.2 sweeps add the points the main grid lacks (tests/test_sweeps_dag.py): layer-wise
@@ -62,10 +54,7 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     assert counts["select_round"] == counts["select_lr"] == groups + 3 * 17
     test_tasks = [t for t in config["tasks"] if t in ("sem", "trec", "ag", "pos", "ner")]
     assert counts["evaluate_test"] == counts["ensemble"] == len(config["models"]) * len(test_tasks) * 2
-    # The DAG of ~5,100 jobs is built in under 15 s (CPU time; wall time too unless others load the machine).
-    assert cpu < 15, f"dry run took {cpu:.1f} s of CPU"
-    if os.getloadavg()[0] < (os.cpu_count() or 1):
-        assert wall < 15, f"dry run took {wall:.1f} s"
+    # How long this takes is a benchmark, not a test: bench/dag_time.py (bench/results/dag_time.md).
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_runs import stub_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 STUBS = ROOT / "tests" / "slurm_stubs"
@@ -27,7 +28,8 @@ PROFILE_RESOURCES = {
 def stub_env(state_dir: Path, **extra: str) -> dict[str, str]:
     """The stubs first on PATH, then this interpreter's folder (its `python3` runs them)."""
     path = os.pathsep.join([str(STUBS), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, "STUB_SLURM_DIR": str(state_dir), "PYTHONWARNINGS": "ignore", **extra}
+    env = {**os.environ, "PATH": path, "STUB_SLURM_DIR": str(state_dir), "PYTHONWARNINGS": "ignore", **extra}
+    return stub_pythonpath(env)
 
 
 def calls(state_dir: Path, command: str) -> list[list[str]]:

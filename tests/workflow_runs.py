@@ -8,11 +8,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STUB_PATH = Path(__file__).resolve().parent / "workflow_stub"  # MASKBERT_WORKFLOW_STUB=1 stubs the scripts
+
+
+def stub_pythonpath(env: dict) -> dict:
+    """`env` with tests/workflow_stub on PYTHONPATH: its sitecustomize stubs the workflow scripts when the
+    environment sets MASKBERT_WORKFLOW_STUB=1, and does nothing otherwise."""
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(STUB_PATH), env.get("PYTHONPATH")]))}
 
 
 def snakemake(*args, cwd=ROOT, check=True, env=None) -> subprocess.CompletedProcess:
     """`snakemake --snakefile <repo>/Snakefile ARGS`; with check, a failure raises with its output's end."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    env = stub_pythonpath({**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})})
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
         cwd=cwd,

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 # maskbert from this checkout when it is not installed (e.g. in the rules' conda environment).
@@ -16,43 +17,9 @@ if _REPO not in sys.path:
 
 from maskbert.rundir import write_json_atomic as write_json  # noqa: F401 - the one atomic writer
 
-STUB_ENV = "MASKBERT_WORKFLOW_STUB"
-STUB_BEST_LR_ENV = "MASKBERT_STUB_BEST_LR"
 
-
-def _stub_outputs(snakemake) -> None:
-    """Create placeholder outputs and exit: a run that records real Snakemake provenance (params, inputs,
-    code) without computing anything, for tests of what a config change reruns. A train job's summary.json
-    holds a made-up dev score, so that the (real) selection rules can run on it: it peaks at the learning
-    rate in MASKBERT_STUB_BEST_LR (else every rate scores the same), and its run.json the job's params.
-    Never set it for real work."""
-    import math
-
-    for out in snakemake.output:
-        path = Path(out)
-        if not path.suffix:  # a directory() output: tokenized data, a run's artifact
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if snakemake.rule == "train" and path.name == "summary.json":
-            best = os.environ.get(STUB_BEST_LR_ENV)
-            distance = abs(math.log10(float(snakemake.params.lr)) - math.log10(float(best))) if best else 0.0
-            path.write_text(json.dumps({"best_dev_score": 90.0 - 10.0 * distance, "metric": "accuracy"}))
-        elif snakemake.rule == "train" and path.name == "run.json":  # what the job was given, for tests
-            path.write_text(json.dumps(dict(snakemake.params.items())))
-        else:
-            path.touch()
-    for log in snakemake.log:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        Path(log).write_text(f"{STUB_ENV} set: outputs stubbed\n")
-    sys.exit(0)
-
-
-def setup(snakemake, threads: int | None = None, stub: bool = True) -> logging.Logger:
-    """Send stdout, stderr and logging to the rule's log file; cap CPU threads at the job's share.
-    `stub=False` for the cheap bookkeeping scripts that run for real even in stub tests."""
-    if stub and os.environ.get(STUB_ENV) == "1":
-        _stub_outputs(snakemake)
+def setup(snakemake, threads: int | None = None) -> logging.Logger:
+    """Send stdout, stderr and logging to the rule's log file; cap CPU threads at the job's share."""
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         stream = open(snakemake.log[0], "w", buffering=1)
@@ -74,3 +41,25 @@ def set_torch_threads(snakemake) -> None:
 
 def read_json(path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+@contextmanager
+def job_device(snakemake):
+    """A device of the job's own (a free GPU, else the CPU) with torch's threads capped at the job's share."""
+    from maskbert.devices import acquire_device
+
+    with acquire_device() as device:
+        set_torch_threads(snakemake)
+        yield device
+
+
+def selected_pair(snakemake):
+    """(finetuned run, masked run, prepared data) of the job's seed: both methods' selected runs of that
+    seed, read from their selections, and the task's tokenized data (the analyses' pair jobs)."""
+    from maskbert.data import load_prepared
+
+    seed = str(snakemake.params.seed)
+    inputs = snakemake.input
+    finetuned = read_json(inputs.finetuning_selection)["runs"][seed]
+    masked = read_json(inputs.masking_selection)["runs"][seed]
+    return finetuned, masked, load_prepared(inputs.data)

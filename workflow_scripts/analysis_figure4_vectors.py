@@ -1,21 +1,15 @@
 """Rule figure4_vectors: [CLS] vectors of the pretrained, finetuned and masked model of one seed on dev,
 reduced with t-SNE, and a logistic-regression probe's cross-validated accuracy on each."""
 
-from _common import read_json, set_torch_threads, setup, write_json
+from _common import job_device, selected_pair, setup, write_json
 
 log = setup(snakemake)
 
-from maskbert.data import load_prepared
-from maskbert.devices import acquire_device
 from reproduction.analysis.representations import probe_accuracy, run_vectors, split_labels, tsne_2d
 
-p, inputs = snakemake.params, snakemake.input
-seed = str(p.seed)
-finetuned = read_json(inputs.finetuning_selection)["runs"][seed]
-masked = read_json(inputs.masking_selection)["runs"][seed]
-prepared = load_prepared(inputs.data)
-with acquire_device() as device:
-    set_torch_threads(snakemake)
+p = snakemake.params
+finetuned, masked, prepared = selected_pair(snakemake)
+with job_device(snakemake) as device:
     vectors = run_vectors(finetuned, masked, prepared, "dev", p.batch_size, device)
 labels = split_labels(prepared, "dev")
 panels = {}

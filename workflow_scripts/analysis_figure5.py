@@ -15,7 +15,7 @@ from reproduction.report import write_table
 p, inputs, out = snakemake.params, snakemake.input, snakemake.output
 artifacts = {}
 for task in p.tasks:
-    runs = read_json(getattr(inputs, "selection_" + task.replace("-", "_")))["runs"]
+    runs = read_json(inputs[task])["runs"]
     for seed in p.seeds:
         artifacts[task, int(seed)] = Path(runs[str(seed)]) / ARTIFACT / MASK_FILE
 scores = mask_dissimilarities(artifacts)

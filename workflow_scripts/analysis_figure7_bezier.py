@@ -1,23 +1,17 @@
 """Rule figure7_bezier: train a 3-bend Bézier curve between the finetuned and the masked model of one seed,
 then score it and the straight line on dev."""
 
-from _common import read_json, set_torch_threads, setup, write_json
+from _common import job_device, selected_pair, setup, write_json
 
 log = setup(snakemake)
 
-from maskbert.data import load_prepared
-from maskbert.devices import acquire_device
 from reproduction.analysis.connectivity import CurveTraining, bezier_connectivity
 from reproduction.analysis.tables import bezier_rows
 
-p, inputs = snakemake.params, snakemake.input
-seed = str(p.seed)
-finetuned = read_json(inputs.finetuning_selection)["runs"][seed]
-masked = read_json(inputs.masking_selection)["runs"][seed]
-prepared = load_prepared(inputs.data)
+p = snakemake.params
+finetuned, masked, prepared = selected_pair(snakemake)
 training = CurveTraining(epochs=p.epochs, lr=p.lr, batch_size=p.curve_batch_size, seed=p.seed)
-with acquire_device() as device:
-    set_torch_threads(snakemake)
+with job_device(snakemake) as device:
     result = bezier_connectivity(finetuned, masked, prepared, training, "dev", p.points, p.batch_size, device)
 log.info("Bézier curve: training loss per epoch %s", [round(x, 4) for x in result["train_loss"]])
 write_json(

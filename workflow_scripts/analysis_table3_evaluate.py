@@ -1,19 +1,17 @@
 """Rule table3_evaluate: every seed's selected run of (model, task, method) on the other tasks' splits."""
 
-from _common import read_json, set_torch_threads, setup, write_json
+from _common import job_device, read_json, setup, write_json
 
 log = setup(snakemake)
 
 from maskbert.data import load_prepared
-from maskbert.devices import acquire_device
 from reproduction.analysis.generalization import cross_evaluate
 
 p = snakemake.params
 selection = read_json(snakemake.input.selection)
 targets = [(load_prepared(data), e["split"]) for e, data in zip(p.evaluations, snakemake.input.data)]
 records = []
-with acquire_device() as device:
-    set_torch_threads(snakemake)
+with job_device(snakemake) as device:
     for seed in selection["seeds"]:
         for record in cross_evaluate(
             selection["runs"][str(seed)], targets, p.label_aliases, p.batch_size, device

@@ -2,11 +2,11 @@
 
 from _common import read_json, setup, write_json
 
-log = setup(snakemake, stub=False)
+log = setup(snakemake)
 
 rates = {}
-for i, model in enumerate(snakemake.params.models):
-    coded = [read_json(path).get("mask_coded") for path in snakemake.input[f"m{i}"]]
+for key, model in snakemake.params.models.items():
+    coded = [read_json(path).get("mask_coded") for path in snakemake.input[key]]
     coded = [c for c in coded if c]  # a stub run's summary has none
     if coded:
         bits, weights = sum(c["bits"] for c in coded), sum(c["weights"] for c in coded)

@@ -3,16 +3,13 @@
 import shutil
 from pathlib import Path
 
-from _common import read_json, set_torch_threads, setup, write_json
+from _common import job_device, read_json, setup, write_json
 
 log = setup(snakemake)
 
-from maskbert.devices import acquire_device
-
 selection = read_json(snakemake.input.selection)
 outputs = snakemake.output
-with acquire_device() as device:
-    set_torch_threads(snakemake)
+with job_device(snakemake) as device:
     from maskbert.evaluation import evaluate_run
 
     for i, seed in enumerate(snakemake.params.seeds):

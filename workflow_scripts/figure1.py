@@ -4,33 +4,29 @@ from _common import read_json, setup
 
 log = setup(snakemake)
 
+from reproduction.figures import figure1
 from reproduction.report import write_table
-from reproduction.sweeps import canonical_blocks, figure1, figure1_table
+from reproduction.tables import figure1_table
 
 p = snakemake.params
 inputs = snakemake.input
 runs = []
 for point, summary_path, run_path in zip(p.points, inputs.summaries, inputs.runs, strict=True):
     run = read_json(run_path)
-    # The run must be the point it stands for: its recorded setting, not its path, is checked.
-    recorded = (
-        canonical_blocks(str(run["options"]["masked_blocks"]), p.num_blocks[point["model"]]),
-        float(run["options"]["initial_sparsity"]),
-        float(run["lr"]),
-        int(run["seed"]),
-    )
-    expected = (
-        point["masked_blocks"],
-        float(point["initial_sparsity"]),
-        float(point["lr"]),
-        int(point["seed"]),
-    )
+    # The run must be the point it stands for: its recorded options, rate and seed, not its path, are checked.
+    recorded = (run["options"], float(run["lr"]), int(run["seed"]))
+    expected = (point["options"], float(point["lr"]), int(point["seed"]))
     if recorded != expected:
-        raise ValueError(
-            f"{run_path}: run records (blocks, sparsity, lr, seed) {recorded}, expected {expected}"
-        )
+        raise ValueError(f"{run_path}: run records (options, lr, seed) {recorded}, expected {expected}")
     summary = read_json(summary_path)
-    runs.append({**point, "metric": summary["metric"], "dev_score": float(summary["best_dev_score"])})
+    runs.append(
+        {
+            **point,
+            "initial_sparsity": float(point["options"]["initial_sparsity"]),
+            "metric": summary["metric"],
+            "dev_score": float(summary["best_dev_score"]),
+        }
+    )
 
 table = figure1_table(runs)
 write_table(table, snakemake.output.table)

@@ -5,8 +5,9 @@ from _common import read_json, setup
 
 log = setup(snakemake)
 
+from reproduction.figures import figure2
 from reproduction.report import load_paper, write_table
-from reproduction.sweeps import figure2, table7
+from reproduction.tables import table7
 
 inputs = snakemake.input
 table = table7(

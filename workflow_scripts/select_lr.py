@@ -2,7 +2,7 @@
 
 from _common import read_json, setup, write_json
 
-log = setup(snakemake, stub=False)
+log = setup(snakemake)
 
 p = snakemake.params
 decision = read_json(snakemake.input[0])

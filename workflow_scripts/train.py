@@ -2,11 +2,9 @@
 
 from pathlib import Path
 
-from _common import set_torch_threads, setup
+from _common import job_device, setup
 
 log = setup(snakemake)
-
-from maskbert.devices import acquire_device
 
 p = snakemake.params
 run_dir = Path(snakemake.output.summary).parent
@@ -28,8 +26,7 @@ kwargs = {
 }
 
 # Take a device before anything initialises CUDA, so CUDA_VISIBLE_DEVICES still applies.
-with acquire_device() as device:
-    set_torch_threads(snakemake)
+with job_device(snakemake) as device:
     from maskbert.training import TrainConfig, train
 
     log.info("training %s on %s", kwargs, device)
