@@ -204,6 +204,7 @@ def test_string_learning_rates_are_read_as_numbers(tmp_path):
         "models": ["bert-base-uncased"],
         "tasks": ["mrpc"],
         "learning_rates": {"masking": ["1e-3"], "finetuning": ["5e-5"]},
+        "comparison": None,
     }
     proc = _snakemake_with(tmp_path, config)
     assert proc.returncode == 0, proc.stdout + proc.stderr

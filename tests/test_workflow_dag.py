@@ -42,7 +42,10 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     # The §5.1/§5.2 sweeps add the points the main grid lacks (tests/test_sweeps_dag.py): layer-wise
     # 3 tasks x (9 block sets x 2 sparsities - the main 2-11/5%) x 11 rates x 4 seeds; Figure 1 4 tasks x 21
     # sparsities x 4 seeds, less the 0-11 runs at 5e-5 and 5%/15% the layer-wise grid has (3 tasks x 2 x 4).
-    assert counts["train"] == n_train + 3 * 17 * 11 * 4 + (4 * 21 * 4 - 3 * 2 * 4)
+    # The methods comparison (config key `comparison`) adds BitFit (6 rates), LoRA (5) and (IA)^3 (5) on BERT and
+    # RoBERTa over MRPC, SST-2, CoLA, RTE and QNLI, 4 seeds; its masking and finetuning runs are the main grid's.
+    comparison = 2 * 5 * (6 + 5 + 5) * 4
+    assert counts["train"] == n_train + 3 * 17 * 11 * 4 + (4 * 21 * 4 - 3 * 2 * 4) + comparison
     # SEM and POS are local-only: the default config names placeholder paths and warns, naming the key,
     # while they do not exist; the dry run still works.
     for task, path in (("sem", "data/semeval2016"), ("pos", "data/ptb_pos")):
@@ -51,7 +54,7 @@ def test_default_config_dry_run_counts_every_grid_point(tmp_path):
     assert counts["prepare_data"] == len(config["models"]) * len(config["tasks"])
     groups = len(config["models"]) * len(config["tasks"]) * len(config["methods"])
     # round 0 of each; later rounds appear at run time; the layer-wise sweep adds 3 tasks x 17 settings
-    assert counts["select_round"] == counts["select_lr"] == groups + 3 * 17
+    assert counts["select_round"] == counts["select_lr"] == groups + 3 * 17 + 2 * 5 * 3  # + the comparison's
     test_tasks = [t for t in config["tasks"] if t in ("sem", "trec", "ag", "pos", "ner")]
     assert counts["evaluate_test"] == counts["ensemble"] == len(config["models"]) * len(test_tasks) * 2
     # How long this takes is a benchmark, not a test: bench/dag_time.py (bench/results/dag_time.md).
@@ -257,9 +260,12 @@ def test_demo_config_dry_run(tmp_path):
     )
     counts = job_counts(proc.stdout + proc.stderr)
     # model x tasks x methods x seeds x lrs, and the demo's sweeps' 10 runs (tests/test_sweeps_dag.py)
-    assert counts["train"] == 1 * 2 * 2 * 2 * 2 + 10
+    assert counts["train"] == 1 * 2 * 2 * 2 * 2 + 10 + 3 * 2  # + the comparison: 3 methods x 1 rate x 2 seeds
     assert counts["prepare_data"] == 2
-    assert counts["evaluate_test"] == counts["ensemble"] == 4
+    assert counts["ensemble"] == 4  # the main grid's test tasks x methods
+    assert (
+        counts["evaluate_test"] == 4 + 3
+    )  # and the comparison's three methods on synth-sentiment's test split
 
 
 def test_lint_is_clean():
