@@ -187,6 +187,7 @@ def test_a_method_registered_by_a_config_module_gets_its_jobs(toy_method, tmp_pa
         method_modules=["toy_methods"],
         method_options={"toy-bias": {"train_layernorm": True}},
         sweeps={"initial_sparsity": None, "layerwise": None},
+        comparison=None,
     )
     config["learning_rates"] = {"masking": [1e-4], "toy-bias": [1e-4, 1e-3, 1e-2], "max_extensions": 0}
     config["memory"] = {"models": ["bert-base-uncased"], "tasks": ["mrpc"]}

@@ -152,11 +152,11 @@ def test_options_are_run_identity_and_artifacts_keep_their_format(
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
-@pytest.mark.parametrize("method_name", sorted(METHODS))
+# every registered method but the generic `peft`, which needs a tuner type: its `lora` and `ia3` entries cover it
+@pytest.mark.parametrize("method_name", sorted(set(METHODS) - {"peft"}))
 def test_a_bf16_step_lands_near_fp32_and_keeps_fp32_state(tiny_model_dirs, family, method_name):
     method = METHODS[method_name]
-    options = {"type": "LORA"} if method_name == "peft" else None  # the generic tuner needs a type
-    model = method.build(tiny_model_dirs[family], task_view("single", labels=2), 1, options).eval()
+    model = method.build(tiny_model_dirs[family], task_view("single", labels=2), 1).eval()
     generator = torch.Generator().manual_seed(0)
     batch = {
         "input_ids": torch.randint(5, 100, (8, 24), generator=generator),

@@ -39,8 +39,15 @@ def identity(run: str) -> tuple:
 def test_union_dag_trains_every_point_once(tmp_path):
     """The default config: main grid, Figure 1 and Table 7 in one DAG; a point two experiments need (the main
     grid's BERT 2-11 at 5%, its finetuning runs, Figure 1's 0-11 runs at 5e-5 and 5%/15%) is one job."""
+    (tmp_path / "no_comparison.yaml").write_text("comparison: null\n")  # the sweeps' points alone
     proc = snakemake(
-        "tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--directory", str(tmp_path)
+        "tables",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(tmp_path / "no_comparison.yaml"),
+        "--dry-run",
+        "--directory",
+        str(tmp_path),
     )
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
@@ -186,11 +193,13 @@ def test_sweeps_null_leaves_both_out(tmp_path):
 
 
 def test_demo_config_adds_ten_runs(tmp_path):
+    (tmp_path / "no_comparison.yaml").write_text("comparison: null\n")  # the sweeps' points alone
     proc = snakemake(
         "tables",
         "--configfile",
         str(ROOT / "config.yaml"),
         str(ROOT / "config/demo.yaml"),
+        str(tmp_path / "no_comparison.yaml"),
         "--dry-run",
         "--directory",
         str(tmp_path),
