@@ -44,6 +44,7 @@ from maskbert.artifact import (
     quiet_load_report,
     read_artifact,
 )
+from maskbert.data.encoding import last_wordpiece_positions
 from maskbert.devices import check_device
 from maskbert.families import check_max_length
 from maskbert.methods.bitfit import BITFIT_FILE, read_bitfit
@@ -471,7 +472,7 @@ class MaskServer:
         results = []
         for j, sentence in enumerate(words):
             word_ids = encoded.word_ids(j)
-            last_piece = {word: position for position, word in enumerate(word_ids) if word is not None}
+            last_piece = last_wordpiece_positions(word_ids)
             cut = {w for w in last_piece if word_ids.count(w) != whole.word_ids(j).count(w)}
             labels = [
                 task.label_names[int(probabilities[j, last_piece[w]].argmax())]

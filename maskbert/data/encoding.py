@@ -87,13 +87,16 @@ def encode_multiple_choice(spec: TaskSpec, examples: list[dict], tokenizer, max_
     return columns, _sequence_truncation(per_example, max_length)
 
 
+def last_wordpiece_positions(word_ids: list[int | None]) -> dict[int, int]:
+    """Each word's last wordpiece: where a tagging head reads the word (training, evaluation and serving)."""
+    return {word: position for position, word in enumerate(word_ids) if word is not None}
+
+
 def last_wordpiece_labels(word_ids: list[int | None], tag_ids: list[int]) -> list[int]:
     """Each word's tag on its last wordpiece, IGNORE_INDEX on specials and non-final pieces."""
     labels = [IGNORE_INDEX] * len(word_ids)
-    for position, word in enumerate(word_ids):
-        is_last_piece = word is not None and (position + 1 == len(word_ids) or word_ids[position + 1] != word)
-        if is_last_piece:
-            labels[position] = tag_ids[word]
+    for word, position in last_wordpiece_positions(word_ids).items():
+        labels[position] = tag_ids[word]
     return labels
 
 
