@@ -220,7 +220,7 @@ def _trained_and_initial_masks(artifact: Path) -> tuple[dict, dict]:
     from maskbert.artifact import load_artifact
     from maskbert.data import get_task
     from maskbert.masking import MaskingConfig, binary_masks
-    from maskbert.modeling import build_model
+    from maskbert.methods import build_model
 
     model, metadata = load_artifact(artifact)
     masking = MaskingConfig.from_dict(metadata["masking"])
