@@ -296,7 +296,7 @@ def check_analysis_outputs(res: Path, config: dict, workdir: Path) -> None:
 
     # Figure 4: the masked model's probe accuracy, recomputed from its run on the task's dev set.
     from maskbert.data import load_prepared
-    from maskbert.rundir import load_run_model
+    from maskbert.methods import load_run_model
     from reproduction.analysis.representations import cls_vectors, probe_accuracy, split_labels
 
     defaults = yaml.safe_load((ROOT / "config.yaml").read_text())["analyses"]
