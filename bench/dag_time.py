@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -19,21 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_info import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "config.yaml": [ROOT / "config.yaml"],
     "config/demo.yaml": [ROOT / "config.yaml", ROOT / "config" / "demo.yaml"],
 }
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
-    return (
-        f"CPU {cpu or platform.processor()} ({platform.machine()}), {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start"
-    )
 
 
 def snakemake_version() -> str:
@@ -71,7 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dag_time.md")
     args = parser.parse_args()
-    header = f"Machine: {machine()}; Snakemake {snakemake_version()}."
+    header = f"Machine: {machine(torch_threads=False)}; Snakemake {snakemake_version()}."
     rows = []
     for name, files in CONFIGS.items():
         runs = [dry_run(files) for _ in range(args.repeats)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+from machine_info import cpu_name
 
 
 def _rss_peak() -> int:
@@ -84,20 +84,6 @@ def measure(config_name: str, batch_size: int, length: int, steps: int, device: 
         "device": device,
         "batch": f"{batch_size} x {length}",
     }
-
-
-def cpu_name() -> str:
-    """The CPU model and the cores this process may use."""
-    models = (
-        [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        if Path("/proc/cpuinfo").exists()
-        else []
-    )
-    return f"{models[0] if models else platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
 
 
 def main() -> None:

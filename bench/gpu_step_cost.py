@@ -42,9 +42,8 @@ OPTIONS = [(precision, grouped) for precision in PRECISIONS for grouped in (Fals
 
 def shapes(data: str, batch_size: int, max_length: int) -> None:
     from maskbert.batching import epoch_batches
-    from maskbert.data import read_splits
+    from maskbert.data import get_task, read_splits
     from maskbert.data.encoding import encode_split, load_tokenizer
-    from maskbert.data.tasks import get_task
 
     tokenizer = load_tokenizer(MINILM, "single")
     out = {"batch_size": batch_size, "max_length": max_length, "tasks": {}}

@@ -39,13 +39,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from machine_info import cpu_name
 
 from maskbert.batching import epoch_batches, padded_tokens
-from maskbert.data import read_splits
+from maskbert.data import get_task, read_splits
 from maskbert.data.encoding import encode_split, load_tokenizer
-from maskbert.data.tasks import get_task
-from reproduction.selection import configured_grid
-from reproduction.sweeps import sweep_points
+from reproduction.grid import Grid, new_points
 
 ROOT = Path(__file__).resolve().parents[1]
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -207,7 +206,8 @@ def main() -> None:
         if task in ASSUMED:
             tokens[task] = assumed_tokens(task, factors, batch_size(task))
 
-    points = sweep_points(cfg, lambda m, t, meth: configured_grid(cfg["learning_rates"], m, t, meth))
+    grid = Grid(cfg)
+    points = new_points(grid.points())
     gpu = json.loads(Path(args.gpu_steps).read_text()) if args.gpu_steps else None
     options = [("fp32", "random"), ("fp32", "grouped"), ("tf32", "random"), ("tf32", "grouped")]
     options += [("bf16", "random"), ("bf16", "grouped")]
@@ -215,7 +215,7 @@ def main() -> None:
     def step_seconds(point, precision):
         """Seconds of a fp32 H100 step per token for this point, times the measured precision ratio."""
         kind = point.method
-        if kind == "masking" and point.masked_blocks and point.masked_blocks.startswith("0-"):
+        if kind == "masking" and grid.options(kind, point.setting)["masked_blocks"].startswith("0-"):
             kind = "masking_all_blocks"
         base = H100_BERT_STEP[kind] / TOKENS_PER_MEASURED_STEP * MODEL_FACTOR[point.model]
         if precision == "fp32":
@@ -225,10 +225,8 @@ def main() -> None:
         method = "masking" if point.method == "masking" else "finetuning"
         return base * gpu["step"][method][precision] / gpu["step"][method]["fp32"]
 
-    seen, rows = set(), []
-    for experiment, its_points in points.items():
-        new = set(its_points) - seen
-        seen |= set(its_points)
+    rows = []
+    for experiment, new in points.items():
         for model in sorted({p.model for p in new}):
             mine = [p for p in new if p.model == model]
             row = {"experiment": experiment, "model": model, "jobs": len(mine)}
@@ -346,13 +344,6 @@ def write(args, cfg, tokens, factors, rows, cpu, gpu, options) -> None:
     out = Path(args.out)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

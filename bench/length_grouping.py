@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
 import time
 from pathlib import Path
 
-import torch
+from machine_info import machine
 
 from maskbert import training
 from maskbert.batching import epoch_batches, padded_tokens, row_length
@@ -40,19 +39,6 @@ from maskbert.training import TrainConfig, train
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> str:
-    names = [
-        line.split(":", 1)[1].strip()
-        for line in Path("/proc/cpuinfo").read_text().splitlines()
-        if line.startswith("model name")
-    ]
-    cpu = names[0] if names else platform.machine()
-    return (
-        f"CPU {cpu}, {os.cpu_count()} cores on the machine, torch {torch.__version__} "
-        f"with {torch.get_num_threads()} thread(s)"
-    )
 
 
 def subset_train(prepared_dir: Path, out: Path, size: int, seed: int) -> Path:

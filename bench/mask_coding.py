@@ -15,8 +15,6 @@ BERT-base-sized mask set (blocks 2-11 + pooler + classifier: 71.4M weights) with
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine_info import machine
 
 from maskbert.adapter import mask_file
 from maskbert.artifact import artifact_masks, init_order, masking_config, read_artifact
@@ -34,25 +33,6 @@ from maskbert.rundir import atomic_path, read_run
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 # (task, lr, epochs): the demo's tasks, learning rates and epochs (config/demo.yaml)
 DEMO_RUNS = (("synth-sentiment", 1e-3, 1), ("synth-sentiment", 3e-3, 2), ("synth-ner", 1e-3, 2))
-
-
-def machine() -> str:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else ""
-    )
-    return (
-        f"CPU {cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} with "
-        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start"
-    )
 
 
 def train_demo_runs(work: Path) -> list[Path]:

@@ -24,8 +24,6 @@ import argparse
 import ctypes
 import gc
 import json
-import os
-import platform
 import random
 import statistics
 import subprocess
@@ -36,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine_info import machine
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TASKS = {
@@ -85,25 +84,6 @@ WORDS = [
     "for",
     "years",
 ]
-
-
-def machine() -> str:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else ""
-    )
-    return (
-        f"CPU {cpu} ({platform.machine()}), {os.cpu_count()} cores, torch {torch.__version__} with "
-        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at the start"
-    )
 
 
 def _task(name: str):

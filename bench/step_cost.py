@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine_info import machine
 
 
 def measure(model_name: str, method: str, length: int, batch_size: int, steps: int, warmup: int) -> dict:
@@ -69,19 +69,8 @@ def measure(model_name: str, method: str, length: int, batch_size: int, steps: i
     }
 
 
-def machine() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    cpu = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return f"CPU {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+def device_name() -> str:
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else machine()
 
 
 def main() -> None:
@@ -121,7 +110,7 @@ def main() -> None:
     lines = [
         (
             f"Step cost, {args.model}, batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up; "
-            f"machine: {machine()}."
+            f"machine: {device_name()}."
         ),
         "",
         (
