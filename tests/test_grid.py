@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_runs import demo_config
 
 from reproduction import workflow_config
 from reproduction.grid import Grid, Point, model_blocks, new_points
@@ -16,15 +17,6 @@ from reproduction.sweeps import canonical_blocks
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def demo_config():
-    """config/demo.yaml merged over config.yaml as Snakemake merges --configfile (mappings merge)."""
-    from snakemake.utils import update_config
-
-    cfg = copy.deepcopy(CONFIG)
-    update_config(cfg, yaml.safe_load((ROOT / "config/demo.yaml").read_text()))
-    return cfg
 
 
 def counts(points):
@@ -38,7 +30,7 @@ def test_blocks_of_a_local_copy_come_from_its_config(tiny_model_dirs):
     cfg["model_paths"] = {MINILM: tiny_model_dirs["bert"]}
     assert model_blocks(cfg, MINILM) == 4
     assert (
-        "config key 'sweeps.layerwise.block_sets.0': '0-5' for sentence-transformers/all-MiniLM-L6-v2 "
+        "config key 'sweeps.layerwise.block_sets.0': '2-5' for sentence-transformers/all-MiniLM-L6-v2 "
         "(4 blocks, 0-3)" in "\n".join(workflow_config.check_sweep_config(cfg))
     )
     cfg["sweeps"]["layerwise"] = None
@@ -128,9 +120,9 @@ def test_conflicting_requests_fail_naming_them():
         Grid(cfg)
 
 
-def test_demo_sweeps_add_ten_runs():
-    """The demo's sweeps reuse the main grid's MiniLM 2-5 runs and the layer-wise 0-5 run at 1e-3."""
-    assert counts(Grid(demo_config()).points()) == {"main": 16, "layerwise": 8, "initial_sparsity": 2}
+def test_demo_sweeps_add_seven_runs():
+    """The demo's layer-wise sweep reuses the main grid's MiniLM 2-5 runs; Figure 1 trains all three points."""
+    assert counts(Grid(demo_config()).points()) == {"main": 16, "layerwise": 4, "initial_sparsity": 3}
 
 
 def test_a_new_sweep_value_adds_exactly_its_points():

@@ -192,7 +192,7 @@ def test_sweeps_null_leaves_both_out(tmp_path):
     assert "figure2_table7_layerwise" not in counts
 
 
-def test_demo_config_adds_ten_runs(tmp_path):
+def test_demo_config_adds_seven_runs(tmp_path):
     (tmp_path / "no_comparison.yaml").write_text("comparison: null\n")  # the sweeps' points alone
     proc = snakemake(
         "tables",
@@ -206,7 +206,7 @@ def test_demo_config_adds_ten_runs(tmp_path):
     )
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
-    assert job_counts(out)["train"] == len({identity(run) for run in runs}) == 16 + 10
+    assert job_counts(out)["train"] == len({identity(run) for run in runs}) == 16 + 7
     settings = {run.split("/")[-3] for run in runs if "/masking/" in run}
     assert settings == {
         "blocks2-5_sparsity0.05",
