@@ -16,7 +16,9 @@ from transformers import (
 )
 from transformers.utils import logging
 
+from maskbert.data import prepare
 from maskbert.pretrained import BUNDLED_MINILM, resolve_model_path
+from maskbert.training import TrainConfig
 
 logging.set_verbosity_error()
 logging.disable_progress_bar()
@@ -56,6 +58,20 @@ def tiny_bert_with_tokenizer(tmp_path_factory):
     tiny_backbone("bert", vocab_size=tokenizer.vocab_size).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
+    """synth-sentiment prepared for the tiny BERT: the data of the short training runs the tests make."""
+    out = tmp_path_factory.mktemp("prepared") / "synth-sentiment"
+    return str(prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=out))
+
+
+def train_config(model: str, prepared: str, out, **fields):
+    """A TrainConfig for a short CPU run on `prepared` (masking, seed 1, lr 1e-2) with `fields` changed."""
+    values = dict(model=model, task="synth-sentiment", method="masking", seed=1, lr=1e-2)
+    values.update(out_dir=str(out), prepared_dir=prepared, device="cpu")
+    return TrainConfig(**{**values, **fields})
 
 
 def task_view(kind: str, labels: int = 3, metric: str = "accuracy", name: str = "toy"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import task_view
+from conftest import task_view, train_config
 from safetensors import safe_open
 from workflow_runs import ROOT, snakemake
 
@@ -22,7 +22,7 @@ from maskbert.memory import memory_table
 from maskbert.methods import get_method
 from maskbert.methods.peft_tuners import head_modules
 from maskbert.modeling import load_task_model
-from maskbert.training import TrainConfig, train
+from maskbert.training import train
 
 # --- options ---
 
@@ -170,26 +170,8 @@ def test_memory_rows_for_bert_base():
 # --- training, resume, evaluate, ensembles ---
 
 
-@pytest.fixture(scope="module")
-def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
-    out = tmp_path_factory.mktemp("prepared") / "synth-sentiment"
-    return str(prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=out))
-
-
 def _config(model, prepared, out, method, **overrides):
-    values = dict(
-        model=model,
-        task="synth-sentiment",
-        method=method,
-        seed=1,
-        lr=1e-2,
-        out_dir=str(out),
-        epochs=3,
-        patience=3,
-        prepared_dir=prepared,
-        device="cpu",
-    )
-    return TrainConfig(**{**values, **overrides})
+    return train_config(model, prepared, out, method=method, **{"epochs": 3, "patience": 3, **overrides})
 
 
 def _epochs(run):

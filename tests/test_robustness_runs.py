@@ -5,24 +5,17 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import train_config
 
 from maskbert.data import prepare
 from maskbert.evaluation import evaluate_run
 from maskbert.methods import load_run_model
 from maskbert.rundir import artifact_checksums
-from maskbert.training import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
-    out = tmp_path_factory.mktemp("prepared") / "synth-sentiment"
-    return str(prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=out))
+from maskbert.training import train
 
 
 def _config(model, prepared, out, **overrides):
-    values = dict(model=model, task="synth-sentiment", method="masking", seed=1, lr=1e-2, out_dir=str(out))
-    values.update(epochs=1, prepared_dir=prepared, device="cpu")
-    return TrainConfig(**{**values, **overrides})
+    return train_config(model, prepared, out, **{"epochs": 1, **overrides})
 
 
 @pytest.fixture(scope="module")

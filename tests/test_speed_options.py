@@ -7,13 +7,12 @@ import random
 
 import pytest
 import torch
-from conftest import task_view
+from conftest import task_view, train_config
 from safetensors import safe_open
 
 import maskbert.training
 from maskbert.batching import epoch_batches, epoch_seed, padded_tokens, row_length
 from maskbert.cli import build_parser
-from maskbert.data import prepare
 from maskbert.masking import MaskedLinear
 from maskbert.methods import METHODS
 from maskbert.precision import forward_precision, matmul_precision
@@ -63,28 +62,9 @@ def test_row_length_of_a_multiple_choice_row_is_its_longest_choice():
     assert row_length({"input_ids": [5, 6, 7]}) == 3
 
 
-@pytest.fixture(scope="module")
-def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
-    out = tmp_path_factory.mktemp("prepared") / "synth-sentiment"
-    return str(prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=out))
-
-
 def _config(model, prepared, out, **overrides):
-    values = {
-        "model": model,
-        "task": "synth-sentiment",
-        "method": "masking",
-        "seed": 3,
-        "lr": 1e-2,
-        "out_dir": str(out),
-        "epochs": 3,
-        "patience": 3,
-        "prepared_dir": prepared,
-        "device": "cpu",
-        "group_by_length": True,
-        "precision": "bf16",
-    }
-    return TrainConfig(**{**values, **overrides})
+    fields = {"seed": 3, "epochs": 3, "patience": 3, "group_by_length": True, "precision": "bf16"}
+    return train_config(model, prepared, out, **{**fields, **overrides})
 
 
 def _history(run):

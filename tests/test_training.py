@@ -14,34 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_backbone
+from conftest import tiny_backbone, train_config
 
 from maskbert.data import load_prepared, prepare, read_splits
 from maskbert.evaluation import Predictions, evaluate_run, label_columns, predict
 from maskbert.methods import load_run_model
-from maskbert.training import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
-    out = tmp_path_factory.mktemp("prepared") / "synth-sentiment"
-    return str(prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=out))
+from maskbert.training import train
 
 
 def _config(model, prepared, out, **overrides):
-    values = {
-        "model": model,
-        "task": "synth-sentiment",
-        "method": "masking",
-        "seed": 1,
-        "lr": 1e-2,
-        "out_dir": str(out),
-        "epochs": 2,
-        "batch_size": 32,
-        "prepared_dir": prepared,
-        "device": "cpu",
-    }
-    return TrainConfig(**{**values, **overrides})
+    return train_config(model, prepared, out, **{"epochs": 2, "batch_size": 32, **overrides})
 
 
 @pytest.fixture(scope="module")

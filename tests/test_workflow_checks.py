@@ -8,21 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_runs import demo_config
 
 from reproduction import workflow_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def demo_config():
-    """config/demo.yaml merged over config.yaml as Snakemake merges --configfile (mappings merge)."""
-    from snakemake.utils import update_config
-
-    cfg = copy.deepcopy(CONFIG)
-    update_config(cfg, yaml.safe_load((ROOT / "config/demo.yaml").read_text()))
-    return cfg
 
 
 def test_default_config_sweeps_are_the_papers_and_valid():

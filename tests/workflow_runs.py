@@ -11,6 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 STUB_PATH = Path(__file__).resolve().parent / "workflow_stub"  # MASKBERT_WORKFLOW_STUB=1 stubs the scripts
 
 
+def demo_config() -> dict:
+    """config/demo.yaml merged over config.yaml as Snakemake merges --configfile (mappings merge)."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((ROOT / "config/demo.yaml").read_text()))
+    return config
+
+
 def stub_pythonpath(env: dict) -> dict:
     """`env` with tests/workflow_stub on PYTHONPATH: its sitecustomize stubs the workflow scripts when the
     environment sets MASKBERT_WORKFLOW_STUB=1, and does nothing otherwise."""
