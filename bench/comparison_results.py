@@ -107,8 +107,8 @@ def main() -> None:
         + ". Each method at its main setting (masking: blocks 2-5, pooler and classifier, 5% initial "
         "sparsity; LoRA: r=8, alpha=8, no dropout, on W_q and W_v; (IA)^3: learned vectors scaling keys, "
         "values and the feed-forward output, as in T-Few; BitFit: every bias and the head; LoRA and (IA)^3 "
-        "also train the classifier, masking masks it). The learning rate is selected on the mean dev score over seeds (§4's rule, no "
-        "extension); TREC's test score is that of the selected runs on its 500-question test set; MRPC "
+        "also train the classifier, masking masks it). The learning rate is selected on the mean dev score "
+        "over seeds (§4's rule, no extension); TREC's test score is that of the selected runs on its 500-question test set; MRPC "
         "reports dev only.",
         "",
         "## The comparison (the workflow's `tables/methods_comparison.md`)",
