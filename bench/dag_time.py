@@ -1,5 +1,5 @@
 """How long the workflow takes to plan: `snakemake -n tables` (a dry run, nothing trained) for config.yaml
-(~5,100 jobs) and config/demo.yaml, CPU and wall seconds of the snakemake process, several repeats each.
+(~5,800 jobs), the same without the methods comparison, and config/demo.yaml, CPU and wall seconds of the snakemake process, several repeats each.
 A speed target, not a test: tests/test_workflow_dag.py checks the job counts, this script the time.
 Writes bench/results/dag_time.md naming the machine and the Snakemake version.
 
@@ -21,8 +21,10 @@ from pathlib import Path
 from machine_info import machine
 
 ROOT = Path(__file__).resolve().parents[1]
+NO_COMPARISON = ROOT / "bench" / "no_comparison.yaml"  # comparison: null, to show the comparison's share
 CONFIGS = {
     "config.yaml": [ROOT / "config.yaml"],
+    "config.yaml without the methods comparison": [ROOT / "config.yaml", NO_COMPARISON],
     "config/demo.yaml": [ROOT / "config.yaml", ROOT / "config" / "demo.yaml"],
 }
 

@@ -4,6 +4,8 @@ through the command line and the workflow."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from maskbert.ensemble import evaluate_ensemble_files
 from maskbert.evaluation import Predictions, evaluate_run
 from maskbert.memory import memory_table
 from maskbert.methods import get_method
-from maskbert.methods.peft_tuners import head_modules
+from maskbert.methods.peft_tuners import _meta_peft_counts, head_modules
 from maskbert.modeling import load_task_model
 from maskbert.training import train
 
@@ -46,6 +48,33 @@ def test_named_entries_spell_their_settings_per_family(tiny_model_dirs):
     generic = get_method("peft").resolve_options({"type": "lora", "r": 2})
     assert generic == {"type": "LORA", "r": 2} and get_method("peft").setting_name(generic) == "lora_r2"
     assert get_method("bitfit").resolve_options(None) == {}
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+def test_named_entries_defaults_pass_peft_on_every_family(tiny_model_dirs, family, method):
+    """check_options trusts a named entry's own defaults without building a model: here peft checks them."""
+    options = get_method(method).resolve_options({}, tiny_model_dirs[family])
+    counts = _meta_peft_counts(tiny_model_dirs[family], "single", 2, json.dumps(options, sort_keys=True))
+    assert counts["adapter"] > 0 and counts["head"] > 0
+
+
+def test_planning_the_named_entries_defaults_imports_no_peft(tiny_model_dirs):
+    """The workflow resolves and checks every method's options to plan; with the shipped defaults that must
+    not import peft (and torch with it), which would add seconds to every `snakemake -n`."""
+    code = (
+        "import sys, json; from maskbert.methods import get_method\n"
+        f"path = {tiny_model_dirs['roberta']!r}\n"
+        "for name in ('lora', 'ia3'):\n"
+        "    method = get_method(name); method.check_options(method.resolve_options({}, path), path)\n"
+        "print(json.dumps(sorted(m for m in ('peft', 'torch') if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+    with pytest.raises(ValueError, match="option 'r' 0: refused by peft"):  # changed options still checked
+        get_method("lora").check_options(
+            get_method("lora").resolve_options({"r": 0}, tiny_model_dirs["bert"]), tiny_model_dirs["bert"]
+        )
 
 
 @pytest.mark.parametrize(

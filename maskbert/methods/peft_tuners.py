@@ -142,7 +142,9 @@ class PeftTuner(Method):
                 f"method '{self.name}': option 'type' '{peft_type}': this method is {self.peft_type}; "
                 f"use method 'peft' for another tuner"
             )
-        fields = {f.name: str(f.type) for f in dataclasses.fields(_config_class(peft_type, self.name))}
+        fields = {}  # a named entry's own defaults need no peft import (the workflow resolves them to plan)
+        if given or not self.peft_type:
+            fields = {f.name: str(f.type) for f in dataclasses.fields(_config_class(peft_type, self.name))}
         for key in given:
             if key in RESERVED:
                 raise ValueError(f"method '{self.name}': option '{key}' is not settable: {RESERVED[key]}")
@@ -164,6 +166,8 @@ class PeftTuner(Method):
                 f"method '{self.name}': model '{model}' is a '{model_type}' model; maskbert's task heads and "
                 f"defaults know {', '.join(FAMILIES)}"
             )
+        if self.peft_type and dict(options) == self.resolve_options({}, model):
+            return  # the entry's defaults for a known family, checked per family by the tests: no peft import
         try:
             _meta_peft_counts(model, "single", 2, json.dumps(dict(options), sort_keys=True))
         except Exception as error:  # peft raises ValueError, TypeError, KeyError ... from deep inside
