@@ -1,8 +1,8 @@
 """The demo pipeline end to end (slow): data -> train -> select -> test -> ensemble -> tables, figure, report.
 
 By default this runs config/demo.yaml as `make demo` does (bundled MiniLM, 29 runs, the sweeps, the
-methods comparison and the analyses, 10-14 minutes on 2 CPU cores), so CI checks the README's first command. Set MASKBERT_E2E_TINY=1 for a quicker check where a
-tiny BERT built from a config (random weights, MiniLM's vocabulary; tests/conftest.py) stands in for MiniLM
+methods comparison and the analyses; 695 s on the project's 2-core AMD EPYC, quiet), so CI checks the
+README's first command. Set MASKBERT_E2E_TINY=1 for a quicker check where a tiny BERT built from a config (random weights, MiniLM's vocabulary; tests/conftest.py) stands in for MiniLM
 through `model_paths` and finetuning tries one learning rate (12 runs, under two minutes).
 """
 
