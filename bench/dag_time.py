@@ -1,5 +1,6 @@
 """How long the workflow takes to plan: `snakemake -n tables` (a dry run, nothing trained) for config.yaml
-(~5,800 jobs), the same without the methods comparison, and config/demo.yaml, CPU and wall seconds of the snakemake process, several repeats each.
+(~5,800 jobs), the same without the methods comparison, and config/demo.yaml, CPU and wall seconds of the
+snakemake process, several repeats each.
 A speed target, not a test: tests/test_workflow_dag.py checks the job counts, this script the time.
 Writes bench/results/dag_time.md naming the machine and the Snakemake version.
 
