@@ -29,20 +29,19 @@ COMMAND = "snakemake methods_comparison --cores 2 --configfile config/comparison
 
 
 def read_runs(results: Path) -> pd.DataFrame:
-    """One row per finished run under results/runs: its identity, best dev score, epochs and wall time."""
+    """One row per finished run under results/runs: its identity (run.json), best dev score, epochs and wall time."""
     rows = []
     for summary_path in sorted(results.glob("runs/*/*/*/*/lr*/seed*/summary.json")):
         run = summary_path.parent
-        model, task, method, setting = run.parts[-6:-2]
+        identity = json.loads((run / "run.json").read_text())  # what the run was trained with
         summary = json.loads(summary_path.read_text())
         epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         rows.append(
             {
-                "task": task,
-                "method": method,
-                "setting": setting,
-                "lr": float(run.parent.name.removeprefix("lr")),
-                "seed": int(run.name.removeprefix("seed")),
+                "task": identity["task"],
+                "method": identity["method"],
+                "lr": identity["lr"],
+                "seed": identity["seed"],
                 "best dev": summary["best_dev_score"],
                 "best epoch": summary["best_epoch"],
                 "dev per epoch": ", ".join(f"{e['dev_score']:.1f}" for e in epochs),
@@ -125,7 +124,7 @@ def main() -> None:
         "",
         "## Every run",
         "",
-        to_markdown(run_table.drop(columns=["setting"])),
+        to_markdown(run_table),
         "",
     ]
     out.write_text("\n".join(lines))
