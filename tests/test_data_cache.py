@@ -93,8 +93,8 @@ class FakeHub:
     def __init__(self, tables):
         self.tables, self.calls = tables, []
 
-    def __call__(self, path, name=None, *, split):
-        self.calls.append((path, name, split))
+    def __call__(self, path, name=None, *, split, revision=None):
+        self.calls.append((path, name, split, revision))
         return self.tables[split]
 
 
@@ -120,7 +120,8 @@ def trec_table(n):
 def test_hub_source_through_injected_dataset(tmp_path):
     hub = FakeHub({"train": trec_table(600), "test": trec_table(5)})
     splits = read_splits("trec", "hub", load_dataset=hub)
-    assert hub.calls == [("CogComp/trec", None, "train"), ("CogComp/trec", None, "test")]
+    export = "refs/convert/parquet"
+    assert hub.calls == [("CogComp/trec", None, "train", export), ("CogComp/trec", None, "test", export)]
     assert [len(splits[s]) for s in ("train", "dev", "test")] == [52, 548, 5]
     assert splits["test"][1] == {"text": "What is 1 ?", "label": "ENTY"}
     out = prepare("trec", BUNDLED_MINILM, source="hub", cache_root=tmp_path, load_dataset=hub)
@@ -141,7 +142,7 @@ def test_hub_default_is_datasets_load_dataset(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", hub)
     splits = read_splits("ner", "hub")
     assert splits["dev"] == [{"tokens": ["Peter", "Blackburn"], "tags": ["B-PER", "I-PER"]}]
-    assert hub.calls[1] == ("eriktks/conll2003", None, "validation")
+    assert hub.calls[1] == ("eriktks/conll2003", None, "validation", "refs/convert/parquet")
 
 
 def test_hub_glue_and_swag_rows(monkeypatch):
@@ -160,7 +161,7 @@ def test_hub_glue_and_swag_rows(monkeypatch):
     assert read_splits("mrpc", "hub", load_dataset=hub)["dev"] == [
         {"text_a": "A.", "text_b": "B.", "label": "equivalent"}
     ]
-    assert hub.calls[0] == ("nyu-mll/glue", "mrpc", "train")
+    assert hub.calls[0] == ("nyu-mll/glue", "mrpc", "train", None)
     swag = [
         {
             "sent1": "She sits.",

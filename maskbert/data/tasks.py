@@ -60,6 +60,11 @@ PTB_TAGS = (
     "-LRB-",
     "-RRB-",
 )
+# The Hub's automatic Parquet export of a dataset repository: one `{config}/{split}/NNNN.parquet` tree per
+# config, its features (ClassLabel names included) in each file's schema. `datasets` 4.0 and later refuse a
+# repository whose main branch holds a loading script, so TREC and CoNLL-2003, whose main branches hold only
+# `trec.py` / `conll2003.py`, are read from this branch (see maskbert/data/README.md, "Hub revisions").
+PARQUET_EXPORT = "refs/convert/parquet"
 # CoNLL-2003 NER tags in the order of the hub dataset's ClassLabel.
 CONLL_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 SYNTH_NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
@@ -88,9 +93,11 @@ class TaskSpec:
     local_format: str = ""
     local_dir: str = ""
     local_files: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # hub source: dataset id, config, our split -> hub split, the hub columns holding text and label
+    # hub source: dataset id, config, revision (branch, tag or commit; None: main), our split -> hub split,
+    # the hub columns holding text and label
     hub_id: str = ""
     hub_config: str | None = None
+    hub_revision: str | None = None
     hub_splits: tuple[tuple[str, str], ...] = ()
     hub_text_fields: tuple[str, ...] = ()
     hub_label_field: str = "label"
@@ -197,6 +204,7 @@ _SPECS = [
         local_dir="trec",
         local_files=(("train", ("train_5500.label",)), ("test", ("TREC_10.label",))),
         hub_id="CogComp/trec",
+        hub_revision=PARQUET_EXPORT,
         hub_splits=(("train", "train"), ("test", "test")),
         hub_text_fields=("text",),
         hub_label_field="coarse_label",
@@ -252,6 +260,7 @@ _SPECS = [
             ("test", ("test.txt", "eng.testb")),
         ),
         hub_id="eriktks/conll2003",
+        hub_revision=PARQUET_EXPORT,
         hub_splits=(("train", "train"), ("dev", "validation"), ("test", "test")),
         hub_text_fields=("tokens",),
         hub_label_field="ner_tags",
