@@ -1,13 +1,16 @@
-# maskbert: the paper's experiment grid as a DAG, from data to Tables 1, 2, 4-8 and Figures 1-3.
+# maskbert: the paper's experiments as a DAG, from data to Tables 1-8 and Figures 1-7, plus a comparison
+# of masking with today's parameter-efficient methods (BitFit, LoRA, (IA)^3).
 #
-#   snakemake --cores 4 --resources gpu=4 tables          # on a machine with 4 GPUs
-#   snakemake --profile profiles/slurm tables             # on a Slurm cluster
-#   snakemake --cores 2 --configfile config/demo.yaml     # the offline demo (MiniLM, synthetic tasks)
-#   snakemake --report results/report.html tables         # one HTML report of every table and figure
+#   snakemake tables --cores 4 --resources gpu=4          # everything, on a machine with 4 GPUs
+#   snakemake paper_main --cores 4 --resources gpu=4      # the main grid alone: Tables 1, 2, 4, 5, 6, 8, Figure 3
+#   snakemake tables --profile profiles/slurm             # on a Slurm cluster (docs/CLUSTER.md)
+#   snakemake tables --cores 2 --configfile config/demo.yaml   # the offline demo (MiniLM, synthetic tasks)
+#   snakemake tables --report results/report.html         # one HTML report of every table and figure
 #
-# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate; the
-# §5.1/§5.2 sweeps (rules/sweeps.smk, targets figure1 and figure2) reuse train and select.
-# See docs/WORKFLOW.md.
+# Stages (one file each under rules/): data -> train -> select -> test -> ensemble -> aggregate. The
+# §5.1/§5.2 sweeps (rules/sweeps.smk: figure1, figure2 with Table 7), the §6/App. B analyses
+# (rules/analyses.smk: table3, figure4-figure7) and the methods comparison (rules/comparison.smk:
+# methods_comparison) reuse train and select. See docs/WORKFLOW.md.
 
 from snakemake.utils import min_version
 
@@ -73,7 +76,8 @@ localrules:
     methods_comparison,
 
 
-TABLE_AND_FIGURE_OUTPUTS = (
+# The paper's main grid (§4, §5.3): Tables 1, 2, 4, 5, 6, 8 and Figure 3.
+PAPER_MAIN_OUTPUTS = (
     table_files("table1_dev")
     + table_files("table2_table6_test_error")
     + table_files("table2_memory")
@@ -81,6 +85,9 @@ TABLE_AND_FIGURE_OUTPUTS = (
     + table_files("table5_split_sizes")
     + table_files("table8_memory")
     + figure_files("figure3_memory")
+)
+TABLE_AND_FIGURE_OUTPUTS = (
+    PAPER_MAIN_OUTPUTS
     + SWEEP_OUTPUTS["figure1"]
     + SWEEP_OUTPUTS["figure2"]
     + [path for outputs in ANALYSIS_OUTPUTS.values() for path in outputs]
@@ -102,3 +109,9 @@ rule tables:
 rule methods_comparison:
     input:
         COMPARISON_OUTPUTS,
+
+
+# The paper's main grid alone, without the sweeps, the analyses and the comparison.
+rule paper_main:
+    input:
+        PAPER_MAIN_OUTPUTS,

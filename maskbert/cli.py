@@ -1,4 +1,7 @@
-"""The `maskbert` command: train, evaluate, memory, data. The workflow's scripts call the same functions."""
+"""The `maskbert` command: train, evaluate, memory, predict, data.
+
+The workflow's scripts call the same functions.
+"""
 
 from __future__ import annotations
 
@@ -150,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="train one run (masking or finetuning) into a run directory",
+        help="train one run of any registered method (--method) into a run directory",
         description="Train one (model, task, method, seed, lr) run. OUT receives the "
         "artifact, metrics.jsonl, the best epoch's dev predictions and summary.json; "
         "rerunning an interrupted run resumes it.",
