@@ -22,10 +22,10 @@ def _quiet_libraries() -> None:
 
 
 def cmd_train(args) -> int:
-    from maskbert.data.custom import task_argument
+    from maskbert.data.custom import is_custom_task, task_argument
     from maskbert.training import TrainConfig, train
 
-    task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column)
+    task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column, args.encoding)
     config = TrainConfig(
         model=args.model,
         task=task,
@@ -44,6 +44,8 @@ def cmd_train(args) -> int:
         path=args.path,
         prepared_dir=args.prepared,
         device=args.device,
+        encoding=None if is_custom_task(task) else args.encoding,  # a data file's is in its task name
+        wait=args.wait,
     )
     summary = train(config, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
@@ -175,7 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
     train.add_argument(
-        "--overwrite", action="store_true", help="replace the files of a run with another config in --out"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of a run with another config or other data in --out (train it again)",
+    )
+    train.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another training is writing --out, wait for it to finish (default: stop with an error)",
     )
     train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
