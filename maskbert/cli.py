@@ -55,9 +55,13 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from maskbert.evaluation import evaluate_run
 
-    result = evaluate_run(
-        args.run, args.split, prepared_dir=args.prepared, out_dir=args.out, device=args.device
-    )
+    prepared = args.prepared
+    if args.task:  # the run's data where it is now
+        from maskbert.data.cache import prepare_for_run
+        from maskbert.rundir import read_run
+
+        prepared = prepare_for_run(read_run(args.run), args.task)
+    result = evaluate_run(args.run, args.split, prepared_dir=prepared, out_dir=args.out, device=args.device)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -221,10 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--run", required=True, help="run directory written by `maskbert train`")
     evaluate.add_argument("--split", required=True, choices=["train", "dev", "test"])
-    evaluate.add_argument(
+    data = evaluate.add_mutually_exclusive_group()
+    data.add_argument(
         "--prepared",
         default=None,
         help="tokenized task directory (default: the run's own; another task's needs the same labels)",
+    )
+    data.add_argument(
+        "--task",
+        default=None,
+        help="a data file or folder, tokenized for the run's model (e.g. the run's data after it moved)",
     )
     evaluate.add_argument(
         "--out", default=None, help="folder for the predictions and metrics (default RUN/evaluation)"

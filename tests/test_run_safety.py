@@ -347,6 +347,28 @@ def test_a_run_is_scored_after_its_data_folder_moved(tiny_bert_with_tokenizer, c
     assert scored["score"] == pytest.approx(summary["best_dev_score"]) and scored["task"] == task
 
 
+def test_evaluate_task_path_scores_a_run_on_its_moved_data(
+    tiny_bert_with_tokenizer, custom_data, tmp_path, monkeypatch, capsys
+):
+    from maskbert.cli import main
+
+    monkeypatch.setenv("MASKBERT_CACHE", str(tmp_path / "cache"))
+    task, prepared = custom_data
+    summary = train(_config(tiny_bert_with_tokenizer, prepared, tmp_path / "run", task=task))
+    (tmp_path / "data").rename(tmp_path / "elsewhere")
+    shutil.rmtree(prepared)  # the tokenized copy is gone too
+    args = ["evaluate", "--run", str(tmp_path / "run"), "--split", "dev", "--device", "cpu"]
+    assert main([*args, "--task", str(tmp_path / "elsewhere")]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] == pytest.approx(summary["best_dev_score"])
+    _csv(
+        tmp_path / "other" / "train.csv", [(text, "x" if label == "pos" else "y") for text, label in _rows()]
+    )
+    assert main([*args, "--task", str(tmp_path / "other")]) == 2
+    assert "label sets differ" in capsys.readouterr().err
+    assert main([*args, "--task", "sst2"]) == 2
+    assert "--task sst2: expected a data file or folder" in capsys.readouterr().err
+
+
 def test_old_prepared_data_whose_files_are_gone_says_so(tiny_bert_with_tokenizer, custom_data, tmp_path):
     _, prepared = custom_data
     meta_file = Path(prepared) / "meta.json"

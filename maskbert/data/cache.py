@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..pretrained import resolve_model_path
 from ..rundir import replace_dir
-from .custom import CUSTOM_FORMAT
+from .custom import CUSTOM_FORMAT, is_custom_task, task_argument
 from .encoding import encode_split, load_tokenizer
 from .errors import DataError
 from .sources import DEFAULT_SEED, get_task, read_splits
@@ -140,6 +140,16 @@ def _replace_dir(tmp: Path, out: Path, fingerprint: str) -> None:
     if current and current.get("complete") and current.get("fingerprint") == fingerprint:
         return
     replace_dir(tmp, out)
+
+
+def prepare_for_run(run: dict, task: str) -> Path:
+    """A data file or folder tokenized as a run's own data was (its model and max_length), so that a run
+    can be scored on its data after the files moved (`maskbert evaluate --task PATH`)."""
+    if not is_custom_task(task):
+        raise DataError(
+            f"--task {task}: expected a data file or folder (a registry task's data: give --prepared DIR)"
+        )
+    return prepare(task_argument(task), run["model"], max_length=run["max_length"])
 
 
 # What a custom task's TaskSpec holds; recorded in meta.json so the prepared data stands on its own.
