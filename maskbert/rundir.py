@@ -45,10 +45,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             yield tmp
         os.replace(tmp, path)
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove_tree_or_file(tmp)
 
 
 class RunFolderBusy(OSError):
@@ -73,11 +70,12 @@ def _mount_point(path: Path) -> Path:
 
 
 def _is_disk_full(error: BaseException) -> bool:
-    """ENOSPC, raised by Python's own writes or reported in the text of a library's error (safetensors'
-    `SafetensorError: ... No space left on device (os error 28)`)."""
+    """ENOSPC, raised by Python's own writes or reported in the text of an error that gathers others
+    (safetensors' `SafetensorError: ... (os error 28)`, shutil.copytree's `Error: [... [Errno 28] ...]`)."""
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return True
-    return isinstance(error, Exception) and f"(os error {errno.ENOSPC})" in str(error)
+    text = str(error)
+    return f"(os error {errno.ENOSPC})" in text or f"[Errno {errno.ENOSPC}]" in text
 
 
 @contextlib.contextmanager
@@ -262,15 +260,30 @@ def link_or_copy_tree(source: str | Path, target: str | Path) -> Path:
     """
     source, target = Path(source), Path(target)
     tmp = target.with_name(target.name + ".tmp")
+    _remove_tree_or_file(tmp)
+    try:
+        with reporting_full_disk(target):
+            if source.is_dir():
+                shutil.copytree(source, tmp, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(source, tmp)
+                os.utime(
+                    tmp
+                )  # published now: newer than the job's inputs, whenever the scratch copy was written
+    except BaseException:
+        _remove_tree_or_file(tmp)
+        raise
     if source.is_dir():
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(source, tmp, copy_function=_link_or_copy)
         return replace_dir(tmp, target)
-    tmp.unlink(missing_ok=True)
-    _link_or_copy(source, tmp)
-    os.utime(tmp)  # published now: newer than the job's inputs, whenever the scratch copy was written
     os.replace(tmp, target)
     return target
+
+
+def _remove_tree_or_file(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _link_or_copy(source, target) -> None:

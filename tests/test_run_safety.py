@@ -103,7 +103,7 @@ def _cli_train(model, prepared, out, method):
     ]
 
 
-@pytest.mark.slow  # two real training processes, about 25 s on the 2-core machine
+@pytest.mark.slow  # two real training processes: 60 s on the shared 2-core machine, fixtures included
 def test_two_trainings_started_together_on_one_out_never_mix(tiny_bert_with_tokenizer, prepared, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "TQDM_DISABLE": "1"}
@@ -437,6 +437,31 @@ def test_a_full_disk_after_a_kept_epoch_keeps_a_resumable_run(
     assert (progress / "checkpoint.pt").is_file() and not list(progress.glob("*.tmp"))
     monkeypatch.setattr(training, "_save_checkpoint", original)
     assert train(config)["epochs_run"] == 2
+
+
+@pytest.mark.parametrize(("failing", "named"), [("dev_predictions", "dev_predictions"), ("mask", "artifact")])
+def test_a_full_disk_while_publishing_keeps_the_run_to_finish_later(
+    tiny_bert_with_tokenizer, prepared, tmp_path, monkeypatch, failing, named
+):
+    import maskbert.rundir as rundir
+
+    original = rundir._link_or_copy
+
+    def full_for_one_file(source, target):
+        if Path(target).name.startswith(failing):
+            _no_space()
+        original(source, target)
+
+    monkeypatch.setattr(rundir, "_link_or_copy", full_for_one_file)
+    config = _config(tiny_bert_with_tokenizer, prepared, tmp_path / "run")
+    with pytest.raises(DiskFull, match=rf"while writing \S+/run/{named}\S*; free space and rerun$"):
+        train(config)
+    out = tmp_path / "run"
+    assert not (out / "summary.json").exists() and not list(out.glob("*.tmp"))
+    monkeypatch.setattr(rundir, "_link_or_copy", original)
+    monkeypatch.setattr("maskbert.training._train_epoch", pytest.fail)  # finished from the kept epoch
+    assert train(config)["epochs_run"] == 1
+    assert not (out / ".progress").exists()
 
 
 def test_a_full_disk_in_evaluate_is_one_line_and_leaves_no_folder(finished, tmp_path, monkeypatch, capsys):
