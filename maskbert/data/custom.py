@@ -18,8 +18,10 @@ spell one number two ways (``1`` and ``1.0``) and a train split with a single cl
 file, the line and what was expected.
 
 A folder holds ``train`` and optionally ``dev`` (or ``validation``) and ``test`` files, each ``.csv``,
-``.tsv`` or ``.jsonl``. A single file is the train split. Without a dev file, 10% of train (at least one
-example) is held out as dev with the data layer's fixed seed. The reported split is test when there is
+``.tsv`` or ``.jsonl`` (two files for one split, e.g. ``train.csv`` and ``train.jsonl``, are refused rather
+than one picked). A single file is the train split. Without a dev file, 10% of train (at least one
+example) is held out as dev with the data layer's fixed seed; a hold-out that takes every example of a
+label is refused (the model could never learn it). The reported split is test when there is
 one, else dev. Label names are the train split's labels sorted (numerically when every label is an
 integer), so the label ids do not depend on the order of the file's rows; a dev or test label that train
 lacks is an error.
