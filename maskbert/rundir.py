@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -161,7 +162,9 @@ def run_lock(run_dir: str | Path, wait: bool = False, poll_seconds: float = 1.0)
                     "let it finish, pass --wait to wait for it, or choose another --out",
                 ) from None
             if not announced:
-                print(f"{run_dir}: waiting for PID {holder}, which is writing this run folder", flush=True)
+                print(
+                    f"{run_dir}: waiting for PID {holder}, which is writing this run folder", file=sys.stderr
+                )
                 announced = True
             time.sleep(poll_seconds)
             continue

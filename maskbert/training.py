@@ -289,7 +289,7 @@ def _record_changes(previous: dict, record: dict, since: str = "the checkpoint")
     not compared."""
     changes = []
     for key in dict.fromkeys([*FINGERPRINTS, *previous, *record]):
-        if key in LATER_FIELDS and key not in previous or previous.get(key) == record.get(key):
+        if (key in LATER_FIELDS and key not in previous) or previous.get(key) == record.get(key):
             continue
         values = f"{key} {json.dumps(previous.get(key))}, now {json.dumps(record.get(key))}"
         if key in FINGERPRINTS:

@@ -89,7 +89,7 @@ def test_wait_waits_for_the_holder_then_trains(tiny_bert_with_tokenizer, prepare
     started = time.time()
     summary = train(_config(tiny_bert_with_tokenizer, prepared, out, wait=True))
     assert summary["done"] and holder.wait() == 0 and time.time() - started >= 2
-    assert f"waiting for PID {holder.pid}" in capsys.readouterr().out
+    assert f"waiting for PID {holder.pid}" in capsys.readouterr().err  # stdout stays the summary's
 
 
 def _cli_train(model, prepared, out, method):
