@@ -41,8 +41,24 @@ def _rows(count=40, flip=False):
     return rows
 
 
+@pytest.fixture(scope="module")
+def prepared(tiny_bert_with_tokenizer, tmp_path_factory):
+    """A small data folder prepared for the tiny BERT (40 training rows, so that a run takes seconds);
+    in this module it stands in for the shared synth-sentiment data."""
+    folder = tmp_path_factory.mktemp("small")
+    _csv(folder / "train.csv", _rows())
+    _csv(folder / "dev.csv", _rows(12))
+    return str(
+        prepare(str(folder), tiny_bert_with_tokenizer, out_dir=tmp_path_factory.mktemp("small-prepared"))
+    )
+
+
+def _task(prepared) -> str:
+    return json.loads((Path(prepared) / "meta.json").read_text())["task"]
+
+
 def _config(model, prepared, out, **overrides):
-    return train_config(model, prepared, out, **{"epochs": 1, **overrides})
+    return train_config(model, prepared, out, **{"epochs": 1, "task": _task(prepared), **overrides})
 
 
 # --- one writer per run folder ---------------------------------------------------------------------
@@ -98,7 +114,7 @@ def _cli_train(model, prepared, out, method):
         "-m",
         "maskbert.cli",
         "train",
-        *("--model", model, "--task", "synth-sentiment", "--method", method, "--seed", "1"),
+        *("--model", model, "--task", _task(prepared), "--method", method, "--seed", "1"),
         *("--lr", "1e-2", "--epochs", "2", "--prepared", prepared, "--out", str(out), "--device", "cpu"),
     ]
 
@@ -187,7 +203,7 @@ def test_a_checkpoint_of_other_data_is_never_resumed_onto(
 ):
     task, prepared = custom_data
     out = tmp_path / "run"
-    config = _config(tiny_bert_with_tokenizer, prepared, out, task=task, epochs=3, patience=3)
+    config = _config(tiny_bert_with_tokenizer, prepared, out, task=task, epochs=2, patience=2)
     _interrupted(config, monkeypatch)
     assert (out / ".progress" / "checkpoint.pt").is_file()
     _csv(tmp_path / "data" / "train.csv", _rows(flip=True))
@@ -200,7 +216,7 @@ def test_a_checkpoint_of_other_data_is_never_resumed_onto(
     with pytest.warns(UserWarning, match=r"checkpoint.pt: training data changed since the checkpoint.*again"):
         resumed = train(config)
     fresh = train(
-        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "fresh", task=task, epochs=3, patience=3)
+        _config(tiny_bert_with_tokenizer, prepared, tmp_path / "fresh", task=task, epochs=2, patience=2)
     )
     assert resumed == fresh
 
