@@ -25,10 +25,10 @@ def _quiet_libraries() -> None:
 
 
 def cmd_train(args) -> int:
-    from maskbert.data.custom import task_argument
+    from maskbert.data.custom import is_custom_task, task_argument
     from maskbert.training import TrainConfig, train
 
-    task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column)
+    task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column, args.encoding)
     config = TrainConfig(
         model=args.model,
         task=task,
@@ -47,6 +47,8 @@ def cmd_train(args) -> int:
         path=args.path,
         prepared_dir=args.prepared,
         device=args.device,
+        encoding=None if is_custom_task(task) else args.encoding,  # a data file's is in its task name
+        wait=args.wait,
     )
     summary = train(config, overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
@@ -56,9 +58,13 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from maskbert.evaluation import evaluate_run
 
-    result = evaluate_run(
-        args.run, args.split, prepared_dir=args.prepared, out_dir=args.out, device=args.device
-    )
+    prepared = args.prepared
+    if args.task:  # the run's data where it is now
+        from maskbert.data.cache import prepare_for_run
+        from maskbert.rundir import read_run
+
+        prepared = prepare_for_run(read_run(args.run), args.task)
+    result = evaluate_run(args.run, args.split, prepared_dir=prepared, out_dir=args.out, device=args.device)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -178,7 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, required=True, help="Adam learning rate")
     train.add_argument("--out", required=True, help="run directory")
     train.add_argument(
-        "--overwrite", action="store_true", help="replace the files of a run with another config in --out"
+        "--overwrite",
+        action="store_true",
+        help="replace the files of a run with another config or other data in --out (train it again)",
+    )
+    train.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another training is writing --out, wait for it to finish (default: stop with an error)",
     )
     train.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
     train.add_argument("--patience", type=int, default=2, help="stop after this many epochs without dev gain")
@@ -215,10 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--run", required=True, help="run directory written by `maskbert train`")
     evaluate.add_argument("--split", required=True, choices=["train", "dev", "test"])
-    evaluate.add_argument(
+    data = evaluate.add_mutually_exclusive_group()
+    data.add_argument(
         "--prepared",
         default=None,
         help="tokenized task directory (default: the run's own; another task's needs the same labels)",
+    )
+    data.add_argument(
+        "--task",
+        default=None,
+        help="a data file or folder, tokenized for the run's model (e.g. the run's data after it moved)",
     )
     evaluate.add_argument(
         "--out", default=None, help="folder for the predictions and metrics (default RUN/evaluation)"

@@ -13,7 +13,14 @@ from maskbert.data import collate, load_prepared
 from maskbert.devices import check_device, pick_device
 from maskbert.methods import load_run_model
 from maskbert.metrics import DROPPED, score_labels, score_tagging
-from maskbert.rundir import EVALUATION, atomic_path, own_file, read_run, write_json_atomic
+from maskbert.rundir import (
+    EVALUATION,
+    atomic_path,
+    own_file,
+    read_run,
+    removed_if_left_empty,
+    write_json_atomic,
+)
 
 
 @dataclass
@@ -172,7 +179,6 @@ def evaluate_run(
         device=device,
     )
     predictions.logits = predictions.logits[:, columns]
-    predictions.save(predictions_path)
     result = {
         "split": split,
         "task": task.name,
@@ -187,7 +193,14 @@ def evaluate_run(
             words_dropped=predictions.words_dropped,
             score_all_words=predictions.score(task, all_words=True),
         )
-    write_json_atomic(metrics_path, result)
+    # both files or neither (a full disk is one line, and leaves no folder this call made)
+    with removed_if_left_empty(predictions_path.parent), removed_if_left_empty(metrics_path.parent):
+        predictions.save(predictions_path)
+        try:
+            write_json_atomic(metrics_path, result)
+        except BaseException:
+            predictions_path.unlink(missing_ok=True)
+            raise
     return result
 
 

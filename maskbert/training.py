@@ -6,10 +6,18 @@ checkpoint, and the best epoch's artifact and dev predictions so far) lives in R
 not one of the run's outputs: a workflow manager that deletes the outputs of an interrupted job before
 rerunning it leaves it in place, and the rerun resumes. Finishing publishes the best artifact and dev
 predictions into RUN/, writes summary.json last and removes RUN/.progress/.
+
+A run never lies about what it is: one process writes RUN/ at a time (`maskbert.rundir.run_lock`); run.json
+and the checkpoint record fingerprints of the tokenized data and of a local model's files beside the
+config, and a rerun whose inputs differ from the recorded ones is refused naming what changed (or, with
+`overwrite`, started again), never resumed onto or answered from the old run; everything that can be
+refused is checked before RUN/ is created, and a run that fails before it kept anything removes what it
+created; files in RUN/artifact/ that no run wrote are kept, or moved aside when the run is trained again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -42,10 +50,20 @@ from maskbert.rundir import (
     artifact_damage,
     atomic_path,
     link_or_copy_tree,
+    removed_if_left_empty,
     replace_dir,
+    reporting_full_disk,
+    run_lock,
+    set_aside_unknown_files,
     write_json_atomic,
     write_lines_atomic,
 )
+
+# run.json fields added after runs were first recorded: an older run.json without them is compared without
+# them (its data was not fingerprinted), so its finished runs stay finished.
+LATER_FIELDS = ("encoding", "data_fingerprint", "model_fingerprint")
+# What a changed fingerprint means, for a refusal.
+FINGERPRINTS = {"data_fingerprint": "training data changed", "model_fingerprint": "the model's files changed"}
 
 
 @dataclass
@@ -73,11 +91,14 @@ class TrainConfig:
     device: str | None = None
     group_by_length: bool = False  # batches of similar length (maskbert.batching); off in the paper
     precision: str = "fp32"  # fp32, tf32 or bf16 training steps (maskbert.precision)
+    encoding: str | None = None  # a registry task's local files' encoding (a data file's is in its name)
+    wait: bool = False  # another process writing out_dir: wait for it (else refuse); not part of the run
 
     def __post_init__(self):
         for name in ("lr", "epochs", "patience", "batch_size", "max_length"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} {getattr(self, name)}: expected a positive number")
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} {value}: expected a positive number")
         check_precision(self.precision)
         method = get_method(self.method)  # an unknown method, option or value fails here, before any file
         method.check_options(method.resolve_options(self.options, self.model), self.model)
@@ -86,26 +107,39 @@ class TrainConfig:
 def train(cfg: TrainConfig, overwrite: bool = False) -> dict:
     """Train one (model, task, method, seed, lr) run into cfg.out_dir and return its summary.
 
-    A finished run with the same config is returned as is; an interrupted one resumes from its last
-    finished epoch and ends exactly as an uninterrupted run would (on CPU). The run's files are written
-    beside any others in cfg.out_dir; a run with another config there is replaced only with `overwrite`.
+    A finished run with the same config and inputs is returned as is; an interrupted one resumes from its
+    last finished epoch and ends exactly as an uninterrupted run would (on CPU). The run's files are
+    written beside any others in cfg.out_dir; a run with another config or other inputs there is refused
+    naming what differs, and replaced only with `overwrite`. One process writes cfg.out_dir at a time:
+    another one is refused (or, with cfg.wait, waits for it).
     """
-    # set-up
+    # set-up: everything that can be refused is checked before the run folder is touched
     check_limits(cfg)
     out = Path(cfg.out_dir)
-    method = get_method(cfg.method)
     prepared = _load_prepared(cfg)
-    out.mkdir(parents=True, exist_ok=True)  # after the data is read: a bad input leaves no empty folder
-    task = prepared.task
     record = run_record(cfg, prepared)
+    with removed_if_left_empty(out), run_lock(out, wait=cfg.wait) as lock:
+        was_empty = not any(path != lock for path in out.iterdir())
+        try:
+            return _train_locked(cfg, out, prepared, record, overwrite)
+        except BaseException:
+            if was_empty and not (out / PROGRESS / CHECKPOINT).is_file():
+                for name in (RUN_JSON, METRICS, SUMMARY, DEV_PREDICTIONS, ARTIFACT, PROGRESS):
+                    _remove(out / name)  # what this run wrote into a folder that was empty: nothing kept
+            raise
+
+
+def _train_locked(cfg: TrainConfig, out: Path, prepared, record: dict, overwrite: bool) -> dict:
+    """`train` once it holds the run folder's lock."""
+    method = get_method(cfg.method)
+    task = prepared.task
     if not overwrite:
-        _check_no_other_run(out, record)
+        _check_same_run(out, record)
     finished = _finished_summary(out, record)
     if finished is not None:
         _remove(out / PROGRESS)  # left behind if the finishing run was killed right after summary.json
         return finished
-    for stale in (SUMMARY, DEV_PREDICTIONS, ARTIFACT):  # outputs of an earlier run with another config
-        _remove(out / stale)
+    _clear_outputs(out)
     progress = out / PROGRESS
     device = cfg.device or pick_device()
     model = method.build(cfg.model, task, cfg.seed, record["options"]).to(device)
@@ -171,6 +205,7 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> dict:
 
     # finish
     link_or_copy_tree(progress / DEV_PREDICTIONS, out / DEV_PREDICTIONS)
+    _set_aside(out, set(artifact_checksums(progress / ARTIFACT)))  # a file put there while training
     link_or_copy_tree(progress / ARTIFACT, out / ARTIFACT)
     summary = {
         "best_epoch": state["best_epoch"],
@@ -191,6 +226,7 @@ def run_record(cfg: TrainConfig, prepared) -> dict:
     """run.json: the config resolved (data source, task fields, the method's options with defaults)."""
     record = asdict(cfg)
     record.pop("device")
+    record.pop("wait")
     record["options"] = get_method(cfg.method).resolve_options(cfg.options, cfg.model)
     task = prepared.task
     record.update(
@@ -200,15 +236,33 @@ def run_record(cfg: TrainConfig, prepared) -> dict:
         task_kind=task.kind,
         label_names=list(task.label_names),
         metric=task.metric,
+        data_fingerprint=prepared.meta["fingerprint"],
+        model_fingerprint=model_fingerprint(cfg.model),
     )
     return record
+
+
+def model_fingerprint(model: str) -> str | None:
+    """SHA-256 over a local model directory's files (names and contents), read once per run; None for a
+    hub id, whose files the hub's revision pins. A run records it so that a model directory whose weights
+    were replaced is not resumed onto."""
+    path = Path(resolve_model_path(model))
+    if not path.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _load_prepared(cfg: TrainConfig):
     from maskbert.data import load_prepared, prepare
 
     prepared_dir = cfg.prepared_dir or prepare(
-        cfg.task, cfg.model, cfg.source, cfg.path, max_length=cfg.max_length
+        cfg.task, cfg.model, cfg.source, cfg.path, max_length=cfg.max_length, encoding=cfg.encoding
     )
     prepared = load_prepared(prepared_dir)
     if prepared.task.name != cfg.task:
@@ -229,8 +283,25 @@ def check_limits(cfg: TrainConfig) -> None:
     check_max_length(cfg.max_length, AutoConfig.from_pretrained(resolve_model_path(cfg.model)), cfg.model)
 
 
-def _check_no_other_run(out: Path, record: dict) -> None:
-    """Refuse to replace another run's files (run.json of another config, or outputs without a run.json)."""
+def _record_changes(previous: dict, record: dict, since: str = "the checkpoint") -> list[str]:
+    """What differs between a recorded run and this one, each a phrase naming the field and both values
+    (a changed fingerprint first, by what it covers); fields an older record lacks (LATER_FIELDS) are
+    not compared."""
+    changes = []
+    for key in dict.fromkeys([*FINGERPRINTS, *previous, *record]):
+        if (key in LATER_FIELDS and key not in previous) or previous.get(key) == record.get(key):
+            continue
+        values = f"{key} {json.dumps(previous.get(key))}, now {json.dumps(record.get(key))}"
+        if key in FINGERPRINTS:
+            changes.append(f"{FINGERPRINTS[key]} since {since} ({values})")
+        else:
+            changes.append(f"holds a run with another config ({values})")
+    return changes
+
+
+def _check_same_run(out: Path, record: dict) -> None:
+    """Refuse to replace, resume or return another run's files (run.json of another config or of other
+    inputs, or outputs without a run.json), naming the first thing that changed."""
     try:
         previous = json.loads((out / RUN_JSON).read_text())
     except FileNotFoundError:
@@ -246,35 +317,81 @@ def _check_no_other_run(out: Path, record: dict) -> None:
                 f"{out}: holds {', '.join(found)} but no {RUN_JSON}; pass --overwrite to replace them, "
                 "or choose another --out"
             )
-    elif previous != record:
-        key = next((k for k in record if previous.get(k) != record[k]), "run.json")
+        return
+    since = "the finished run" if (out / SUMMARY).is_file() else "the checkpoint"
+    changes = _record_changes(previous, record, since)
+    if changes:
+        more = f", and {len(changes) - 1} more change(s)" if len(changes) > 1 else ""
         raise FileExistsError(
-            f"{out}: holds a run with another config ({key} {json.dumps(previous.get(key))}, now "
-            f"{json.dumps(record.get(key))}); pass --overwrite to replace it, or choose another --out"
+            f"{out}: {changes[0]}{more}; pass --overwrite to train it again from the start, "
+            "or choose another --out"
         )
 
 
 def _finished_summary(out: Path, record: dict) -> dict | None:
     """The summary of a finished run with this very config whose artifact is as training left it, else
-    None; a damaged artifact is reported (a warning naming the file) and the run trained again."""
+    None; a damaged artifact is reported (a warning naming the file) and the run trained again. Files in
+    artifact/ that training did not write are left where they are, named in a warning."""
     summary, run_json = out / SUMMARY, out / RUN_JSON
     done = summary.is_file() and run_json.is_file() and (out / ARTIFACT).is_dir()
-    if not done or json.loads(run_json.read_text()) != record:
+    if not done or _record_changes(json.loads(run_json.read_text()), record):
         return None
     finished = json.loads(summary.read_text())
-    damage = artifact_damage(out / ARTIFACT, finished.get(ARTIFACT_SHA256))
+    recorded = finished.get(ARTIFACT_SHA256)
+    damage = artifact_damage(out / ARTIFACT, recorded)
     if damage:
-        warnings.warn(f"{out}: {damage}; training the run again", stacklevel=3)
+        warnings.warn(f"{out}: {damage}; training the run again", stacklevel=4)
         return None
+    unknown = sorted(set(artifact_checksums(out / ARTIFACT)) - set(recorded or ()))
+    if recorded is not None and unknown:
+        warnings.warn(
+            f"{out / ARTIFACT}: {', '.join(unknown)} not written by the training run; left in place, "
+            "the finished run is used as it is",
+            stacklevel=4,
+        )
     return finished
 
 
+def _clear_outputs(out: Path) -> None:
+    """Remove an earlier run's summary.json, dev predictions and artifact/ before training; files in
+    artifact/ that no run wrote are moved aside first (`_set_aside`), never deleted."""
+    known = set()
+    try:
+        known.update(json.loads((out / SUMMARY).read_text()).get(ARTIFACT_SHA256) or ())
+    except (OSError, ValueError):
+        pass
+    if (out / PROGRESS / ARTIFACT).is_dir():  # published by a run killed before its summary.json
+        known.update(artifact_checksums(out / PROGRESS / ARTIFACT))
+    _set_aside(out, known)
+    for stale in (SUMMARY, DEV_PREDICTIONS, ARTIFACT):
+        _remove(out / stale)
+
+
+def _set_aside(out: Path, known: set[str]) -> None:
+    """Move the files of RUN/artifact/ not named in `known` to RUN/kept-files/, saying so in one line."""
+    moved = set_aside_unknown_files(out / ARTIFACT, known)
+    if moved:
+        warnings.warn(
+            f"{out / ARTIFACT}: {len(moved)} file(s) not written by a training run moved aside, not "
+            f"deleted: {', '.join(str(path) for path in moved)}",
+            stacklevel=4,
+        )
+
+
 def _resume(checkpoint_path: Path, record: dict, trainable: dict, optimizer) -> dict | None:
-    """Restore the trainable parameters, optimizer and RNG of the last finished epoch; its training state."""
+    """Restore the trainable parameters, optimizer and RNG of the last finished epoch; its training state.
+
+    A checkpoint of another config or other inputs is never resumed onto. With run.json present
+    `_check_same_run` has refused such a rerun already; without it (a workflow manager deletes the
+    outputs of a job it reruns because an input changed) the run starts again, with a warning naming
+    what changed.
+    """
     if not checkpoint_path.is_file():
         return None
     checkpoint = torch.load(checkpoint_path, weights_only=False)
-    if checkpoint["record"] != record:
+    changes = _record_changes(checkpoint["record"], record)
+    if changes:
+        warnings.warn(f"{checkpoint_path}: {changes[0]}; starting the run again", stacklevel=4)
         return None
     with torch.no_grad():
         for name, value in checkpoint["trainable"].items():
@@ -328,14 +445,21 @@ def _keep_best(method, model, dev: Predictions, progress: Path, record: dict) ->
     staging = progress / (ARTIFACT + ".tmp")
     _remove(staging)
     staging.mkdir()
-    saved = method.save(model, staging, record)
+    try:
+        with reporting_full_disk(staging):
+            saved = method.save(model, staging, record)
+    except BaseException:
+        _remove(staging)  # half-written: never trusted, never left behind
+        raise
     replace_dir(staging, progress / ARTIFACT)
     dev.save(progress / DEV_PREDICTIONS)
     return saved
 
 
 def _save_checkpoint(path: Path, record: dict, state: dict, optimizer, trainable: dict) -> None:
-    with atomic_path(path) as tmp:
+    """The state to resume from, written through an open file: a full disk is then an OSError (ENOSPC),
+    not torch's opaque writer error."""
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
         torch.save(
             {
                 "record": record,
@@ -345,7 +469,7 @@ def _save_checkpoint(path: Path, record: dict, state: dict, optimizer, trainable
                 "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             },
-            tmp,
+            handle,
         )
 
 

@@ -171,3 +171,72 @@ def test_a_failed_train_leaves_no_output_folder(tmp_path, tiny_bert_with_tokeniz
     code = main([*args, "masking", "--seed", "1", "--lr", "1e-3", "--out", str(tmp_path / "run")])
     assert code == 2 and "every example has label 'pos'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def _latin1_csv(path):
+    rows = list(ROWS)
+    rows[11] = ("un film très beau", "pos")
+    path.write_bytes("\n".join(["text,label", *(",".join(r) for r in rows)]).encode("latin-1") + b"\n")
+    return str(path)
+
+
+def test_encoding_on_the_command_line_reaches_a_data_files_reader(tmp_path, tiny_bert_with_tokenizer, capsys):
+    from maskbert.cli import main
+
+    task = _latin1_csv(tmp_path / "d.csv")
+    assert main(["data", task]) == 2
+    assert "d.csv:13: byte 0xe8" in capsys.readouterr().err
+    assert main(["data", task, "--encoding", "latin-1"]) == 0
+    assert "train" in capsys.readouterr().out
+    args = [
+        "train",
+        "--model",
+        tiny_bert_with_tokenizer,
+        "--task",
+        task,
+        "--method",
+        "masking",
+        "--seed",
+        "1",
+    ]
+    out = tmp_path / "run"
+    code = main([*args, "--lr", "1e-2", "--epochs", "1", "--out", str(out), "--encoding", "latin-1"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["task"] == f"{task}:encoding=latin-1"
+
+
+def _latin1_sst2(folder):
+    folder.mkdir()
+    lines = ["sentence\tlabel", *(f"{text}\t{int(label == 'pos')}" for text, label in ROWS[:12])]
+    lines[5] = "un film très beau\t1"
+    for split in ("train", "dev"):
+        (folder / f"{split}.tsv").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    return folder
+
+
+def test_encoding_reaches_a_registry_tasks_local_reader_and_is_refused_where_no_file_is_read(tmp_path):
+    folder = _latin1_sst2(tmp_path / "sst2")
+    with pytest.raises(
+        DataError, match=r"train.tsv:6: byte 0xe8 .* name its encoding \(--encoding latin-1\)"
+    ):
+        read_splits("sst2", "local", folder)
+    texts = [ex["text"] for ex in read_splits("sst2", "local", folder, encoding="latin-1")["train"]]
+    assert "un film très beau" in texts
+    with pytest.raises(DataError, match=r"^--encoding latin-1: task 'sst2' from source 'hub' reads no files"):
+        read_splits("sst2", "hub", encoding="latin-1")
+    assert task_argument("sst2", encoding="latin-1") == "sst2"  # the encoding travels beside the name
+
+
+def test_encoding_on_the_command_line_reaches_a_registry_tasks_training(
+    tmp_path, tiny_bert_with_tokenizer, capsys, monkeypatch
+):
+    from maskbert.cli import main
+
+    monkeypatch.setenv("MASKBERT_CACHE", str(tmp_path / "cache"))
+    folder = _latin1_sst2(tmp_path / "sst2")
+    args = ["train", "--model", tiny_bert_with_tokenizer, "--task", "sst2", "--source", "local"]
+    args += ["--path", str(folder), "--method", "masking", "--seed", "1", "--lr", "1e-2", "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 2
+    assert "train.tsv:6: byte 0xe8" in capsys.readouterr().err and not (tmp_path / "plain").exists()
+    assert main([*args, "--out", str(tmp_path / "run"), "--encoding", "latin-1"]) == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["encoding"] == "latin-1"

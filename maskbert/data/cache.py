@@ -13,11 +13,12 @@ from pathlib import Path
 
 from ..pretrained import resolve_model_path
 from ..rundir import replace_dir
+from .custom import CUSTOM_FORMAT, is_custom_task, task_argument
 from .encoding import encode_split, load_tokenizer
 from .errors import DataError
 from .sources import DEFAULT_SEED, get_task, read_splits
 from .stats import task_statistics
-from .tasks import TaskSpec, check_source
+from .tasks import TASKS, TaskSpec, check_source
 
 # Bump when the encoded layout changes, so older caches are rebuilt instead of reused.
 FORMAT_VERSION = 2
@@ -68,12 +69,15 @@ def prepare(
     cache_root=None,
     seed: int = DEFAULT_SEED,
     load_dataset=None,
+    encoding: str | None = None,
 ) -> Path:
     """Tokenize a task once for a model and return the directory; a complete matching one is reused.
 
     The fingerprint covers the raw examples, the tokenizer's full definition, max_length and the
     format version, so a changed local file or tokenizer gives a fresh encoding. The directory is
     written under a temporary name and renamed, so an interrupted run leaves nothing that looks done.
+    The fingerprint is recorded in meta.json: a run records it too, and refuses to resume onto other data.
+    `encoding` is the files' encoding (see `read_splits`).
     """
     spec = get_task(task)
     check_source(spec, source)
@@ -83,7 +87,7 @@ def prepare(
             f"{out}: exists and is not a tokenized task folder (no meta.json); it would be replaced as a "
             "whole, so choose another output folder"
         )
-    raw = read_splits(spec, source, path, seed=seed, load_dataset=load_dataset)
+    raw = read_splits(spec, source, path, seed=seed, load_dataset=load_dataset, encoding=encoding)
     tokenizer = load_tokenizer(model, spec.kind)
     fingerprint = _fingerprint(
         FORMAT_VERSION, spec.name, max_length, raw, tokenizer.backend_tokenizer.to_str()
@@ -105,11 +109,13 @@ def prepare(
         "source": source,
         "path": str(Path(path).resolve()) if path is not None else None,
         "seed": seed,
+        "encoding": encoding,
         "tokenizer_name": model,
         "tokenizer_path": resolve_model_path(model),
         "pad_token_id": tokenizer.pad_token_id,
         "max_length": max_length,
         "splits": list(raw),
+        "task_spec": _spec_fields(spec) if spec.local_format == CUSTOM_FORMAT else None,
         "fingerprint": fingerprint,
         "complete": True,
     }
@@ -134,6 +140,50 @@ def _replace_dir(tmp: Path, out: Path, fingerprint: str) -> None:
     if current and current.get("complete") and current.get("fingerprint") == fingerprint:
         return
     replace_dir(tmp, out)
+
+
+def prepare_for_run(run: dict, task: str) -> Path:
+    """A data file or folder tokenized as a run's own data was (its model and max_length), so that a run
+    can be scored on its data after the files moved (`maskbert evaluate --task PATH`)."""
+    if not is_custom_task(task):
+        raise DataError(
+            f"--task {task}: expected a data file or folder (a registry task's data: give --prepared DIR)"
+        )
+    return prepare(task_argument(task), run["model"], max_length=run["max_length"])
+
+
+# What a custom task's TaskSpec holds; recorded in meta.json so the prepared data stands on its own.
+CUSTOM_SPEC_FIELDS = (
+    "name",
+    "display_name",
+    "kind",
+    "label_names",
+    "metric",
+    "splits",
+    "reported_split",
+    "sources",
+    "local_format",
+)
+
+
+def _spec_fields(spec: TaskSpec) -> dict:
+    return {field: getattr(spec, field) for field in CUSTOM_SPEC_FIELDS}
+
+
+def _task_of(directory: Path, meta: dict) -> TaskSpec:
+    """The prepared task's spec: the registry's, or a custom task's as recorded in meta.json, so that
+    prepared data (and the runs trained on it) stay usable after the data files have moved. Data prepared
+    before the spec was recorded reads it from the files, and says so when they are gone."""
+    recorded = meta.get("task_spec")
+    if meta["task"] in TASKS or not recorded:
+        try:
+            return get_task(meta["task"])
+        except ValueError as error:
+            raise DataError(
+                f"{directory}: prepared from task '{meta['task']}', which cannot be read any more ({error}); "
+                "prepare the task again from where its files are now"
+            ) from None
+    return TaskSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()})
 
 
 @dataclass
@@ -162,7 +212,7 @@ def load_prepared(directory) -> PreparedTask:
         )
     dataset_dict = datasets.load_from_disk(str(directory))
     return PreparedTask(
-        task=get_task(meta["task"]),
+        task=_task_of(directory, meta),
         splits={split: dataset_dict[split] for split in meta["splits"]},
         stats=json.loads((directory / "stats.json").read_text()),
         tokenizer_name=meta["tokenizer_name"],

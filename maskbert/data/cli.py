@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .custom import is_custom_task, task_argument
 from .encoding import encode_split, load_tokenizer
 from .errors import DataError
 from .sources import DEFAULT_SEED, get_task, read_splits
@@ -32,15 +33,20 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="dev hold-out and synthetic seed")
     parser.add_argument("--max-length", type=int, default=128, help="wordpiece limit incl. specials")
     parser.add_argument("--splits", help="comma-separated subset of splits, e.g. dev for a partial copy")
+    parser.add_argument(
+        "--encoding", help="the files' encoding (a data file, or --source local; default: the format's own)"
+    )
     return parser
 
 
 def run_data(args: argparse.Namespace) -> int:
     try:
-        spec = get_task(args.task)
+        name = task_argument(args.task, encoding=args.encoding)  # a data file's encoding joins its name
+        spec = get_task(name)
         source = args.source or spec.sources[0]
         splits = tuple(args.splits.split(",")) if args.splits else None
-        raw = read_splits(spec, source, args.path, seed=args.seed, splits=splits)
+        encoding = None if is_custom_task(name) else args.encoding
+        raw = read_splits(spec, source, args.path, seed=args.seed, splits=splits, encoding=encoding)
         truncation = None
         if args.model:
             tokenizer = load_tokenizer(args.model, spec.kind)

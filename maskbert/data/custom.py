@@ -18,8 +18,10 @@ spell one number two ways (``1`` and ``1.0``) and a train split with a single cl
 file, the line and what was expected.
 
 A folder holds ``train`` and optionally ``dev`` (or ``validation``) and ``test`` files, each ``.csv``,
-``.tsv`` or ``.jsonl``. A single file is the train split. Without a dev file, 10% of train (at least one
-example) is held out as dev with the data layer's fixed seed. The reported split is test when there is
+``.tsv`` or ``.jsonl`` (two files for one split, e.g. ``train.csv`` and ``train.jsonl``, are refused rather
+than one picked). A single file is the train split. Without a dev file, 10% of train (at least one
+example) is held out as dev with the data layer's fixed seed; a hold-out that takes every example of a
+label is refused (the model could never learn it). The reported split is test when there is
 one, else dev. Label names are the train split's labels sorted (numerically when every label is an
 integer), so the label ids do not depend on the order of the file's rows; a dev or test label that train
 lacks is an error.
@@ -27,7 +29,6 @@ lacks is an error.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import functools
 import io
@@ -36,6 +37,7 @@ import math
 from pathlib import Path
 
 from .errors import DataError, at
+from .readers import decode_file
 from .tasks import SOURCES, TASKS, TaskSpec
 
 CUSTOM_FORMAT = "custom"
@@ -102,6 +104,11 @@ def split_files(path: Path) -> dict[str, Path]:
             for suffix in SUFFIXES
             if (path / f"{stem}{suffix}").is_file()
         ]
+        if len(found) > 1:
+            raise DataError(
+                f"{path}: {' and '.join(file.name for file in found)} are both a {split} file; "
+                f"keep one (or give the file itself as the task)"
+            )
         if found:
             files[split] = found[0]
     if "train" not in files:
@@ -109,31 +116,12 @@ def split_files(path: Path) -> dict[str, Path]:
     return files
 
 
-def _decoded(file: Path, encoding: str) -> str:
-    """The file's text; UTF-8's byte-order mark dropped; an undecodable byte named with its line."""
-    try:
-        codec = codecs.lookup(encoding).name
-    except LookupError:
-        raise at(file, None, f"unknown encoding '{encoding}'; expected e.g. utf-8, latin-1, cp1252") from None
-    data = file.read_bytes()
-    try:
-        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise at(
-            file,
-            line,
-            f"byte 0x{data[error.start]:02x} (offset {error.start}) is not valid {encoding}; "
-            "save the file as UTF-8 or name its encoding (--encoding latin-1, or encoding=... in the task)",
-        ) from None
-
-
 def _rows(file: Path, encoding: str = "utf-8"):
     """(line number, row dict, column names) of every data row of a CSV/TSV/JSONL file."""
     suffix = file.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{file}: unknown file type '{suffix}'; expected one of {', '.join(SUFFIXES)}")
-    text = _decoded(file, encoding)
+    text = decode_file(file, encoding, "--encoding latin-1, or encoding=... in the task")
     if suffix == ".jsonl":
         for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
@@ -343,6 +331,27 @@ def _stamp(name: str) -> tuple:
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
 
 
+def check_hold_out(spec: TaskSpec, train: list[dict], seed: int) -> None:
+    """Refuse an automatic dev hold-out that left a train label without a training example (a class with
+    few examples whose every example went to dev): the model would have an output it never learned."""
+    left = {example["label"] for example in train}
+    missing = [label for label in spec.label_names if label not in left]
+    if missing:
+        file = split_files(split_task_name(spec.name)[0])["train"]
+        raise at(
+            file,
+            None,
+            f"label '{missing[0]}' has too few examples: the automatic dev hold-out ({DEV_FRACTION:.0%}, "
+            f"seed {seed}) took all of them, leaving none to train on; add examples of it or give a dev file",
+        )
+
+
+def with_encoding(name: str, encoding: str) -> str:
+    """A custom task name that reads its files in `encoding` (the name carries it, so run.json does)."""
+    path, columns = split_task_name(name)
+    return custom_task_name(path, **{**columns, "encoding": encoding})
+
+
 def custom_task(name: str) -> TaskSpec:
     """The TaskSpec of a custom task name (reads the files to find the kind and the train labels)."""
     splits, pair, labels = _read_all(name, _stamp(name))
@@ -378,9 +387,10 @@ def task_argument(
     encoding: str | None = None,
 ) -> str:
     """The command line's --task with its column flags folded in, a custom task's path made absolute
-    (the run records a name that reads the same data from any working directory)."""
+    (the run records a name that reads the same data from any working directory). A registry task takes
+    no column flags; its --encoding goes to its local reader (`read_splits(encoding=...)`) instead."""
     if task in TASKS:
-        if text or text_pair or label or encoding:
+        if text or text_pair or label:
             raise DataError(
                 f"--task {task}: column flags apply to a data file or folder, not a registry task"
             )

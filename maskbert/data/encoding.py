@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..pretrained import resolve_model_path
+from .errors import DataError
 from .tasks import TaskSpec
 
 IGNORE_INDEX = -100
@@ -149,8 +150,21 @@ def encode_tagging(spec: TaskSpec, examples: list[dict], tokenizer, max_length: 
     return columns, truncation
 
 
+def check_max_length_fits(spec: TaskSpec, tokenizer, max_length: int) -> None:
+    """Refuse a max_length that cannot hold one wordpiece beside the special tokens: the tokenizer cannot
+    truncate below them, so such a limit would be silently exceeded."""
+    pair = spec.kind in ("pair", "multiple_choice")
+    least = tokenizer.num_special_tokens_to_add(pair=pair) + 1
+    if max_length < least:
+        raise DataError(
+            f"--max-length {max_length}: too small for task '{spec.name}'; the special tokens alone take "
+            f"{least - 1} wordpieces{' per pair' if pair else ''}, so expected at least {least}"
+        )
+
+
 def encode_split(spec: TaskSpec, examples: list[dict], tokenizer, max_length: int = 128):
     """Model-ready columns of one split and its truncation counts."""
+    check_max_length_fits(spec, tokenizer, max_length)
     if spec.kind == "tagging":
         return encode_tagging(spec, examples, tokenizer, max_length)
     if spec.kind == "multiple_choice":

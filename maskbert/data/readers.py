@@ -6,7 +6,9 @@ Each reader turns one file into raw examples (text fields and label *names*) and
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +34,32 @@ WSJ_SECTIONS = {"train": range(19), "dev": range(19, 22), "test": range(22, 25)}
 WSJ_FILE = re.compile(r"wsj_(\d\d)\d\d(\.\w+)?$")
 
 
+def decode_file(file: Path, encoding: str, hint: str = "--encoding latin-1") -> str:
+    """A file's text in `encoding` (UTF-8's byte-order mark dropped); an unknown encoding, or a byte the
+    encoding cannot read, is one line naming the file, the line and the byte, and how to name another
+    encoding (`hint`)."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise at(file, None, f"unknown encoding '{encoding}'; expected e.g. utf-8, latin-1, cp1252") from None
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise at(
+            file,
+            line,
+            f"byte 0x{data[error.start]:02x} (offset {error.start}) is not valid {encoding}; "
+            f"save the file as UTF-8 or name its encoding ({hint})",
+        ) from None
+
+
+def _open_text(file: Path, encoding: str | None, default: str, newline: str | None = None) -> io.StringIO:
+    """The file as a text stream in the given encoding (else the format's `default`), like `open`'s."""
+    return io.StringIO(decode_file(file, encoding or default), newline=newline)
+
+
 def _label(spec: TaskSpec, raw: str, file: Path, line: int, by_index: bool = False) -> str:
     """Map a raw label (a name, or an index into label_names) to a label name."""
     if by_index:
@@ -52,11 +80,11 @@ def _text(raw: str, file: Path, line: int, what: str = "text") -> str:
     return text
 
 
-def read_glue(spec: TaskSpec, file: Path) -> list[Example]:
+def read_glue(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """A GLUE TSV, read without quote processing (MRPC and SST-2 contain bare `"`)."""
     has_header, ncols, text_cols, label_col, by_index = GLUE_LAYOUTS[spec.name]
     examples = []
-    with open(file, encoding="utf-8-sig", newline="") as handle:
+    with _open_text(file, encoding, "utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         for row in reader:
             if has_header and reader.line_num == 1 or not row:
@@ -72,10 +100,10 @@ def read_glue(spec: TaskSpec, file: Path) -> list[Example]:
     return examples
 
 
-def read_trec(spec: TaskSpec, file: Path) -> list[Example]:
+def read_trec(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """UIUC `.label` file: `COARSE:fine question`, Latin-1; TREC-6 keeps the coarse class."""
     examples = []
-    with open(file, encoding="latin-1") as handle:
+    with _open_text(file, encoding, "latin-1") as handle:
         for line_no, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -88,10 +116,10 @@ def read_trec(spec: TaskSpec, file: Path) -> list[Example]:
     return examples
 
 
-def read_ag_news(spec: TaskSpec, file: Path) -> list[Example]:
+def read_ag_news(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """AG News CSV: `class,title,description`, classes 1-4; text = title + ' ' + description (as the hub)."""
     examples = []
-    with open(file, encoding="utf-8", newline="") as handle:
+    with _open_text(file, encoding, "utf-8", newline="") as handle:
         reader = csv.reader(handle)
         for row in reader:
             if not row:
@@ -108,10 +136,10 @@ def read_ag_news(spec: TaskSpec, file: Path) -> list[Example]:
     return examples
 
 
-def read_semeval(spec: TaskSpec, file: Path) -> list[Example]:
+def read_semeval(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """SemEval-2016 4B TSV: `tweet_id<TAB>topic<TAB>label<TAB>text`, no header, quotes are literal."""
     examples = []
-    with open(file, encoding="utf-8") as handle:
+    with _open_text(file, encoding, "utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -130,10 +158,10 @@ def read_semeval(spec: TaskSpec, file: Path) -> list[Example]:
     return examples
 
 
-def _sentences(file: Path, encoding: str = "utf-8") -> Iterator[list[tuple[int, str]]]:
+def _sentences(file: Path, encoding: str | None = None) -> Iterator[list[tuple[int, str]]]:
     """Blocks of non-blank (line number, line) separated by blank lines."""
     block: list[tuple[int, str]] = []
-    with open(file, encoding=encoding) as handle:
+    with _open_text(file, encoding, "utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
             line = line.rstrip("\r\n")
             if line.strip():
@@ -145,9 +173,11 @@ def _sentences(file: Path, encoding: str = "utf-8") -> Iterator[list[tuple[int, 
         yield block
 
 
-def _tagged(spec: TaskSpec, file: Path, split_line: Callable[[str], list[str]], what: str) -> list[Example]:
+def _tagged(
+    spec: TaskSpec, file: Path, split_line: Callable[[str], list[str]], what: str, encoding: str | None
+) -> list[Example]:
     examples = []
-    for block in _sentences(file):
+    for block in _sentences(file, encoding):
         tokens, tags = [], []
         for line_no, line in block:
             if line.startswith("-DOCSTART-"):
@@ -169,22 +199,22 @@ def _first_known_tag(spec: TaskSpec, tag: str) -> str:
     return tag
 
 
-def read_conll(spec: TaskSpec, file: Path) -> list[Example]:
+def read_conll(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """CoNLL-2003 columns (`word POS chunk NER`), tag in the last column, `-DOCSTART-` lines skipped."""
-    return _tagged(spec, file, str.split, "space-separated columns 'word ... TAG'")
+    return _tagged(spec, file, str.split, "space-separated columns 'word ... TAG'", encoding)
 
 
-def read_word_tag(spec: TaskSpec, file: Path) -> list[Example]:
+def read_word_tag(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """One `word<TAB>TAG` per line, a blank line between sentences."""
 
     def split_line(line: str) -> list[str]:
         fields = line.split("\t")
         return fields if len(fields) == 2 else []
 
-    return _tagged(spec, file, split_line, "'word<TAB>TAG'")
+    return _tagged(spec, file, split_line, "'word<TAB>TAG'", encoding)
 
 
-def read_mrg(spec: TaskSpec, file: Path) -> list[Example]:
+def read_mrg(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """Penn Treebank `.mrg` bracketed trees: the (TAG word) leaves of each tree, traces (-NONE-) dropped.
 
     Trees are cut from the file by bracket depth (so errors can name a line) and parsed by nltk.
@@ -192,7 +222,7 @@ def read_mrg(spec: TaskSpec, file: Path) -> list[Example]:
     from nltk.tree import Tree
 
     examples, depth, tree, start_line = [], 0, [], 1
-    with open(file, encoding="utf-8") as handle:
+    with _open_text(file, encoding, "utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
             if depth == 0 and not line.strip():
                 continue
@@ -218,11 +248,11 @@ def read_mrg(spec: TaskSpec, file: Path) -> list[Example]:
     return examples
 
 
-def read_swag(spec: TaskSpec, file: Path) -> list[Example]:
+def read_swag(spec: TaskSpec, file: Path, encoding: str | None = None) -> list[Example]:
     """SWAG CSV with the official columns (sent1, sent2, ending0-3, label; header row)."""
     required = ("sent1", "sent2", "ending0", "ending1", "ending2", "ending3", "label")
     examples = []
-    with open(file, encoding="utf-8", newline="") as handle:
+    with _open_text(file, encoding, "utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [col for col in required if col not in (reader.fieldnames or ())]
         if missing:
@@ -245,7 +275,7 @@ def read_swag(spec: TaskSpec, file: Path) -> list[Example]:
 IMDB_LABELS = {"0": "neg", "1": "pos", "neg": "neg", "pos": "pos", "negative": "neg", "positive": "pos"}
 
 
-def read_imdb(spec: TaskSpec, path: Path) -> list[Example]:
+def read_imdb(spec: TaskSpec, path: Path, encoding: str | None = None) -> list[Example]:
     """IMDB as the aclImdb `pos/` and `neg/` directories of .txt reviews, or a CSV with text and label."""
     if path.is_dir():
         examples = []
@@ -255,11 +285,11 @@ def read_imdb(spec: TaskSpec, path: Path) -> list[Example]:
                 raise at(path, None, f"missing folder '{label}/'; expected pos/ and neg/ of .txt reviews")
             for review in sorted(folder.glob("*.txt")):
                 examples.append(
-                    {"text": _text(review.read_text(encoding="utf-8"), review, 1), "label": label}
+                    {"text": _text(decode_file(review, encoding or "utf-8"), review, 1), "label": label}
                 )
         return examples
     examples = []
-    with open(path, encoding="utf-8", newline="") as handle:
+    with _open_text(path, encoding, "utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         fields = reader.fieldnames or ()
         text_col = next((c for c in ("text", "review") if c in fields), None)
@@ -278,7 +308,8 @@ def read_imdb(spec: TaskSpec, path: Path) -> list[Example]:
     return examples
 
 
-READERS: dict[str, Callable[[TaskSpec, Path], list[Example]]] = {
+# Each reader takes (spec, file, encoding); encoding None reads the format's own (Latin-1 for TREC, else UTF-8).
+READERS: dict[str, Callable[[TaskSpec, Path, str | None], list[Example]]] = {
     **{f"glue_{name}": read_glue for name in GLUE_LAYOUTS},
     "trec": read_trec,
     "ag_news": read_ag_news,
@@ -320,16 +351,19 @@ def find_split_file(spec: TaskSpec, folder: Path, split: str) -> Path:
     raise at(folder, None, f"no {split} file; expected one of: {', '.join(names)}")
 
 
-def read_local(spec: TaskSpec, root: Path, splits: tuple[str, ...]) -> dict[str, list[Example]]:
-    """Raw examples of the given file splits from a local copy."""
+def read_local(
+    spec: TaskSpec, root: Path, splits: tuple[str, ...], encoding: str | None = None
+) -> dict[str, list[Example]]:
+    """Raw examples of the given file splits from a local copy (`encoding`: the files' own, when they are
+    not in the format's usual one)."""
     folder = task_dir(spec, Path(root))
     if spec.local_format == "ptb_pos":
-        return read_pos(spec, folder, splits)
+        return read_pos(spec, folder, splits, encoding)
     if folder.is_file():
         raise at(folder, None, f"expected a directory with the {spec.display_name} files, got a file")
     reader = READERS[spec.local_format]
     return {
-        split: _non_empty(reader(spec, file), file)
+        split: _non_empty(reader(spec, file, encoding), file)
         for split in splits
         for file in [find_split_file(spec, folder, split)]
     }
@@ -341,11 +375,13 @@ def _non_empty(examples: list[Example], where: Path | str) -> list[Example]:
     return examples
 
 
-def _read_pos_file(spec: TaskSpec, file: Path) -> list[Example]:
-    return read_mrg(spec, file) if file.suffix == ".mrg" else read_word_tag(spec, file)
+def _read_pos_file(spec: TaskSpec, file: Path, encoding: str | None) -> list[Example]:
+    return read_mrg(spec, file, encoding) if file.suffix == ".mrg" else read_word_tag(spec, file, encoding)
 
 
-def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, list[Example]]:
+def read_pos(
+    spec: TaskSpec, path: Path, splits: tuple[str, ...], encoding: str | None = None
+) -> dict[str, list[Example]]:
     """POS from split files, from WSJ section files (0-18/19-21/22-24), or one file split contiguously.
 
     Layouts, first match wins: `train.txt`/`dev.txt`/`test.txt` (word<TAB>TAG); files named
@@ -354,18 +390,18 @@ def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, l
     *.md aside), which is cut in order into the proportions of the WSJ split.
     """
     if path.is_file():
-        parts = _split_contiguous(_read_pos_file(spec, path), splits)
+        parts = _split_contiguous(_read_pos_file(spec, path, encoding), splits)
         return {split: _non_empty(examples, f"{path} ({split} part)") for split, examples in parts.items()}
     if all(any((path / name).is_file() for name in spec.files_for(split)) for split in splits):
         return {
-            split: _non_empty(read_word_tag(spec, file), file)
+            split: _non_empty(read_word_tag(spec, file, encoding), file)
             for split in splits
             for file in [find_split_file(spec, path, split)]
         }
     section_files = sorted(p for p in path.rglob("wsj_*") if p.is_file() and WSJ_FILE.match(p.name))
     data_files = [p for p in path.iterdir() if p.is_file() and not _is_note(p)]
     if not section_files and len(data_files) == 1:
-        return read_pos(spec, data_files[0], splits)
+        return read_pos(spec, data_files[0], splits, encoding)
     if not section_files:
         raise at(
             path,
@@ -376,7 +412,7 @@ def read_pos(spec: TaskSpec, path: Path, splits: tuple[str, ...]) -> dict[str, l
     result: dict[str, list[Example]] = {}
     for split in splits:
         files = [f for f in section_files if int(WSJ_FILE.match(f.name).group(1)) in WSJ_SECTIONS[split]]
-        examples = [example for f in files for example in _read_pos_file(spec, f)]
+        examples = [example for f in files for example in _read_pos_file(spec, f, encoding)]
         first, last = WSJ_SECTIONS[split][0], WSJ_SECTIONS[split][-1]
         result[split] = _non_empty(examples, f"{path} (WSJ sections {first:02d}-{last:02d} for {split})")
     return result

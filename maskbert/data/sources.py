@@ -6,7 +6,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from .custom import CUSTOM_FORMAT, DEV_FRACTION, custom_task, is_custom_task, read_custom_splits
+from .custom import (
+    CUSTOM_FORMAT,
+    DEV_FRACTION,
+    check_hold_out,
+    custom_task,
+    is_custom_task,
+    read_custom_splits,
+    with_encoding,
+)
 from .errors import DataError
 from .hub import read_hub
 from .readers import read_local
@@ -39,15 +47,31 @@ def hold_out(train: list[dict], size: int, seed: int, where: str) -> tuple[list[
 
 
 def read_splits(
-    task, source: str, path=None, *, seed: int = DEFAULT_SEED, splits=None, load_dataset=None
+    task,
+    source: str,
+    path=None,
+    *,
+    seed: int = DEFAULT_SEED,
+    splits=None,
+    load_dataset=None,
+    encoding: str | None = None,
 ) -> dict[str, list[dict]]:
     """Raw examples per split: text fields and label *names* (tagging: tokens and tags).
 
     `splits` restricts what is read (default: all of the task's splits), e.g. ("dev",) for a local
     QNLI copy without train. `load_dataset` replaces `datasets.load_dataset` for the hub source.
+    `encoding` is the files' encoding (a data file's, or a registry task's local copy's); the hub and
+    synthetic sources read no files, so it is refused there rather than ignored.
     """
+    if encoding and is_custom_task(getattr(task, "name", task)):
+        task = with_encoding(getattr(task, "name", task), encoding)  # the name says how to read its files
     spec = get_task(task)
     check_source(spec, source)
+    if encoding and spec.local_format != CUSTOM_FORMAT and source != "local":
+        raise DataError(
+            f"--encoding {encoding}: task '{spec.name}' from source '{source}' reads no files; "
+            "the encoding applies to a data file or to --source local"
+        )
     wanted = tuple(splits or spec.splits)
     unknown = [split for split in wanted if split not in spec.splits]
     if unknown:
@@ -59,6 +83,7 @@ def read_splits(
         if "dev" not in raw:
             size = max(1, round(DEV_FRACTION * len(raw["train"])))
             raw["train"], raw["dev"] = hold_out(raw["train"], size, seed, f"{spec.name} train")
+            check_hold_out(spec, raw["train"], seed)
         return {split: raw[split] for split in wanted}
     if source == "synthetic":
         generated = generate(spec.name, seed)
@@ -75,7 +100,7 @@ def read_splits(
             raise DataError(
                 f"task '{spec.name}': source 'local' needs a path to the {spec.display_name} files"
             )
-        raw = read_local(spec, Path(path), to_read)
+        raw = read_local(spec, Path(path), to_read, encoding)
     else:
         raw = read_hub(spec, to_read, load_dataset)
     if carve:
