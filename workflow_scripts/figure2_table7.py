@@ -17,5 +17,5 @@ table = table7(
     load_paper(inputs.paper),
 )
 write_table(table, snakemake.output.table)
-figure2(table, [snakemake.output.png, snakemake.output.pdf])
+figure2(table, snakemake.output.figure)
 log.info("Table 7 / Figure 2: %d rows", len(table.data))

@@ -24,5 +24,5 @@ accumulated = {
 }
 table = table8(accumulated, load_paper(snakemake.input.paper))
 write_table(table, snakemake.output.table)
-figure3(table, [snakemake.output.png, snakemake.output.pdf])
+figure3(table, snakemake.output.figure)
 log.info("Table 8 / Figure 3: %d rows", len(table.data))
