@@ -10,7 +10,7 @@ import pytest
 
 from maskbert.data import get_task
 from maskbert.data.tasks import PTB_TAGS
-from reproduction import figures, report, tables
+from reproduction import figures, memory_tables, report, tables
 
 PAPER = report.load_paper(Path(__file__).resolve().parents[1] / "resources/paper_results.csv")
 
@@ -84,7 +84,7 @@ def test_paper_results_transcription():
         report.paper_value(PAPER, "test_truncated_words", table="5", model="bert-base-uncased", task="pos")
         == 87
     )
-    acc = tables.paper_accumulated(PAPER)
+    acc = memory_tables.paper_accumulated(PAPER)
     assert list(acc["task"]) == list(report.PAPER_TASK_ORDER)
     # Table 8: 11 finetuned models vs one pretrained model plus 11 sets of masks.
     assert acc["finetuning_params"].iloc[0] == 109482240 + 1536
@@ -149,7 +149,7 @@ def test_table2_6_single_and_ensemble_errors():
     assert ens["ensemble_method"] == "logits" and ens["memory_mb"] == pytest.approx(473.6)
     rob = data[data["model"] == "roberta-base"]
     assert set(rob["paper_table"]) == {"6"} and rob["paper_error"].notna().all()
-    mem = tables.table2_memory(
+    mem = memory_tables.table2_memory(
         [
             {
                 "model": "bert-base-uncased",
@@ -209,7 +209,9 @@ def test_table8_and_figure3(tmp_path):
     assert len(PTB_TAGS) == 45  # the paper's POS classifier is 768x49 (Table 8); ours has the 45 PTB tags
     ours = accumulated_memory("bert-base-uncased", PAPER_HEAD_OUTPUTS)
     other = accumulated_memory("sentence-transformers/all-MiniLM-L6-v2", {"mrpc": 2, "sst2": 2, "cola": 2})
-    table = tables.table8({"bert-base-uncased": ours, "sentence-transformers/all-MiniLM-L6-v2": other}, PAPER)
+    table = memory_tables.table8(
+        {"bert-base-uncased": ours, "sentence-transformers/all-MiniLM-L6-v2": other}, PAPER
+    )
     bert = table.data[table.data["model"] == "bert-base-uncased"].reset_index(drop=True)
     assert list(bert["task"]) == list(report.PAPER_TASK_ORDER)
     # Our counts equal the paper's exactly up to POS; from POS on they differ by its 4 fewer classifier

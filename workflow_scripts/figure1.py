@@ -6,7 +6,7 @@ log = setup(snakemake)
 
 from reproduction.figures import figure1
 from reproduction.report import write_table
-from reproduction.tables import figure1_table
+from reproduction.sweep_tables import figure1_table
 
 p = snakemake.params
 inputs = snakemake.input

@@ -7,7 +7,7 @@ log = setup(snakemake)
 
 from reproduction.figures import figure2
 from reproduction.report import load_paper, write_table
-from reproduction.tables import table7
+from reproduction.sweep_tables import table7
 
 inputs = snakemake.input
 table = table7(
