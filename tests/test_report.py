@@ -248,24 +248,26 @@ def test_latex_escaping():
     assert report.latex_escape("a_b & 5% ± x") == r"a\_b \& 5\% $\pm$ x"
 
 
-def test_figure_text_that_runs_off_the_canvas_is_wrapped_to_fit(tmp_path):
-    """save_figure's check: a title wider than the canvas is found, wrapped and laid out inside it (every
-    figure test draws under pytest's filter that turns FigureTextOverflow into an error)."""
-    plt = figures.pyplot()
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.plot([0, 1], [100.0, 200.0])
-    ax.set_title("finetuned (t=0) → masked (t=1) on a task with a long name " * 2)
-    fig.tight_layout()
-    assert [t.get_text() for t in figures.text_overflow(fig)] == [ax.get_title()]
-    assert figures.fit_text(fig) == [] and figures.text_overflow(fig) == []
-    assert ax.get_title().count("\n") >= 1
+def test_figure_text_is_fitted_by_matplotlibs_layout_and_checked(tmp_path):
+    """A title wider than the canvas runs off it (the check finds it); with wrap=True, constrained layout
+    keeps it inside and save_figure writes the canvas without a warning (every figure test draws under
+    pytest's filter that turns FigureTextOverflow into an error)."""
+    title = "finetuned (t=0) → masked (t=1) on a task with a long name " * 2
+    fig, axes = figures.figure(figsize=(4, 3))
+    axes[0][0].plot([0, 1], [100.0, 200.0])
+    axes[0][0].set_title(title)
+    assert [t.get_text() for t in figures.text_overflow(fig)] == [title]
+    axes[0][0].set_title(title, wrap=True)
+    assert figures.text_overflow(fig) == []
     figures.save_figure(fig, [tmp_path / "f.png"])
-    assert plt.imread(tmp_path / "f.png").shape[:2] == (450, 600)  # the canvas, not cropped
+    height, width = figures.pyplot().imread(tmp_path / "f.png").shape[:2]
+    pad = 2 * 15  # bbox_inches="tight" pads 0.1 in (15 px at 150 dpi) on each side of the drawn content
+    assert height <= 450 + pad and width <= 600 + pad  # the 4 x 3 in canvas: nothing drawn beyond it
 
 
 def test_text_that_cannot_be_wrapped_is_named_and_kept_by_cropping_the_file_to_it(tmp_path):
     plt = figures.pyplot()
-    fig, ax = plt.subplots(figsize=(2, 2))
+    fig, ((ax,),) = figures.figure(figsize=(2, 2))
     ax.set_ylabel("W" * 40, fontsize=20)  # one word, taller than the canvas
     with pytest.warns(figures.FigureTextOverflow, match="figure text runs off the canvas: 'WWWW"):
         figures.save_figure(fig, [tmp_path / "f.png"])
