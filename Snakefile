@@ -21,11 +21,12 @@ from snakemake.exceptions import WorkflowError
 
 from reproduction.configfile import yaml_syntax_error
 
-if yaml_syntax_error("config.yaml"):  # Snakemake's own message names neither file nor line
-    raise WorkflowError(yaml_syntax_error("config.yaml"))
+try:
 
+    configfile: "config.yaml"
 
-configfile: "config.yaml"
+except WorkflowError as error:  # Snakemake's own message names neither file nor line
+    raise WorkflowError(yaml_syntax_error("config.yaml") or str(error)) from None
 
 
 report: "resources/report/workflow.rst"

@@ -1,5 +1,6 @@
-"""GPU-hours of the default config's training jobs (main grid and sweeps), per experiment and model, for
-random and length-grouped batches, from real token counts and measured step costs per token.
+"""GPU-hours of the default config's training jobs (main grid, sweeps and methods comparison, as
+`reproduction.grid.Grid.points()` enumerates them), per experiment and model, for random and length-grouped
+batches, from real token counts and measured step costs per token; and the count of the analyses' jobs.
 
 What is measured and what is extrapolated (the results file repeats it):
 
@@ -14,7 +15,10 @@ What is measured and what is extrapolated (the results file repeats it):
   masking 2-11 0.053 s, 0-11 0.0605 s, finetuning 0.061 s), divided by the 4,096 tokens of the batch. A
   step is taken to cost in proportion to its padded tokens (extrapolated: a GPU step has a fixed part
   that short batches do not amortize, so the grouped figures are optimistic by that part); RoBERTa-base
-  is costed as BERT-base, DistilBERT as half of it (6 of 12 blocks): extrapolated, not measured.
+  is costed as BERT-base, DistilBERT as half of it (6 of 12 blocks): extrapolated, not measured. The
+  comparison's BitFit, LoRA and (IA)^3 steps are costed as finetuning's (extrapolated, not measured: each
+  backpropagates through every block; it updates fewer weights).
+- The analyses (Table 3, Figures 4-7) train no grid point: their jobs are counted, not costed.
 - tf32 and bf16: not measured (no GPU was lent where this was written); ``--gpu-steps`` reads the JSON of
   bench/gpu_step_cost.py and fills those columns from its measured step times.
 - On this CPU (measured here): MiniLM masking and finetuning steps at batch 32 and several lengths, fp32
@@ -52,6 +56,8 @@ TABLE5 = Path("/work/shared/paper/table5_split_sizes.csv")
 TOKENS_PER_MEASURED_STEP = 32 * 128
 # bench/results/step_cost_bert_h100.md: NVIDIA H100 80GB, fp32, BERT-base, batch 32 x 128, median of 30 steps.
 H100_BERT_STEP = {"masking": 0.053, "masking_all_blocks": 0.0605, "finetuning": 0.061}
+# Extrapolated, not measured: the comparison's methods at finetuning's step cost.
+STEP_AS = {"bitfit": "finetuning", "lora": "finetuning", "ia3": "finetuning"}
 # Extrapolated, not measured: RoBERTa-base has BERT-base's 12 blocks of width 768; DistilBERT has 6.
 MODEL_FACTOR = {"bert-base-uncased": 1.0, "roberta-base": 1.0, "distilbert-base-uncased": 0.5}
 # Tasks without local data: Table 5's sizes (POS dev in words / 24 words a sentence) and an assumed mean
@@ -191,8 +197,11 @@ def main() -> None:
     def batch_size(task):
         return (training.get("batch_size_per_task") or {}).get(task, training["batch_size"])
 
+    grid = Grid(cfg)
+    points = new_points(grid.points())
+    tasks = list(dict.fromkeys([*cfg["tasks"], *(p.task for new in points.values() for p in new)]))
     tokens, cache = {}, {}
-    for task in cfg["tasks"]:
+    for task in tasks:
         if task not in ASSUMED:
             tokens[task] = task_tokens(
                 tokenized_lengths(task, args.data, max_length, cache), batch_size(task)
@@ -202,19 +211,17 @@ def main() -> None:
         arm: statistics.median(t[arm] / t["real"] for t in tokens.values()) for arm in ("random", "grouped")
     }
     factors["dev"] = statistics.median(t["dev_tokens"] / t["dev"] / t["mean_length"] for t in tokens.values())
-    for task in cfg["tasks"]:
+    for task in tasks:
         if task in ASSUMED:
             tokens[task] = assumed_tokens(task, factors, batch_size(task))
 
-    grid = Grid(cfg)
-    points = new_points(grid.points())
     gpu = json.loads(Path(args.gpu_steps).read_text()) if args.gpu_steps else None
     options = [("fp32", "random"), ("fp32", "grouped"), ("tf32", "random"), ("tf32", "grouped")]
     options += [("bf16", "random"), ("bf16", "grouped")]
 
     def step_seconds(point, precision):
         """Seconds of a fp32 H100 step per token for this point, times the measured precision ratio."""
-        kind = point.method
+        kind = STEP_AS.get(point.method, point.method)
         if kind == "masking" and grid.options(kind, point.setting)["masked_blocks"].startswith("0-"):
             kind = "masking_all_blocks"
         base = H100_BERT_STEP[kind] / TOKENS_PER_MEASURED_STEP * MODEL_FACTOR[point.model]
@@ -247,15 +254,16 @@ def main() -> None:
                     )
                 )
             rows.append(row)
+    analysis_jobs = {name: len(jobs) for name, jobs in grid.analyses.items()}
     cpu = None if args.skip_cpu else cpu_step_costs()
-    write(args, cfg, tokens, factors, rows, cpu, gpu, options)
+    write(args, cfg, tokens, factors, rows, analysis_jobs, cpu, gpu, options)
 
 
 def _hours(seconds) -> str:
     return "not measured" if seconds is None else f"{seconds / 3600:,.0f}"
 
 
-def write(args, cfg, tokens, factors, rows, cpu, gpu, options) -> None:
+def write(args, cfg, tokens, factors, rows, analysis_jobs, cpu, gpu, options) -> None:
     lines = [
         "# GPU-hours of the default config's training jobs",
         "",
@@ -265,7 +273,8 @@ def write(args, cfg, tokens, factors, rows, cpu, gpu, options) -> None:
         "is extrapolated; in short: token counts are real (tokenized here) except where the task table says "
         "otherwise, the fp32 step cost per token is measured on an H100 for BERT-base masking and finetuning "
         "at batch 32 x 128, a step is taken to cost in proportion to its padded tokens, RoBERTa-base is "
-        "costed as BERT-base and DistilBERT as half.",
+        "costed as BERT-base and DistilBERT as half, and the comparison's BitFit, LoRA and (IA)^3 as "
+        "finetuning.",
         "",
         "## GPU-hours (new jobs per experiment, in order; H100)",
         "",
@@ -289,6 +298,12 @@ def write(args, cfg, tokens, factors, rows, cpu, gpu, options) -> None:
         + " | ".join(_hours(totals[f"{p} {a}"]) for p, a in options)
         + " |"
     )
+    lines += [
+        "",
+        "Analysis jobs (they read the main grid's selected runs and train no grid point; counted, not costed): "
+        + ", ".join(f"{name} {count}" for name, count in analysis_jobs.items())
+        + f"; {sum(analysis_jobs.values())} in all.",
+    ]
     if gpu is None:
         lines += [
             "",

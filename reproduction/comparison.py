@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reproduction.figures import pyplot, save_figure
+from reproduction.figures import figure, save_figure
 from reproduction.report import Table, fmt, fmt_lr, fmt_pm, model_name, task_name
 
 # Masking is shown twice: its 1-bit artifact (the paper's storage) and the same masks coded (maskbert.coding).
@@ -138,7 +138,6 @@ def average_over_tasks(data: pd.DataFrame) -> pd.DataFrame:
 def methods_comparison_figure(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     """Dev score against bytes per task (log axis): one panel per task and the average, one marker per
     method; the Pareto front joined by a line. One row of panels per model."""
-    plt = pyplot()
     data = table.data
     average = average_over_tasks(data)
     models = list(dict.fromkeys(data["model"]))
@@ -146,13 +145,7 @@ def methods_comparison_figure(table: Table, paths: Iterable[str | Path]) -> list
     storages = list(dict.fromkeys(data["storage"]))
     markers = dict(zip(storages, "osD^vP*Xh<>"))
     colors = {s: f"C{i}" for i, s in enumerate(storages)}
-    fig, axes = plt.subplots(
-        len(models),
-        len(tasks),
-        figsize=(3.2 * len(tasks), 3.0 * len(models)),
-        squeeze=False,
-        layout="constrained",
-    )
+    fig, axes = figure(len(models), len(tasks), figsize=(3.2 * len(tasks), 3.0 * len(models)))
     for r, model in enumerate(models):
         for c, task in enumerate(tasks):
             ax = axes[r][c]
@@ -170,7 +163,11 @@ def methods_comparison_figure(table: Table, paths: Iterable[str | Path]) -> list
             front = cell[cell["pareto"]].sort_values("bytes_per_task")
             ax.plot(front["bytes_per_task"] / 1000, front["dev_mean"], color="grey", linestyle="--", zorder=2)
             ax.set_xscale("log")
-            ax.set_title(f"{model_name(model)}, {task if task == 'average' else task_name(task)}", fontsize=9)
+            ax.set_title(
+                f"{model_name(model)}, {task if task == 'average' else task_name(task)}",
+                fontsize=9,
+                wrap=True,
+            )
             ax.tick_params(labelsize=7)
             if r == len(models) - 1:
                 ax.set_xlabel("KB per task (log)", fontsize=8)

@@ -1,8 +1,9 @@
 """A YAML syntax error in the workflow's config file, said with file, line and column.
 
 Snakemake's own message for one ("Config file is not valid JSON or YAML") names neither the file nor the
-line. A file given with --configfile is read by Snakemake before the Snakefile runs, so only the
-Snakefile's own config.yaml can be checked here first.
+line: the Snakefile reads its config.yaml once with Snakemake's `configfile:` and, only when Snakemake
+refuses it, asks this module where the error lies. A file given with --configfile is read by Snakemake
+before the Snakefile runs, so only the Snakefile's own config.yaml gets this message.
 """
 
 from __future__ import annotations

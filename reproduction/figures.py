@@ -21,7 +21,13 @@ def pyplot():
 
 
 class FigureTextOverflow(UserWarning):
-    """A figure's text still ran off its canvas after fit_text(); the files are then cropped to fit it."""
+    """A figure's text runs off its canvas: matplotlib's layout could not fit it (the files keep it)."""
+
+
+def figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    """`pyplot.subplots` laid out by matplotlib's constrained layout (titles, labels, legends and a suptitle
+    fitted to the canvas), axes always a 2-D array."""
+    return pyplot().subplots(nrows, ncols, squeeze=False, layout="constrained", **kwargs)
 
 
 def _drawn_texts(fig) -> list:
@@ -41,7 +47,8 @@ def _drawn_texts(fig) -> list:
 
 
 def text_overflow(fig, tolerance: float = 1.0) -> list:
-    """The drawn text artists whose extent leaves the figure's canvas (by more than `tolerance` pixels)."""
+    """The drawn text artists whose extent (as drawn: wrapped when the text wraps) leaves the figure's
+    canvas by more than `tolerance` pixels."""
     renderer = fig.canvas.get_renderer()
     fig.canvas.draw()
     canvas = fig.bbox
@@ -58,56 +65,23 @@ def text_overflow(fig, tolerance: float = 1.0) -> list:
     return outside
 
 
-def fit_text(fig, rounds: int = 3) -> list:
-    """Wrap every text that runs off the canvas sideways to the canvas's width and lay the figure out again
-    (tight_layout), a few rounds; returns what still runs off (empty when everything fits)."""
-    import textwrap
-    import warnings
-
-    for _ in range(rounds):
-        outside = text_overflow(fig)
-        if not outside:
-            return []
-        renderer = fig.canvas.get_renderer()
-        wrapped = False
-        for text in outside:
-            box = text.get_window_extent(renderer)
-            if fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1:
-                continue  # too tall or too low: wrapping would not help
-            content = text.get_text()
-            longest = max(len(line) for line in content.splitlines())
-            chars = int(longest * 0.9 * fig.bbox.width / max(box.width, 1.0))
-            if 8 <= chars < longest:
-                lines = [textwrap.fill(line, chars) for line in content.splitlines()]
-                text.set_text("\n".join(lines))
-                wrapped = True
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # tight_layout's "not applied" notes
-            fig.tight_layout()
-        if not wrapped and text_overflow(fig) == outside:
-            break
-    return text_overflow(fig)
-
-
 def save_figure(fig, paths: Iterable[str | Path]) -> list[Path]:
     """Save to each path (format by suffix: png, pdf) through a temporary name, so no half-written figure is
     left behind; then close the figure.
 
-    Every text must fit the canvas: fit_text() wraps and re-lays out what runs off; anything still off
-    (named in a FigureTextOverflow warning, which the test suite turns into an error) is kept by cropping
-    the files to the drawn content (bbox_inches="tight") instead of being cut."""
+    The layout is matplotlib's (constrained layout, long titles with wrap=True); the check that it worked:
+    a text still off the canvas is named in a FigureTextOverflow warning (which the test suite turns into
+    an error), and the files are cropped to the drawn content (bbox_inches="tight"), so it is kept, not cut."""
     import warnings
 
-    outside = fit_text(fig)
+    outside = text_overflow(fig)
     if outside:
         names = "; ".join(repr(t.get_text()[:60]) for t in outside[:3])
         warnings.warn(f"figure text runs off the canvas: {names}", FigureTextOverflow, stacklevel=2)
     written = []
     for path in map(Path, paths):
-        with atomic_path(
-            path
-        ) as tmp:  # the format from the final name: the temporary one has no suffix of it
-            fig.savefig(tmp, dpi=150, bbox_inches="tight" if outside else None, format=path.suffix[1:])
+        with atomic_path(path) as tmp:  # the format from the final name: the temporary one has no suffix
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=path.suffix[1:])
         written.append(path)
     pyplot().close(fig)
     return written
@@ -115,9 +89,9 @@ def save_figure(fig, paths: Iterable[str | Path]) -> list[Path]:
 
 def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     """Figure 3: accumulated parameters (millions) and MB against the number of tasks, per model."""
-    plt = pyplot()
     data = table.data
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, ((params_ax, memory_ax),) = figure(1, 2, figsize=(10, 4))
+    axes = (params_ax, memory_ax)
     colors = {"finetuning": "tab:blue", "masking": "tab:red"}
     for model, group in data.groupby("model", sort=False):
         for method in ("finetuning", "masking"):
@@ -162,18 +136,15 @@ def figure3(table: Table, paths: Iterable[str | Path]) -> list[Path]:
         ax.grid(alpha=0.3)
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks")
-    fig.tight_layout()
+    fig.suptitle("Accumulated parameters and memory to solve an increasing number of tasks", wrap=True)
     return save_figure(fig, paths)
 
 
 def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     """Figure 1: one panel per task, one line per model, mean ± std over seeds against sparsity (%)."""
-    plt = pyplot()
-
     data = table.data
     tasks = list(dict.fromkeys(data["task"]))
-    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 2), 3.4), squeeze=False)
+    fig, axes = figure(1, max(len(tasks), 1), figsize=(3.6 * max(len(tasks), 2), 3.4))
     for ax, task in zip(axes[0], tasks):
         for model, group in data[data["task"] == task].groupby("model", sort=False):
             x = 100 * group["initial_sparsity"]
@@ -192,25 +163,24 @@ def figure1(table: Table, paths: Iterable[str | Path]) -> list[Path]:
         ax.set_ylabel(f"dev {metric} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Masking: dev score against the initial sparsity (mean ± std over seeds)", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(
+        "Masking: dev score against the initial sparsity (mean ± std over seeds)", fontsize=10, wrap=True
+    )
     return save_figure(fig, paths)
 
 
 def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
     """Figure 2: per (initial sparsity, task) panel, dev score against the number of masked blocks, one line
     bottom-up and one top-down (the all-blocks point ends both), the paper's dashed, finetuning dotted."""
-    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     data = table.data
     masking = data[data["method"] == "masking"]
     sparsities = sorted(masking["initial_sparsity"].unique())
     tasks = list(dict.fromkeys(masking["task"]))
-    fig, axes = plt.subplots(
+    fig, axes = figure(
         max(len(sparsities), 1),
         max(len(tasks), 1),
-        squeeze=False,
         figsize=(3.8 * max(len(tasks), 2), 3.2 * max(len(sparsities), 1)),
     )
     colors = {"bottom-up": "tab:red", "top-down": "tab:blue"}  # the paper's Figure 2
@@ -255,7 +225,7 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
                         label="finetuning" if col == 0 and m == 0 else None,
                     )
             metric = cell["metric"].iloc[0] if len(cell) else ""
-            ax.set_title(f"{task_name(task)}, initial sparsity {100 * sparsity:g}%", fontsize=9)
+            ax.set_title(f"{task_name(task)}, initial sparsity {100 * sparsity:g}%", fontsize=9, wrap=True)
             ax.set_xlabel("masked transformer blocks")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"dev {metric} (%)")
@@ -263,7 +233,8 @@ def figure2(table: Table, paths: Iterable[str | Path]) -> list[Path]:
             if col == 0:
                 ax.legend(fontsize=6)
     fig.suptitle(
-        "Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)", fontsize=10
+        "Masking some transformer blocks: bottom-up vs top-down (mean ± std over seeds)",
+        fontsize=10,
+        wrap=True,
     )
-    fig.tight_layout()
     return save_figure(fig, paths)

@@ -1,6 +1,6 @@
-"""The experiment grid, read from the workflow's config: every run's setting and every training point and
-learning-rate selection of the main grid and the §5 sweeps, enumerated once (for the workflow, the tests
-and the cost estimate).
+"""The experiment grid, read from the workflow's config: every run's setting, every training point and
+learning-rate selection of the main grid, the §5 sweeps and the methods comparison, and every job of the
+§6 / App. B analyses, enumerated once (for the workflow, the tests and the cost estimate).
 
 A run's setting is its method's options, resolved by the method for the run's model (every default spelt
 out, so two spellings of one setting are one run) and named by it (`blocks2-11_sparsity0.05`, `full`): the
@@ -10,8 +10,9 @@ config gives the options per method (`method_options`) and per model (`method_op
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from maskbert.methods import get_method
 from maskbert.pretrained import num_blocks_of
@@ -72,6 +73,20 @@ class Group:
 
 
 @dataclass(frozen=True)
+class AnalysisJob:
+    """One job of a §6 / App. B analysis that reads the main grid's selected runs: Table 3's evaluation per
+    (model, training task, method), Figure 5's per model (every task and seed), Figures 4, 6 and 7's per
+    (model, task, seed). ``groups`` are the selections it reads."""
+
+    analysis: str
+    model: str
+    task: str | None
+    method: str | None
+    seed: int | None
+    groups: tuple[Group, ...]
+
+
+@dataclass(frozen=True)
 class Point:
     """One training run's identity: the same Point is one run, whichever experiment asks for it."""
 
@@ -84,13 +99,15 @@ class Point:
 
 
 class Grid:
-    """Every setting, selection and training point of a (validated) config.
+    """Every setting, selection, training point and analysis job of a (validated) config.
 
     ``settings``: {(method, setting name): resolved options}; ``selections``: {(model key, task, method,
-    setting): {"lrs": initial grid, "seeds"}}; ``models``: {model key: model}. ``main`` and ``layerwise``
-    list their selections (Table 7's order: masking per model, block set, sparsity and task, then
-    finetuning per model and task), ``figure1`` its fixed-rate runs. Experiments outside this module (the
-    methods comparison) register theirs with :meth:`add_selection`, so that a shared point is one job.
+    setting): {"lrs": initial grid, "seeds"}}; ``models``: {model key: model}. ``main``, ``layerwise`` and
+    ``comparison`` list their selections (Table 7's order: masking per model, block set, sparsity and task,
+    then finetuning per model and task), ``figure1`` its fixed-rate runs. ``analysis_sections`` is the
+    config's ``analyses`` narrowed to the main grid (a copy; ``analysis_warnings`` name what was left out),
+    ``analyses`` {analysis: its jobs} of those left with something to read. A point two experiments share
+    is one selection and one job.
     """
 
     def __init__(self, cfg: Mapping):
@@ -109,6 +126,10 @@ class Grid:
         sweeps = cfg.get("sweeps") or {}
         self.layerwise = self._layerwise(sweeps.get("layerwise"))
         self.figure1 = self._figure1(sweeps.get("initial_sparsity"))
+        self.comparison = self._comparison(cfg.get("comparison"))
+        self.analysis_sections: dict = {}
+        self.analysis_warnings: list[str] = []
+        self.analyses = self._analyses(cfg.get("analyses"))
 
     # -- settings ---------------------------------------------------------------------------------------
     def setting(self, model: str, method: str, replaced: Mapping | None = None) -> str:
@@ -134,6 +155,10 @@ class Grid:
 
     def options(self, method: str, setting: str) -> dict:
         return self.settings[(method, setting)]
+
+    def main_group(self, model: str, task: str, method: str) -> Group:
+        """The main grid's selection of (model, task, method), at its main setting."""
+        return Group(model, task, method, self.setting(model, method))
 
     # -- selections -------------------------------------------------------------------------------------
     def register_model(self, model: str) -> str:
@@ -207,6 +232,69 @@ class Grid:
             model, "masking", {"masked_blocks": canonical, "initial_sparsity": float(sparsity)}
         )
 
+    # -- the methods comparison and the analyses ------------------------------------------------------
+    def _comparison(self, section: Mapping | None) -> list[Group]:
+        """Every compared (model, task, method) at the method's main setting, its grid and the main seeds:
+        a point the main grid has is the same selection."""
+        if not section:
+            return []
+        return [
+            self.add_selection(model, task, method, self.setting(model, method))
+            for model in section["models"]
+            for task in section["tasks"]
+            for method in section["methods"]
+        ]
+
+    def _analyses(self, section: Mapping | None) -> dict[str, list[AnalysisJob]]:
+        """The jobs of each analysis, which read main-grid selections only: the section is narrowed to the
+        main grid first, and an analysis left with nothing to read has no jobs."""
+        if not section:
+            return {}
+        from reproduction.workflow_config import narrow_analyses  # here: workflow_config imports this module
+
+        narrowed = {**self.cfg, "analyses": copy.deepcopy(dict(section))}
+        problems, self.analysis_warnings, left_out = narrow_analyses(narrowed)
+        if problems:
+            raise ValueError("Invalid config:\n" + "\n".join(f"  {p}" for p in problems))
+        sections = self.analysis_sections = narrowed["analyses"]
+        pair = ("finetuning", "masking")
+        jobs = {}
+        t3 = sections["table3"]
+        jobs["table3"] = [
+            AnalysisJob("table3", model, task, method, None, (self.main_group(model, task, method),))
+            for model in t3["models"]
+            for task in t3["train_tasks"]
+            for method in ("masking", "finetuning")
+        ]
+        f5 = sections["figure5"]
+        jobs["figure5"] = [
+            AnalysisJob(
+                "figure5",
+                model,
+                None,
+                "masking",
+                None,
+                tuple(self.main_group(model, task, "masking") for task in f5["tasks"]),
+            )
+            for model in f5["models"]
+        ]
+        for name in ("figure4", "figure6", "figure7"):
+            section = sections[name]
+            jobs[name] = [
+                AnalysisJob(
+                    name,
+                    model,
+                    task,
+                    None,
+                    int(seed),
+                    tuple(self.main_group(model, task, method) for method in pair),
+                )
+                for model in section["models"]
+                for task in section["tasks"]
+                for seed in section["seeds"]
+            ]
+        return {name: its_jobs for name, its_jobs in jobs.items() if name not in left_out}
+
     # -- training points --------------------------------------------------------------------------------
     def group_points(self, groups: Sequence[Group]) -> list[Point]:
         """Every run of round 0 of the selections `groups`: their initial grids, all their seeds (the §4
@@ -222,14 +310,19 @@ class Grid:
         return points
 
     def points(self) -> dict[str, list[Point]]:
-        """Every training point of each experiment: ``main`` (the §4 grid), then ``layerwise`` and
-        ``initial_sparsity`` when configured. The same Point can appear under several experiments;
-        :func:`new_points` counts what each adds."""
+        """Every training point of each experiment: ``main`` (the §4 grid), then ``layerwise``,
+        ``initial_sparsity``, ``comparison`` and ``analyses`` (the runs the analyses read) when configured.
+        The same Point can appear under several experiments; :func:`new_points` counts what each adds."""
         points = {"main": self.group_points(self.main)}
         if self.layerwise:
             points["layerwise"] = self.group_points(self.layerwise)
         if self.figure1:
             points["initial_sparsity"] = list(self.figure1)
+        if self.comparison:
+            points["comparison"] = self.group_points(self.comparison)
+        if self.analyses:
+            read = {group for jobs in self.analyses.values() for job in jobs for group in job.groups}
+            points["analyses"] = self.group_points(sorted(read, key=astuple))
         return points
 
 

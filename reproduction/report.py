@@ -1,7 +1,7 @@
 """Shared by the paper's tables and figures: the Table record, number formatting, CSV/Markdown/LaTeX
 writers and the paper's published numbers.
 
-Every table builder (reproduction.tables and the experiment modules) returns a :class:`Table`: ``data`` (tidy, numeric: one row per cell of the paper's table,
+Every table builder (reproduction.tables, memory_tables, sweep_tables and the experiment modules) returns a :class:`Table`: ``data`` (tidy, numeric: one row per cell of the paper's table,
 ``ours``, ``paper`` and ``diff = ours - paper``) and ``display`` (the same rows formatted for reading).
 :func:`write_table` writes ``data`` as CSV and ``display`` as Markdown and LaTeX. The paper's numbers come
 from a long table (``resources/paper_results.csv`` in the workflow): columns table, model, method, kind,

@@ -1,7 +1,7 @@
 """The vocabulary of the paper's two sweeps over the masking setting, §5.1 (Figure 1, initial sparsity) and
 §5.2 (Figure 2 and Table 7, which transformer blocks are masked): block sets spelt one way, their direction,
 and Table 7's row names. The sweeps' points are enumerated with the rest of the grid (reproduction.grid),
-their config checked in reproduction.workflow_config, their tables and figures in reproduction.tables and
+their config checked in reproduction.workflow_config, their tables and figures in reproduction.sweep_tables and
 reproduction.figures.
 """
 

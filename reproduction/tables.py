@@ -1,4 +1,6 @@
-"""The paper's Tables 1, 2, 4, 5, 6, 7 and 8 and Figure 1's numbers from the workflow's results, each beside the published numbers.
+"""The paper's Tables 1, 4, 5 and 2/6 (test error) from the main grid's selections, ensembles and data stats,
+each beside the published numbers (memory: reproduction.memory_tables; the §5 sweeps:
+reproduction.sweep_tables).
 
 Each builder returns a :class:`reproduction.report.Table`; see that module for the data/display split.
 """
@@ -6,15 +8,13 @@ Each builder returns a :class:`reproduction.report.Table`; see that module for t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from maskbert.ensemble import error_rate
-from maskbert.families import parse_blocks
 from reproduction.report import (
-    PAPER_TASK_ORDER,
     Table,
     diff_or_nan,
     fmt,
@@ -25,7 +25,6 @@ from reproduction.report import (
     paper_value,
     task_name,
 )
-from reproduction.sweeps import block_direction, canonical_blocks, layerwise_item
 
 # Where today's datasets differ from the paper's copies (maskbert/data/README.md).
 DATASET_VERSIONS = (
@@ -214,36 +213,6 @@ def table2_6(ensembles: Sequence[Mapping], paper: pd.DataFrame | None = None) ->
     )
 
 
-def table2_memory(rows: Sequence[Mapping], paper: pd.DataFrame | None = None) -> Table:
-    """Table 2's memory column: rows with model, method, kind, members, num_labels, memory_mb."""
-    out = []
-    for r in rows:
-        p = paper_value(paper, "memory_mb", table="2", model=r["model"], method=r["method"], kind=r["kind"])
-        out.append({**r, "paper_mb": p, "diff": diff_or_nan(r["memory_mb"], p)})
-    data = pd.DataFrame(out)
-    display = pd.DataFrame(
-        {
-            "Model": data["model"].map(model_name),
-            "Method": data["method"].str.capitalize(),
-            "Kind": data["kind"].map({"single": "Single", "ensemble": "Ensem."}),
-            "Members": data["members"],
-            "Ours (MB)": [fmt(v, 1) for v in data["memory_mb"]],
-            "Paper (MB)": [fmt(v, 0) for v in data["paper_mb"]],
-            "Δ": [fmt(v, 1, signed=True) for v in data["diff"]],
-            "Masking, coded (MB)": [fmt(v, 1) for v in data.get("coded_mb", pd.Series([None] * len(data)))],
-        }
-    )
-    return Table(
-        "table2_memory",
-        "Table 2, memory column: MB to serve one model or the ensemble of the seeds "
-        "(binary classifier, as the paper counts it); Δ = ours - paper. Masking, coded: the same with "
-        "each mask stored as its flips against the seeded initial mask, entropy-coded, at the rate "
-        "measured on this model's selected runs (beyond the paper, which stores 1 bit per weight).",
-        data,
-        display,
-    )
-
-
 # ------------------------------------------------------------------------------------------------------
 # Table 5: split sizes and truncation, from the data stage's stats.json
 # ------------------------------------------------------------------------------------------------------
@@ -331,270 +300,3 @@ def table5(stats: Sequence[tuple[str, Mapping]], paper: pd.DataFrame | None = No
         data,
         display,
     )
-
-
-# ------------------------------------------------------------------------------------------------------
-# Table 8 and Figure 3: accumulated parameters and memory against the number of tasks
-# ------------------------------------------------------------------------------------------------------
-def paper_accumulated(paper: pd.DataFrame | None, model: str = "bert-base-uncased") -> pd.DataFrame:
-    """The paper's Table 8 accumulated over its task order: n_tasks, task, {method}_params, {method}_mb."""
-    if paper is None:
-        return pd.DataFrame()
-    t8 = paper[(paper["table"] == "8") & (paper["model"] == model)]
-    if t8.empty:
-        return pd.DataFrame()
-    rows, totals = [], {}
-    for method in ("finetuning", "masking"):
-        base = t8[(t8["method"] == method) & (t8["item"] == "pretrained")]
-        totals[method] = {
-            q: float(base.loc[base["quantity"] == q, "value"].iloc[0])
-            for q in ("params_added", "memory_kb_added")
-        }
-    for n, task in enumerate(PAPER_TASK_ORDER, start=1):
-        row = {"n_tasks": n, "task": task}
-        for method in ("finetuning", "masking"):
-            add = t8[(t8["method"] == method) & (t8["task"] == task)]
-            if add.empty:
-                return pd.DataFrame(rows)
-            for q in ("params_added", "memory_kb_added"):
-                totals[method][q] += float(add.loc[add["quantity"] == q, "value"].iloc[0])
-            row[f"{method}_params"] = totals[method]["params_added"]
-            row[f"{method}_mb"] = totals[method]["memory_kb_added"] / 1000
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def table8(accumulated: Mapping[str, pd.DataFrame], paper: pd.DataFrame | None = None) -> Table:
-    """Per model, the accumulated memory (from maskbert.memory.accumulated_memory) beside the paper's.
-
-    The paper's column is filled where the model is BERT-base and the first n tasks are the paper's first n.
-    """
-    rows = []
-    for model, acc in accumulated.items():
-        ref = paper_accumulated(paper, model)
-        tasks = list(acc["task"])
-        for i, r in enumerate(acc.to_dict("records")):
-            comparable = len(ref) > i and tasks[: i + 1] == list(ref["task"][: i + 1])
-            row = {"model": model, "n_tasks": int(r["n_tasks"]), "task": r["task"]}
-            for method in ("finetuning", "masking"):
-                for unit in ("params", "mb"):
-                    ours = float(r[f"{method}_{unit}"])
-                    p = float(ref[f"{method}_{unit}"].iloc[i]) if comparable else float("nan")
-                    row[f"{method}_{unit}"] = ours
-                    row[f"{method}_{unit}_paper"] = p
-                    row[f"{method}_{unit}_diff"] = diff_or_nan(ours, p)
-            row["masking_coded_mb"] = float(
-                r.get("masking_coded_mb", float("nan"))
-            )  # no paper number: beyond it
-            rows.append(row)
-    data = pd.DataFrame(rows)
-
-    def mparams(v):
-        return "–" if is_missing(v) else f"{v / 1e6:,.2f}M"
-
-    display = pd.DataFrame(
-        {
-            "Model": data["model"].map(model_name),
-            "Tasks": data["n_tasks"],
-            "+ Task": data["task"].map(task_name),
-            "Finetuning params": data["finetuning_params"].map(mparams),
-            "(paper)": data["finetuning_params_paper"].map(mparams),
-            "Masking params": data["masking_params"].map(mparams),
-            "(paper) ": data["masking_params_paper"].map(mparams),
-            "Finetuning MB": [fmt(v, 1) for v in data["finetuning_mb"]],
-            "(paper)  ": [fmt(v, 1) for v in data["finetuning_mb_paper"]],
-            "Masking MB": [fmt(v, 1) for v in data["masking_mb"]],
-            "(paper)   ": [fmt(v, 1) for v in data["masking_mb_paper"]],
-            "Δ MB ft/mask": [
-                f"{fmt(a, 1, signed=True)}/{fmt(b, 1, signed=True)}"
-                for a, b in zip(data["finetuning_mb_diff"], data["masking_mb_diff"])
-            ],
-            "Masking, coded MB": [fmt(v, 1) for v in data["masking_coded_mb"]],
-        }
-    )
-    return Table(
-        "table8_memory",
-        "Table 8 / Figure 3: parameters and memory (MB) accumulated over an "
-        "increasing number of tasks, finetuning vs masking; the paper's numbers are BERT-base's. "
-        "Masking, coded: each task's masks stored as their flips against the seeded initial masks, "
-        "entropy-coded, at the bits per weight measured on the model's own selected runs (empty for "
-        "a model the grid did not train).",
-        data,
-        display,
-    )
-
-
-# ------------------------------------------------------------------------------------------------------
-# Figure 1's numbers (§5.1): dev score against initial sparsity, from per-run summaries
-# ------------------------------------------------------------------------------------------------------
-def figure1_table(runs: Iterable[Mapping]) -> Table:
-    """Mean ± std (population, over seeds) of the best dev score per (model, task, initial sparsity).
-
-    ``runs``: one mapping per training run with model, task, initial_sparsity, seed, lr, metric and
-    dev_score (the run's summary.json ``best_dev_score``). The paper gives only the plot, so the table has
-    no paper column.
-    """
-    df = pd.DataFrame(list(runs))
-    key = ["model", "task", "initial_sparsity"]
-    duplicated = df.duplicated(key + ["seed"])
-    if duplicated.any():
-        raise ValueError(f"Figure 1: run {df.loc[duplicated, key + ['seed']].iloc[0].to_dict()} given twice")
-    metrics = df.groupby(["model", "task"])["metric"].nunique()
-    if (metrics > 1).any():
-        raise ValueError(f"Figure 1: runs of {metrics[metrics > 1].index[0]} report different metrics")
-    rows = []
-    for (model, task, sparsity), group in df.groupby(key, sort=False):
-        scores = group.sort_values("seed")["dev_score"].to_numpy(dtype=float)
-        rows.append(
-            {
-                "model": model,
-                "task": task,
-                "metric": group["metric"].iloc[0],
-                "initial_sparsity": float(sparsity),
-                "lr": float(group["lr"].iloc[0]),
-                "n_seeds": len(scores),
-                "ours_mean": float(scores.mean()),
-                "ours_std": float(scores.std()),
-                "ours_min": float(scores.min()),
-                "ours_max": float(scores.max()),
-            }
-        )
-    data = pd.DataFrame(rows)
-    if len(data):
-        order = {t: i for i, t in enumerate(dict.fromkeys(data["task"]))}
-        data = data.sort_values(
-            ["model", "task", "initial_sparsity"],
-            key=lambda c: c.map(order) if c.name == "task" else c,
-            kind="stable",
-        ).reset_index(drop=True)
-    display = (
-        pd.DataFrame(
-            {
-                "Model": data["model"].map(model_name),
-                "Task": data["task"].map(task_name),
-                "Metric": data["metric"],
-                "Initial sparsity (%)": [f"{100 * s:g}" for s in data["initial_sparsity"]],
-                "Dev": [fmt_pm(m, s) for m, s in zip(data["ours_mean"], data["ours_std"])],
-                "Min–max": [f"{fmt(a)}–{fmt(b)}" for a, b in zip(data["ours_min"], data["ours_max"])],
-                "lr": data["lr"].map(fmt_lr),
-                "Seeds": data["n_seeds"],
-            }
-        )
-        if len(data)
-        else pd.DataFrame()
-    )
-    return Table(
-        "figure1_initial_sparsity",
-        "Figure 1 (§5.1): dev score (%) of masking every transformer "
-        "block, W_P and W_T, against the initial sparsity of the masks, at a fixed learning rate; "
-        "mean ± std over seeds. The paper gives only the plot.",
-        data,
-        display,
-    )
-
-
-# ------------------------------------------------------------------------------------------------------
-# Table 7 (§5.2, App. D.1): the layer-wise sweep, from learning-rate selections
-# ------------------------------------------------------------------------------------------------------
-def table7(
-    masking: Sequence[Mapping],
-    finetuning: Sequence[Mapping],
-    num_blocks: Mapping[str, int],
-    paper: pd.DataFrame | None = None,
-) -> Table:
-    """Dev mean ± std at the selected learning rate per (model, block set, initial sparsity, task), after
-    the finetuning row, beside the paper's Table 7.
-
-    ``masking``/``finetuning``: selection JSONs (select_lr's format; masking ones carry masked_blocks and
-    initial_sparsity in their options); ``num_blocks``: {model: transformer blocks}, to name each set's direction.
-    """
-    rows = []
-    for s in finetuning:
-        rows.append(_table7_row(s, None, None, None, 0, paper))
-    for s in masking:
-        n = num_blocks[s["model"]]
-        blocks = canonical_blocks(str(s["options"]["masked_blocks"]), n)
-        rows.append(
-            _table7_row(
-                s,
-                blocks,
-                float(s["options"]["initial_sparsity"]),
-                block_direction(blocks, n),
-                _count_blocks(blocks, n),
-                paper,
-            )
-        )
-    data = pd.DataFrame(rows)
-    duplicated = data.duplicated(["model", "method", "masked_blocks", "initial_sparsity", "task"])
-    if duplicated.any():
-        raise ValueError(
-            f"Table 7: selection {data.loc[duplicated].iloc[0][['model', 'method', 'task']].to_dict()}"
-            f" given twice"
-        )
-    return Table(
-        "table7_layerwise",
-        "Table 7 (§5.2, App. D.1): dev score (%) when masking a subset of the "
-        "transformer blocks (plus W_P and W_T) at each initial sparsity, and of finetuning; mean ± "
-        "std over seeds at the learning rate selected on the mean dev score; Δ = ours - paper.",
-        data,
-        _table7_display(data),
-    )
-
-
-def _count_blocks(blocks: str, num_blocks: int) -> int:
-    return len(parse_blocks(blocks, num_blocks))
-
-
-def _table7_row(s: Mapping, blocks, sparsity, direction, n_blocks, paper) -> dict:
-    item = "" if blocks is None else layerwise_item(blocks, sparsity)
-    kw = {"table": "7", "model": s["model"], "method": s["method"], "task": s["task"], "item": item}
-    p_mean, p_std = paper_value(paper, "dev_mean", **kw), paper_value(paper, "dev_std", **kw)
-    return {
-        "model": s["model"],
-        "method": s["method"],
-        "masked_blocks": blocks,
-        "n_blocks": n_blocks,
-        "direction": direction,
-        "initial_sparsity": sparsity,
-        "task": s["task"],
-        "metric": s["metric"],
-        "lr": float(s["best_lr"]),
-        "n_seeds": len(s["dev_scores"]),
-        "ours_mean": float(s["dev_mean"]),
-        "ours_std": float(s["dev_std"]),
-        "paper_mean": p_mean,
-        "paper_std": p_std,
-        "diff": diff_or_nan(s["dev_mean"], p_mean),
-    }
-
-
-def _table7_display(data: pd.DataFrame) -> pd.DataFrame:
-    """The paper's layout: one row per setting, per task ours, the paper's and Δ."""
-    if data.empty:
-        return pd.DataFrame()
-    settings = data[["model", "method", "masked_blocks", "initial_sparsity", "direction"]].drop_duplicates()
-    rows = []
-    for setting in settings.itertuples(index=False):
-        same = (data["model"] == setting.model) & (data["method"] == setting.method)
-        if setting.method == "masking":
-            same &= (data["masked_blocks"] == setting.masked_blocks) & (
-                data["initial_sparsity"] == setting.initial_sparsity
-            )
-        row = {
-            "Model": model_name(setting.model),
-            "Method": setting.method.capitalize(),
-            "Blocks": "–" if is_missing(setting.masked_blocks) else setting.masked_blocks,
-            "Direction": "–"
-            if setting.direction is None or is_missing(setting.direction)
-            else setting.direction,
-            "Sparsity (%)": "–"
-            if is_missing(setting.initial_sparsity)
-            else f"{100 * setting.initial_sparsity:g}",
-        }
-        for r in data[same].itertuples(index=False):
-            name = task_name(r.task)
-            row[name] = fmt_pm(r.ours_mean, r.ours_std)
-            row[f"{name} (paper)"] = fmt_pm(r.paper_mean, r.paper_std)
-            row[f"{name} Δ"] = fmt(r.diff, signed=True)
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("–")

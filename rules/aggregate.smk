@@ -2,12 +2,25 @@
 # Every table is written as CSV (in the HTML report), Markdown and LaTeX; figures as PNG (in the report)
 # and PDF.
 
+from dataclasses import astuple
+
+from reproduction.grid import configured_options
+
+CODED_RATE_JSON = f"{RESULTS}/memory/coded_mask_rate.json"
+MEMORY = config.get("memory") or {}
+MEMORY_MODELS = MEMORY.get("models", MODELS)
+MEMORY_TASKS = MEMORY.get("tasks", TASKS)
+MAIN_SELECTIONS = [group_path(SELECT_JSON, g) for g in GRID.main]
+MAIN_MASKING = [g for g in GRID.main if g.method == "masking"]
+
 
 rule coded_mask_rate:
     # Bits per masked weight of the selected masking runs' masks entropy-coded against their initial masks
     # (summary.json's mask_coded), per model: the rate of Table 2's and Table 8's "masking, coded" columns.
-    input:
-        unpack(coded_rate_inputs),
+    input:  # the summaries of every model's selected main-grid masking runs, named by the model's key
+        unpack(lambda w: {model_key(m): [path for g in MAIN_MASKING if g.model == m
+                                         for path in selected_run_files(*astuple(g), ("summary.json",))]
+                          for m in MODELS}),
     output:
         CODED_RATE_JSON,
     params:
@@ -22,14 +35,10 @@ rule coded_mask_rate:
 
 rule table1_dev:
     input:
-        selections=main_paths(SELECT_JSON),
+        selections=MAIN_SELECTIONS,
         paper=PAPER_RESULTS,
     output:
         report_table("table1_dev", "table1.rst"),
-    params:
-        models=MODELS,
-        tasks=TASKS,
-        methods=METHODS,
     conda:
         CONDA_ENV
     log:
@@ -40,14 +49,10 @@ rule table1_dev:
 
 rule table4_best_lr:
     input:
-        selections=main_paths(SELECT_JSON),
+        selections=MAIN_SELECTIONS,
         paper=PAPER_RESULTS,
     output:
         report_table("table4_best_lr", "table4.rst"),
-    params:
-        models=MODELS,
-        tasks=TASKS,
-        methods=METHODS,
     conda:
         CONDA_ENV
     log:
@@ -58,7 +63,7 @@ rule table4_best_lr:
 
 rule table2_table6_test_error:
     input:
-        ensembles=main_paths(ENSEMBLE_JSON, tasks=TEST_TASKS),
+        ensembles=[group_path(ENSEMBLE_JSON, g) for g in GRID.main if g.task in TEST_TASKS],
         paper=PAPER_RESULTS,
         coded_rate=CODED_RATE_JSON if "masking" in METHODS else [],
     output:
@@ -67,7 +72,6 @@ rule table2_table6_test_error:
     params:
         models=MODELS,
         model_sources={m: model_source(m) for m in MODELS},
-        tasks=TEST_TASKS,
         methods=METHODS,
         seeds=SEEDS,
         method_options={m: {method: configured_options(config, m, method) for method in METHODS} for m in MODELS},
@@ -87,7 +91,6 @@ rule table5_split_sizes:
         report_table("table5_split_sizes", "table5.rst"),
     params:
         models=[m for m in MODELS for t in TASKS],
-        tasks=[t for m in MODELS for t in TASKS],
     conda:
         CONDA_ENV
     log:
@@ -102,17 +105,14 @@ rule table8_figure3_memory:
         coded_rate=CODED_RATE_JSON if "masking" in METHODS else [],
     output:
         table=report_table("table8_memory", "table8.rst"),
-        png=report(f"{FIGURES}/figure3_memory.png", caption="../resources/report/figure3.rst", category="Figures"),
-        pdf=f"{FIGURES}/figure3_memory.pdf",
+        figure=report_figure("figure3_memory", "figure3.rst"),
     params:
-        models=MEMORY.get("models", MODELS),
-        model_sources={m: model_source(m) for m in MEMORY.get("models", MODELS)},
-        task_num_labels=num_labels_of(MEMORY.get("tasks", TASKS)),
-        task_kinds={t: get_task(t).kind for t in MEMORY.get("tasks", TASKS)},
-        method_options={
-            m: {method: configured_options(config, m, method) for method in ("finetuning", "masking")}
-            for m in MEMORY.get("models", MODELS)
-        },
+        models=MEMORY_MODELS,
+        model_sources={m: model_source(m) for m in MEMORY_MODELS},
+        task_num_labels={t: int(get_task(t).head_outputs) for t in MEMORY_TASKS},
+        task_kinds={t: get_task(t).kind for t in MEMORY_TASKS},
+        method_options={m: {method: configured_options(config, m, method) for method in ("finetuning", "masking")}
+                        for m in MEMORY_MODELS},
     conda:
         CONDA_ENV
     log:

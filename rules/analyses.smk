@@ -27,13 +27,13 @@ localrules:
 
 rule table3_evaluate:
     input:
-        unpack(_table3_inputs),
+        unpack(table3_inputs),
     output:
         TABLE3_JSON,
     params:
         model=lambda w: MODEL_OF_KEY[w.model],
         evaluations=lambda w: table3_evaluations(w.task),
-        label_aliases=T3.get("label_aliases") or {},
+        label_aliases=TABLE3_CONFIG.get("label_aliases") or {},
         batch_size=ANALYSIS_BATCH,
     resources:
         gpu=1,
@@ -48,8 +48,7 @@ rule table3_evaluate:
 
 rule table3:
     input:
-        evaluations=[TABLE3_JSON.format(model=model_key(m), task=t, method=meth)
-                     for m in T3["models"] for t in T3["train_tasks"] for meth in ("masking", "finetuning")],
+        evaluations=analysis_job_files("table3", TABLE3_JSON),
         paper=PAPER_RESULTS,
     output:
         report_table("table3_generalization", "table3.rst"),
@@ -68,14 +67,14 @@ rule table3:
 
 rule figure4_vectors:
     input:
-        unpack(_pair_inputs),
+        unpack(pair_inputs),
     output:
         FIGURE4_JSON,
     params:
         model=lambda w: MODEL_OF_KEY[w.model],
         seed=lambda w: int(w.seed),
-        folds=int(F4.get("folds", 5)),
-        random_state=int(F4.get("random_state", 0)),
+        folds=int(FIGURE4_CONFIG.get("folds", 5)),
+        random_state=int(FIGURE4_CONFIG.get("random_state", 0)),
         batch_size=ANALYSIS_BATCH,
     resources:
         gpu=1,
@@ -90,11 +89,9 @@ rule figure4_vectors:
 
 rule figure4:
     input:
-        _per_seed(FIGURE4_JSON, F4, tasks=[F4["task"]]),
+        analysis_job_files("figure4", FIGURE4_JSON),
     output:
-        figure=report(figure_files("figure4_tsne")[0], caption="../resources/report/figure4.rst",
-                      category="Figures"),
-        figure_pdf=figure_files("figure4_tsne")[1],
+        figure=report_figure("figure4_tsne", "figure4.rst"),
         table=report_table("figure4_probe", "figure4_probe.rst"),
     conda:
         CONDA_ENV
@@ -111,19 +108,17 @@ rule figure4:
 
 rule figure5:
     input:
-        unpack(_figure5_inputs),
+        unpack(figure5_inputs),
     output:
         scores=FIGURE5_SCORES,
-        figure=report(figure_files("figure5_mask_dissimilarity")[0], caption="../resources/report/figure5.rst",
-                      category="Figures"),
-        figure_pdf=figure_files("figure5_mask_dissimilarity")[1],
+        figure=report_figure("figure5_mask_dissimilarity", "figure5.rst"),
         table=report_table("figure5_mask_dissimilarity", "figure5_table.rst"),
     params:
-        model=F5["model"],
-        tasks=F5["tasks"],
-        seeds=F5["seeds"],
-        layer_type=F5.get("layer_type", "O"),
-        blocks=F5.get("blocks"),
+        model=FIGURE5_CONFIG["model"],
+        tasks=FIGURE5_CONFIG["tasks"],
+        seeds=FIGURE5_CONFIG["seeds"],
+        layer_type=FIGURE5_CONFIG.get("layer_type", "O"),
+        blocks=FIGURE5_CONFIG.get("blocks"),
     conda:
         CONDA_ENV
     log:
@@ -139,13 +134,13 @@ rule figure5:
 
 rule figure6_paths:
     input:
-        unpack(_pair_inputs),
+        unpack(pair_inputs),
     output:
         FIGURE6_JSON,
     params:
         model=lambda w: MODEL_OF_KEY[w.model],
         seed=lambda w: int(w.seed),
-        points=int(F6.get("points", 21)),
+        points=int(FIGURE6_CONFIG.get("points", 21)),
         batch_size=ANALYSIS_BATCH,
     resources:
         gpu=1,
@@ -160,18 +155,18 @@ rule figure6_paths:
 
 rule figure6:
     input:
-        _per_seed(FIGURE6_JSON, F6),
+        analysis_job_files("figure6", FIGURE6_JSON),
     output:
-        figure=report(figure_files("figure6_mode_connectivity")[0], caption="../resources/report/figure6.rst",
-                      category="Figures"),
-        figure_pdf=figure_files("figure6_mode_connectivity")[1],
+        figure=report_figure("figure6_mode_connectivity", "figure6.rst"),
         table=report_table("figure6_mode_connectivity", "figure6_table.rst"),
     conda:
         CONDA_ENV
+    params:
+        analysis="figure6",
     log:
         f"{LOGS}/tables/figure6.log",
     script:
-        "../workflow_scripts/analysis_figure6.py"
+        "../workflow_scripts/analysis_path_figure.py"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -181,16 +176,16 @@ rule figure6:
 
 rule figure7_bezier:
     input:
-        unpack(_pair_inputs),
+        unpack(pair_inputs),
     output:
         FIGURE7_JSON,
     params:
         model=lambda w: MODEL_OF_KEY[w.model],
         seed=lambda w: int(w.seed),
-        points=int(F7.get("points", 21)),
-        epochs=int(F7.get("epochs", 3)),
-        lr=float(F7.get("lr", 3e-5)),
-        curve_batch_size=int(F7.get("batch_size", 32)),
+        points=int(FIGURE7_CONFIG.get("points", 21)),
+        epochs=int(FIGURE7_CONFIG.get("epochs", 3)),
+        lr=float(FIGURE7_CONFIG.get("lr", 3e-5)),
+        curve_batch_size=int(FIGURE7_CONFIG.get("batch_size", 32)),
         batch_size=ANALYSIS_BATCH,
     resources:
         gpu=1,
@@ -205,15 +200,15 @@ rule figure7_bezier:
 
 rule figure7:
     input:
-        _per_seed(FIGURE7_JSON, F7),
+        analysis_job_files("figure7", FIGURE7_JSON),
     output:
-        figure=report(figure_files("figure7_bezier")[0], caption="../resources/report/figure7.rst",
-                      category="Figures"),
-        figure_pdf=figure_files("figure7_bezier")[1],
+        figure=report_figure("figure7_bezier", "figure7.rst"),
         table=report_table("figure7_bezier", "figure7_table.rst"),
     conda:
         CONDA_ENV
+    params:
+        analysis="figure7",
     log:
         f"{LOGS}/tables/figure7.log",
     script:
-        "../workflow_scripts/analysis_figure7.py"
+        "../workflow_scripts/analysis_path_figure.py"

@@ -1,25 +1,23 @@
-# Shared by every stage: the config checked (reproduction.workflow_config), the experiment grid
-# (reproduction.grid: every setting, selection and training point), output paths and input functions.
+# Shared by every stage: the config checked (reproduction.workflow_config), the experiment grid (GRID:
+# every setting, selection, training point and analysis job), output paths, the selection's input functions.
 
+import json
 from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-import json
-
 from maskbert.data import get_task
 from maskbert.methods import METHODS as REGISTERED_METHODS
 from reproduction import workflow_config
-from reproduction.grid import Grid, configured_options, lr_key, model_key, model_path
-
-WORKFLOW_DIR = Path(workflow.basedir)
+from reproduction.grid import Grid, lr_key, model_key, model_path
 
 
 # ---------------------------------------------------------------------------------------------------
-# Config: schemas/config.schema.yaml (string values coerced to its types), then what it cannot say; every
-# problem names its config key.
+# Config: schemas/config.schema.yaml, then what it cannot say; every problem names its config key. The grid:
+# a run's setting is its method's options, resolved and named by the method (`blocks2-11_sparsity0.05`,
+# `full`), part of the run's path, so one training job serves every experiment that needs that point.
 # ---------------------------------------------------------------------------------------------------
 def _checked(check, *args):
     """`check(*args)`, its ValueError (a config problem, named) as a WorkflowError."""
@@ -31,29 +29,12 @@ def _checked(check, *args):
 
 for _warning in _checked(workflow_config.validate_config, config):
     logger.warning(_warning)
-
-
-def source_of(task):
-    """{"source", "path"} for a task: data.sources.<task>, else hub (or the task's only source)."""
-    return workflow_config.source_of(config, task)
-
-
-@cache
-def local_fingerprint(task):
-    """Prepare_data's param that reruns it when a file of the task's local copy changes (None otherwise)."""
-    return workflow_config.local_fingerprint(config, task)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The grid: main grid and sweeps, one enumeration (reproduction.grid.Grid). A run's setting is its method's
-# options, resolved by the method (every default spelt out) and named by it (`blocks2-11_sparsity0.05` for
-# masking, `full` for a method without options); the setting is part of the run's path, so one training job
-# serves every experiment that needs that point, and the train job reads its options back from GRID.
-# ---------------------------------------------------------------------------------------------------
 _sweep_problems = workflow_config.check_sweep_config(config)
 if _sweep_problems:
     raise WorkflowError("Invalid config (sweeps):\n" + "\n".join(f"  {p}" for p in _sweep_problems))
 GRID = _checked(Grid, config)
+for _warning in GRID.analysis_warnings:
+    logger.warning(_warning)
 
 RESULTS = config.get("results", "results").rstrip("/")
 MODELS = list(config["models"])
@@ -61,21 +42,13 @@ TASKS = list(config["tasks"])
 METHODS = list(config["methods"])
 SEEDS = GRID.seeds
 TRAINING = config.get("training") or {}
-DATA = config.get("data") or {}
-MAX_LENGTH = int(DATA.get("max_length", 128))
-MEMORY = config.get("memory") or {}
-ENSEMBLE_METHODS = list((config.get("ensemble") or {}).get("methods", ["majority", "logits", "probabilities"]))
-MAX_EXTENSIONS = int(config["learning_rates"].get("max_extensions", 2))
+MAX_LENGTH = int((config.get("data") or {}).get("max_length", 128))
 THREADS_TRAIN = int((config.get("threads") or {}).get("train", 1))
 THREADS_EVALUATE = int((config.get("threads") or {}).get("evaluate", 1))
 GROUP_BY_LENGTH = bool(TRAINING.get("group_by_length", False))
 PRECISION = str(TRAINING.get("precision", "fp32"))
 MODEL_OF_KEY = GRID.models  # {model key: model}, every model of every experiment
-
-
-def register_model(model):
-    """Make a model known to the rules by its key; experiments call this for models outside `models`."""
-    return _checked(GRID.register_model, model)
+TEST_TASKS = [t for t in TASKS if "test" in get_task(t).splits]
 
 
 @cache
@@ -85,47 +58,14 @@ def model_source(model):
 
 
 @cache
-def batch_size(task):
+def batch_size(task):  # the train rule's param
     return workflow_config.batch_size(config, task)
-
-
-def setting_of(model, method, options):
-    """Register the (already resolved) options of a run of `method`; the setting's path component."""
-    return _checked(GRID.register_setting, method, options)
-
-
-def main_setting(model, method):
-    """The main grid's setting of a (model, method): config method_options, then method_options_by_model."""
-    return _checked(GRID.setting, model, method)
-
-
-def sweep_setting(model, method, **options):
-    """The setting of (model, method) with the main grid's options `options` replaced."""
-    return _checked(GRID.setting, model, method, options)
 
 
 def setting_params(w):
     """The options of the run at wildcards w (a train, select or ensemble job's param)."""
-    return GRID.settings[(w.method, w.setting)]
+    return GRID.options(w.method, w.setting)
 
-
-def register_selection(model, task, method, setting, lrs=None, seeds=None):
-    """Declare that (model, task, method, setting) gets a learning rate selected on dev; experiments that
-    reuse a point must agree on its seeds and initial grid."""
-    group = _checked(GRID.add_selection, model, task, method, setting, lrs, seeds)
-    return (model_key(group.model), group.task, group.method, group.setting)
-
-
-MAIN_GROUPS = [
-    {"model": model_key(g.model), "task": g.task, "method": g.method, "setting": g.setting} for g in GRID.main
-]
-
-
-def has_test(task):
-    return "test" in get_task(task).splits
-
-
-TEST_TASKS = [t for t in TASKS if has_test(t)]
 
 # ---------------------------------------------------------------------------------------------------
 # Output layout (every path under RESULTS; each experiment writes its own folder beside these)
@@ -140,10 +80,8 @@ ENSEMBLE_JSON = f"{RESULTS}/ensemble/{{model}}/{{task}}/{{method}}/{{setting}}.j
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 LOGS = f"{RESULTS}/logs"
-PAPER_RESULTS = str(WORKFLOW_DIR / "resources" / "paper_results.csv")
+PAPER_RESULTS = str(Path(workflow.basedir) / "resources" / "paper_results.csv")
 CONDA_ENV = "envs/maskbert.yaml"  # relative to rules/; used with --sdm conda
-TABLE_FORMATS = ("csv", "md", "tex")
-FIGURE_FORMATS = ("png", "pdf")
 RUN_OUTPUTS = ("summary.json", "run.json", "metrics.jsonl", "dev_predictions.safetensors", "artifact")
 
 
@@ -157,15 +95,37 @@ wildcard_constraints:
     round="[0-9]+",
 
 
-def run_file(model, task, method, setting, lr, seed, name="summary.json"):
-    """Path of one file of a run (model: a name or its key)."""
-    run = RUN_DIR.format(model=model_key(model), task=task, method=method, setting=setting, lr=lr_key(lr),
-                         seed=int(seed))
+def run_file(point, name="summary.json"):
+    """Path of one file of a training run (a reproduction.grid.Point)."""
+    run = RUN_DIR.format(model=model_key(point.model), task=point.task, method=point.method,
+                         setting=point.setting, lr=lr_key(point.lr), seed=point.seed)
     return f"{run}/{name}"
 
 
-def selection_file(model, task, method, setting):
-    return SELECT_JSON.format(model=model_key(model), task=task, method=method, setting=setting)
+def group_path(template, group, **fields):
+    """`template` filled for a selection (a reproduction.grid.Group), e.g. its SELECT_JSON."""
+    return template.format(model=model_key(group.model), task=group.task, method=group.method,
+                           setting=group.setting, **fields)
+
+
+def table_files(stem):
+    return [f"{TABLES}/{stem}.{ext}" for ext in ("csv", "md", "tex")]
+
+
+def report_table(stem, caption):
+    """A table's three files; the CSV goes into the HTML report under "Tables"."""
+    csv, md, tex = table_files(stem)
+    return [report(csv, caption=f"../resources/report/{caption}", category="Tables"), md, tex]
+
+
+def figure_files(stem):
+    return [f"{FIGURES}/{stem}.{ext}" for ext in ("png", "pdf")]
+
+
+def report_figure(stem, caption):
+    """A figure's PNG (into the HTML report under "Figures") and PDF."""
+    png, pdf = figure_files(stem)
+    return [report(png, caption=f"../resources/report/{caption}", category="Figures"), pdf]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -238,67 +198,3 @@ def selected_run_files(model, task, method, setting, names=RUN_OUTPUTS):
     checkpoint output), so that a downstream rule declares what it reads."""
     _, decision = _final_decision((model_key(model), task, method, setting))
     return [f"{decision['runs'][str(seed)]}/{name}" for seed in decision["seeds"] for name in names]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Input functions and paths shared by the stages
-# ---------------------------------------------------------------------------------------------------
-CODED_RATE_JSON = f"{RESULTS}/memory/coded_mask_rate.json"
-
-
-def coded_rate_inputs(w):
-    """The summaries of every model's selected main-grid masking runs, named by the model's key."""
-    return {model_key(model): [path for task in TASKS
-                               for path in selected_run_files(model, task, "masking", main_setting(model, "masking"),
-                                                              ("summary.json",))]
-            for model in MODELS}
-
-
-def main_paths(template, tasks=None):
-    """`template` filled for every (model, task, method) of the main grid, at its main setting."""
-    tasks = TASKS if tasks is None else tasks
-    return [template.format(**g, seed="{seed}") for g in MAIN_GROUPS if g["task"] in tasks]
-
-
-def table_files(stem):
-    return [f"{TABLES}/{stem}.{ext}" for ext in TABLE_FORMATS]
-
-
-def report_table(stem, caption):
-    """A table's three files; the CSV goes into the HTML report under "Tables"."""
-    csv = report(f"{TABLES}/{stem}.csv", caption=f"../resources/report/{caption}", category="Tables")
-    return [csv, f"{TABLES}/{stem}.md", f"{TABLES}/{stem}.tex"]
-
-
-def figure_files(stem):
-    return [f"{FIGURES}/{stem}.{ext}" for ext in FIGURE_FORMATS]
-
-
-def num_labels_of(tasks):
-    """{task: classifier outputs} in the given order (multiple choice: 1, one score per choice)."""
-    return {t: int(get_task(t).head_outputs) for t in tasks}
-
-
-
-def comparison_files(model, task, method, setting):
-    """A compared (model, task, method)'s selection and, for a task with a test split, its seeds' test metrics:
-    paths that need no checkpoint, so every selection of the comparison is planned at once."""
-    tests = []
-    if has_test(task):
-        test_dir = TEST_DIR.format(model=model, task=task, method=method, setting=setting, seed="{seed}")
-        tests = [f"{test_dir.format(seed=seed)}/test_metrics.json" for seed in SEEDS]
-    return {"selection": selection_file(model, task, method, setting), "tests": tests}
-
-
-def comparison_manifest(w):
-    """Per compared (model, task, method): its selection, its selected runs' summaries (read from the
-    selection checkpoint) and its test metrics, by path, as the methods_comparison script reads them."""
-    return [
-        {**comparison_files(*group), "summaries": selected_run_files(MODEL_OF_KEY[group[0]], *group[1:], ("summary.json",))}
-        for group in COMPARISON_GROUPS
-    ]
-
-
-def comparison_summaries(w):
-    """The selected runs' summaries of every compared (model, task, method)."""
-    return [path for group in comparison_manifest(w) for path in group["summaries"]]

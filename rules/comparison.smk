@@ -1,20 +1,25 @@
 # Beyond the paper: masking against today's parameter-efficient methods (config section `comparison:`; target
-# `methods_comparison`). Every (model, task, method) goes through the same train, select (§4's rule included)
-# and test rules as the main grid, at the method's main setting and its `learning_rates` grid, with the main
-# grid's seeds: a point the main grid has (its masking and finetuning runs) is the same job, trained once.
-# The table and figure read each selection, its selected runs' summaries (bytes on disk, trainable
-# parameters) and, for a task with a test split, their test scores.
+# `methods_comparison`). Every (model, task, method) (GRID.comparison) goes through the same train, select
+# (§4's rule included) and test rules as the main grid, at the method's main setting and its
+# `learning_rates` grid, with the main grid's seeds: a point the main grid has (its masking and finetuning
+# runs) is the same job, trained once. The table and figure read each selection, its selected runs'
+# summaries (bytes on disk, trainable parameters) and, for a task with a test split, their test scores.
 
-COMPARISON = config["comparison"]
-COMPARISON_GROUPS = []
-for _model in COMPARISON["models"]:
-    register_model(_model)
-    for _task in COMPARISON["tasks"]:
-        for _method in COMPARISON["methods"]:
-            _setting = main_setting(_model, _method)
-            register_selection(_model, _task, _method, _setting)
-            COMPARISON_GROUPS.append((model_key(_model), _task, _method, _setting))
+from dataclasses import astuple
+
 COMPARISON_OUTPUTS = table_files("methods_comparison") + figure_files("methods_comparison")
+# Per compared selection, its JSON and its seeds' test metrics (a task with a test split): paths that need no
+# checkpoint, so every selection of the comparison is planned at once. The script reads the selected runs'
+# summaries from the selection's own run directories.
+COMPARED = [
+    {
+        "selection": group_path(SELECT_JSON, g),
+        "tests": [group_path(f"{TEST_DIR}/test_metrics.json", g, seed=s) for s in SEEDS]
+        if "test" in get_task(g.task).splits
+        else [],
+    }
+    for g in GRID.comparison
+]
 
 
 localrules:
@@ -23,16 +28,15 @@ localrules:
 
 rule methods_comparison_table:
     input:
-        selections=[comparison_files(*group)["selection"] for group in COMPARISON_GROUPS],
-        tests=[path for group in COMPARISON_GROUPS for path in comparison_files(*group)["tests"]],
-        summaries=comparison_summaries,
+        selections=[c["selection"] for c in COMPARED],
+        tests=[path for c in COMPARED for path in c["tests"]],
+        summaries=lambda w: [path for g in GRID.comparison
+                             for path in selected_run_files(*astuple(g), ("summary.json",))],
     output:
         table=report_table("methods_comparison", "methods_comparison_table.rst"),
-        png=report(f"{FIGURES}/methods_comparison.png", caption="../resources/report/methods_comparison.rst",
-                   category="Figures"),
-        pdf=f"{FIGURES}/methods_comparison.pdf",
+        figure=report_figure("methods_comparison", "methods_comparison.rst"),
     params:
-        groups=comparison_manifest,
+        compared=COMPARED,
     conda:
         CONDA_ENV
     log:

@@ -10,9 +10,9 @@ rule prepare_data:
     params:
         model=lambda w: model_source(MODEL_OF_KEY[w.model]),
         task="{task}",
-        source=lambda w: source_of(w.task)["source"],
-        path=lambda w: source_of(w.task)["path"],
-        local_files=lambda w: local_fingerprint(w.task),
+        source=lambda w: workflow_config.source_of(config, w.task)["source"],
+        path=lambda w: workflow_config.source_of(config, w.task)["path"],
+        local_files=lambda w: workflow_config.local_fingerprint(config, w.task),
         max_length=MAX_LENGTH,
     conda:
         CONDA_ENV

@@ -1,6 +1,8 @@
 # Stage 5: the seed runs combined by majority label, summed logits, summed probabilities; the method is
 # picked on dev and reported on test, with the ensemble's memory as Table 2 counts it.
 
+ENSEMBLE_METHODS = list((config.get("ensemble") or {}).get("methods", ["majority", "logits", "probabilities"]))
+
 
 rule ensemble:
     input:

@@ -12,7 +12,7 @@ checkpoint select_round:
     params:
         manifest=round_manifest,
         round=lambda w: int(w.round),
-        max_extensions=MAX_EXTENSIONS,
+        max_extensions=int(config["learning_rates"].get("max_extensions", 2)),
     conda:
         CONDA_ENV
     log:

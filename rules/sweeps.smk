@@ -34,13 +34,11 @@ rule figure2:
 
 rule figure1_initial_sparsity:
     input:
-        summaries=[run_file(p.model, p.task, p.method, p.setting, p.lr, p.seed, "summary.json") for p in FIGURE1_RUNS],
-        runs=[run_file(p.model, p.task, p.method, p.setting, p.lr, p.seed, "run.json") for p in FIGURE1_RUNS],
+        summaries=[run_file(p, "summary.json") for p in FIGURE1_RUNS],
+        runs=[run_file(p, "run.json") for p in FIGURE1_RUNS],
     output:
         table=report_table("figure1_initial_sparsity", "figure1_table.rst"),
-        png=report(f"{FIGURES}/figure1_initial_sparsity.png", caption="../resources/report/figure1.rst",
-                   category="Figures"),
-        pdf=f"{FIGURES}/figure1_initial_sparsity.pdf",
+        figure=report_figure("figure1_initial_sparsity", "figure1.rst"),
     params:
         points=[{**asdict(p), "options": GRID.options(p.method, p.setting)} for p in FIGURE1_RUNS],
     conda:
@@ -53,15 +51,12 @@ rule figure1_initial_sparsity:
 
 rule figure2_table7_layerwise:
     input:
-        masking=[selection_file(g.model, g.task, g.method, g.setting) for g in LAYERWISE_GROUPS if g.method == "masking"],
-        finetuning=[selection_file(g.model, g.task, g.method, g.setting)
-                    for g in LAYERWISE_GROUPS if g.method == "finetuning"],
+        masking=[group_path(SELECT_JSON, g) for g in LAYERWISE_GROUPS if g.method == "masking"],
+        finetuning=[group_path(SELECT_JSON, g) for g in LAYERWISE_GROUPS if g.method == "finetuning"],
         paper=PAPER_RESULTS,
     output:
         table=report_table("table7_layerwise", "table7.rst"),
-        png=report(f"{FIGURES}/figure2_layerwise.png", caption="../resources/report/figure2.rst",
-                   category="Figures"),
-        pdf=f"{FIGURES}/figure2_layerwise.pdf",
+        figure=report_figure("figure2_layerwise", "figure2.rst"),
     params:
         num_blocks={g.model: model_blocks(config, g.model) for g in LAYERWISE_GROUPS},
     conda:

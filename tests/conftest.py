@@ -86,11 +86,11 @@ def drawn(monkeypatch):
     """The figures save_figure is given, kept for inspection (it closes them, which leaves their artists)."""
     import reproduction.figures
 
-    figures, fit = [], reproduction.figures.fit_text
+    figures, check = [], reproduction.figures.text_overflow
 
     def keep(fig, *args, **kwargs):
         figures.append(fig)
-        return fit(fig, *args, **kwargs)
+        return check(fig, *args, **kwargs)
 
-    monkeypatch.setattr(reproduction.figures, "fit_text", keep)
+    monkeypatch.setattr(reproduction.figures, "text_overflow", keep)
     return figures

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
-from workflow_runs import job_counts
+from workflow_runs import ROOT, demo_config, job_counts, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS_TARGETS = ("table3", "figure4", "figure5", "figure6", "figure7")
 
 
@@ -20,24 +15,8 @@ def dry_run(tmp_path, *targets, config=None):
     if config is not None:
         configfile = tmp_path / "config.yaml"
         configfile.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            str(configfile),
-            "--directory",
-            str(tmp_path),
-            "--dry-run",
-            *targets,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    return snakemake(
+        "--configfile", str(configfile), "--directory", str(tmp_path), "--dry-run", *targets, check=False
     )
 
 
@@ -129,24 +108,7 @@ def test_a_config_without_analyses_runs_none(tmp_path):
 def test_demo_config_lists_every_analysis(tmp_path):
     demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     assert demo["analyses"]["table3"]["eval_tasks"] == ["synth-sentiment", "synth-tweets"]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            str(ROOT / "config" / "demo.yaml"),
-            "--directory",
-            str(tmp_path),
-            "--dry-run",
-            *ANALYSIS_TARGETS,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = dry_run(tmp_path, *ANALYSIS_TARGETS, config=demo_config())
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["table3_evaluate"] == 2 and counts["figure6_paths"] == counts["figure7_bezier"] == 1

@@ -86,6 +86,13 @@ def test_figure_and_table_files(tmp_path):
     written = write_table(table, [tmp_path / "c.csv", tmp_path / "c.md", tmp_path / "c.tex"])
     back = pd.read_csv(written[0])
     assert len(back) == 10 and back["pareto"].sum() == 5
-    assert "| Method |" in written[1].read_text().replace("Model | Task | Method", "| Method |")
+    markdown = [line for line in written[1].read_text().splitlines() if line.startswith("|")]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown]
+    header, rows = cells[0], [dict(zip(cells[0], row)) for row in cells[2:]]
+    assert header[:3] == ["Model", "Task", "Method"] and len(rows) == 10
+    shown = {(row["Task"], row["Method"]): row for row in rows}
+    assert shown["a", "masking"]["Dev"] == "81.0 ± 1.0" and shown["a", "masking"]["Test"] == "72.0 ± 2.0"
+    assert shown["a", CODED]["KB per task"] == "0.2" and shown["a", CODED]["Pareto"] == "*"
+    assert shown["b", "lora"]["Trainable params"] == "700" and shown["b", "lora"]["Pareto"] == ""
     png, pdf = methods_comparison_figure(table, [tmp_path / "c.png", tmp_path / "c.pdf"])
     assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"

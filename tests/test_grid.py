@@ -1,5 +1,6 @@
 """The experiment grid (reproduction.grid): one enumeration of every setting, selection and training point
-of the main grid and both sweeps, and what each experiment adds to the ones before it."""
+of the main grid, both sweeps and the methods comparison, every analysis job, and what each experiment adds
+to the ones before it."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def test_sweeps_share_points_with_the_main_grid():
         "main": 2212,
         "layerwise": masking - 3 * n_masking_lrs * n_seeds,
         "initial_sparsity": 21 * 4 * 4 - 3 * 2 * 4,
+        # 2 models x 5 tasks: BitFit's 6, LoRA's 5 and (IA)^3's 5 learning rates x 4 seeds (masking and
+        # finetuning are the main grid's runs)
+        "comparison": 2 * 5 * (6 + 5 + 5) * n_seeds,
+        "analyses": 0,  # the analyses read main-grid runs only
     }
     shared = Point("bert-base-uncased", "mrpc", "masking", "blocks0-11_sparsity0.05", 5e-5, 1)
     assert shared in points["initial_sparsity"] and shared in points["layerwise"]
@@ -77,8 +82,9 @@ def test_sweeps_share_points_with_the_main_grid():
 
 def test_selections_and_settings_of_the_default_config():
     grid = Grid(CONFIG)
-    # 3 models x 11 tasks x 2 methods, and 3 tasks x 17 layer-wise masking settings beyond the main 2-11 at 5%
-    assert len(grid.main) == 66 and len(grid.selections) == 66 + 3 * 17
+    # 3 models x 11 tasks x 2 methods, 3 tasks x 17 layer-wise masking settings beyond the main 2-11 at 5%,
+    # and the comparison's 2 models x 5 tasks x BitFit, LoRA, (IA)^3
+    assert len(grid.main) == 66 and len(grid.selections) == 66 + 3 * 17 + 2 * 5 * 3
     assert grid.selections[("bert-base-uncased", "mrpc", "masking", "blocks2-11_sparsity0.05")] == {
         "lrs": sorted(CONFIG["learning_rates"]["masking"]),
         "seeds": [1, 2, 3, 4],
@@ -120,9 +126,58 @@ def test_conflicting_requests_fail_naming_them():
         Grid(cfg)
 
 
-def test_demo_sweeps_add_seven_runs():
-    """The demo's layer-wise sweep reuses the main grid's MiniLM 2-5 runs; Figure 1 trains all three points."""
-    assert counts(Grid(demo_config()).points()) == {"main": 16, "layerwise": 4, "initial_sparsity": 3}
+def test_demo_sweeps_and_comparison_add_thirteen_runs():
+    """The demo's layer-wise sweep reuses the main grid's MiniLM 2-5 runs; Figure 1 trains all three points;
+    the comparison adds BitFit and LoRA (3 learning rates each) on one task and one seed."""
+    assert counts(Grid(demo_config()).points()) == {
+        "main": 16,
+        "layerwise": 4,
+        "initial_sparsity": 3,
+        "comparison": 6,
+        "analyses": 0,
+    }
+
+
+def test_comparison_and_analysis_jobs_of_the_default_config():
+    grid = Grid(CONFIG)
+    compared = CONFIG["comparison"]
+    assert [(g.model, g.task, g.method) for g in grid.comparison] == [
+        (m, t, method)
+        for m in compared["models"]
+        for t in compared["tasks"]
+        for method in compared["methods"]
+    ]
+    main = set(grid.main)
+    assert {g for g in grid.comparison if g.method in ("masking", "finetuning")} <= main
+    # Table 3: 1 model x 2 training tasks x 2 methods; Figure 4: 2 models x SST-2 x 1 seed; Figure 5 one job
+    # reading 11 tasks; Figure 6: 2 models x 2 tasks x 4 seeds; Figure 7: 2 models x MRPC x 1 seed
+    assert {name: len(jobs) for name, jobs in grid.analyses.items()} == {
+        "table3": 4,
+        "figure4": 2,
+        "figure5": 1,
+        "figure6": 16,
+        "figure7": 2,
+    }
+    (figure5,) = grid.analyses["figure5"]
+    assert len(figure5.groups) == 11 and {g.method for g in figure5.groups} == {"masking"}
+    assert all(set(job.groups) <= main for jobs in grid.analyses.values() for job in jobs)
+    assert grid.analyses["figure6"][0].groups == (
+        grid.main_group("bert-base-uncased", "mrpc", "finetuning"),
+        grid.main_group("bert-base-uncased", "mrpc", "masking"),
+    )
+
+
+def test_analyses_are_narrowed_to_the_main_grid_without_changing_the_config():
+    """A narrower main grid (here: RoBERTa only, seed 1) leaves the analyses its models and seeds, drops what
+    has nothing left to read, and says so naming the key; the config itself is left as it was."""
+    cfg = copy.deepcopy({**CONFIG, "models": ["roberta-base"], "seeds": [1]})
+    before = copy.deepcopy(cfg["analyses"])
+    grid = Grid(cfg)
+    assert cfg["analyses"] == before
+    assert set(grid.analyses) == {"figure4", "figure6", "figure7"}  # Table 3 and Figure 5 are BERT's
+    assert {job.model for jobs in grid.analyses.values() for job in jobs} == {"roberta-base"}
+    assert len(grid.analyses["figure6"]) == 2  # 2 tasks x seed 1
+    assert any("'analyses.figure5.models'" in w for w in grid.analysis_warnings)
 
 
 def test_a_new_sweep_value_adds_exactly_its_points():
@@ -136,7 +191,13 @@ def test_a_new_sweep_value_adds_exactly_its_points():
     assert added["layerwise"] - base["layerwise"] == 3 * 2 * len(CONFIG["learning_rates"]["masking"]) * 4
 
 
-def test_a_sweep_left_out_has_no_points():
-    cfg = {**CONFIG, "sweeps": {"layerwise": None, "initial_sparsity": None}}
+def test_an_experiment_left_out_has_no_points():
+    cfg = {
+        **CONFIG,
+        "sweeps": {"layerwise": None, "initial_sparsity": None},
+        "comparison": None,
+        "analyses": None,
+    }
     grid = Grid(cfg)
-    assert grid.layerwise == grid.figure1 == [] and list(grid.points()) == ["main"]
+    assert grid.layerwise == grid.figure1 == grid.comparison == [] and grid.analyses == {}
+    assert list(grid.points()) == ["main"]

@@ -1,4 +1,4 @@
-"""Figure 1's numbers and Table 7 (reproduction.tables) on made-up runs and selections, beside the paper's,
+"""Figure 1's numbers and Table 7 (reproduction.sweep_tables) on made-up runs and selections, beside the paper's,
 and both figures (reproduction.figures)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from reproduction import report
 from reproduction.figures import figure1, figure2
-from reproduction.tables import figure1_table, table7
+from reproduction.sweep_tables import figure1_table, table7
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = report.load_paper(ROOT / "resources/paper_results.csv")

@@ -37,29 +37,30 @@ def identity(run: str) -> tuple:
 
 
 def test_union_dag_trains_every_point_once(tmp_path):
-    """The default config: main grid, Figure 1 and Table 7 in one DAG; a point two experiments need (the main
-    grid's BERT 2-11 at 5%, its finetuning runs, Figure 1's 0-11 runs at 5e-5 and 5%/15%) is one job."""
-    (tmp_path / "no_comparison.yaml").write_text("comparison: null\n")  # the sweeps' points alone
+    """The default config: main grid, Figure 1, Table 7 and the methods comparison in one DAG, as the grid
+    enumerates them; a point two experiments need (the main grid's BERT 2-11 at 5%, its finetuning runs,
+    Figure 1's 0-11 runs at 5e-5 and 5%/15%, the comparison's masking and finetuning runs) is one job."""
     proc = snakemake(
-        "tables",
-        "--configfile",
-        str(ROOT / "config.yaml"),
-        str(tmp_path / "no_comparison.yaml"),
-        "--dry-run",
-        "--directory",
-        str(tmp_path),
+        "tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--directory", str(tmp_path)
     )
     out = proc.stdout + proc.stderr
     runs = train_runs(out)
     added = {experiment: len(new) for experiment, new in new_points(Grid(CONFIG).points()).items()}
-    assert added == {"main": 2212, "layerwise": 2244, "initial_sparsity": 312}
+    assert added == {
+        "main": 2212,
+        "layerwise": 2244,
+        "initial_sparsity": 312,
+        "comparison": 640,
+        "analyses": 0,
+    }
     assert job_counts(out)["train"] == len(runs) == len(set(runs)) == sum(added.values())
     assert len({identity(run) for run in runs}) == len(runs)
     counts = job_counts(out)
     assert counts["figure1_initial_sparsity"] == counts["figure2_table7_layerwise"] == 1
-    # one selection per (task, block set, sparsity) beyond the main grid's 2-11 at 5%; finetuning is shared
+    # one selection per (task, block set, sparsity) beyond the main grid's 2-11 at 5%, finetuning shared;
+    # the comparison's BitFit, LoRA and (IA)^3 per model and task
     main_groups = len(CONFIG["models"]) * len(CONFIG["tasks"]) * len(CONFIG["methods"])
-    assert counts["select_lr"] == main_groups + 3 * (9 * 2 - 1)
+    assert counts["select_lr"] == main_groups + 3 * (9 * 2 - 1) + 2 * 5 * 3
 
 
 SMALL = {

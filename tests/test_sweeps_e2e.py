@@ -9,19 +9,16 @@ on the 2-core machine while others loaded it. The demo pipeline's own test can c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_runs import ROOT, snakemake
 
 from reproduction.sweeps import all_blocks
 
-ROOT = Path(__file__).resolve().parents[1]
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -102,30 +99,18 @@ def test_demo_sweeps_end_to_end(tmp_path, tiny_bert_with_tokenizer):
     config["sweeps"]["initial_sparsity"]["learning_rate"] = 1.0e-2
     config["sweeps"]["layerwise"]["block_sets"] = ["0-3", "2-3", "0-1"]
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "figure1",
-            "figure2",
-            "--cores",
-            "2",
-            "--configfile",
-            str(ROOT / "config.yaml"),
-            str(tmp_path / "demo.yaml"),
-            "--directory",
-            str(tmp_path),
-        ],
+    snakemake(
+        "figure1",
+        "figure2",
+        "--cores",
+        "2",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(tmp_path / "demo.yaml"),
+        "--directory",
+        str(tmp_path),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     check_sweep_outputs(tmp_path / "res", config, {MINILM: 4})
     # Table 7 names each set's direction against the 4 blocks
     table = pd.read_csv(tmp_path / "res/tables/table7_layerwise.csv")

@@ -4,15 +4,13 @@ before any job runs."""
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
-from workflow_runs import job_counts
+from workflow_runs import job_counts, snakemake
 
 from reproduction.grid import configured_options
 from reproduction.workflow_config import config_schema
@@ -136,25 +134,8 @@ def test_schema_rejects_unknown_keys():
 def _snakemake_with(tmp_path, config) -> subprocess.CompletedProcess:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            str(path),
-            "--directory",
-            str(tmp_path),
-            "--dry-run",
-            "--cores",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    return snakemake(
+        "--configfile", str(path), "--directory", str(tmp_path), "--dry-run", "--cores", "1", check=False
     )
 
 

@@ -10,30 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_runs import ROOT, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def run(args, cwd):
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc
 
 
 @pytest.mark.slow
@@ -55,8 +40,8 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         config["sweeps"]["layerwise"]["block_sets"] = ["0-3", "2-3", "0-1"]
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
     common = ["--configfile", str(tmp_path / "demo.yaml"), "--directory", str(tmp_path)]
-    run(["tables", "--cores", "2", *common], tmp_path)
-    run(["tables", "--cores", "1", "--report", str(tmp_path / "report.html"), *common], tmp_path)
+    snakemake("tables", "--cores", "2", *common, cwd=tmp_path)
+    snakemake("tables", "--cores", "1", "--report", str(tmp_path / "report.html"), *common, cwd=tmp_path)
 
     res = tmp_path / "res"
     stems = [
@@ -169,8 +154,11 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
             row.ours_lr
             == table1[(table1["task"] == row.task) & (table1["method"] == row.method)]["lr"].item()
         )
+    check_ensemble_rows(res, config, errors)
+    check_split_sizes(res, config)
     check_memory_outputs(res, config, tmp_path)
     check_analysis_outputs(res, config, tmp_path)
+    check_analysis_tables(res)
     check_comparison_outputs(res, config, tmp_path)
 
     # Table 3: a model on its own task's dev set scores what its runs scored there (Table 1), minus the majority.
@@ -184,15 +172,127 @@ def test_demo_pipeline_end_to_end(tmp_path, tiny_bert_with_tokenizer):
         assert row.ours + row.majority == pytest.approx(dev, abs=1e-4)
 
     # Nothing left to do: a second run is a no-op.
-    proc = run(["tables", "--cores", "1", "--dry-run", *common], tmp_path)
+    proc = snakemake("tables", "--cores", "1", "--dry-run", *common, cwd=tmp_path)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
 # ------------------------------------------------------------------------------------------------------
-# The analyses' and the memory tables' numbers, checked against the runs they come from
+# Every table's numbers, checked against the runs, predictions, data and analysis results they come from
 # ------------------------------------------------------------------------------------------------------
 def _read(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def _accuracy_of_ensemble(prediction_files: list[Path], how: str) -> float:
+    """Accuracy (%) of the seeds' test predictions combined by summed logits or summed probabilities."""
+    from safetensors.numpy import load_file
+
+    members = [load_file(str(path)) for path in prediction_files]
+    logits = np.stack([m["logits"] for m in members]).astype(np.float64)
+    if how == "probabilities":
+        logits = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        logits /= logits.sum(axis=-1, keepdims=True)
+    return float(100 * np.mean(logits.sum(axis=0).argmax(axis=-1) == members[0]["labels"]))
+
+
+def check_ensemble_rows(res: Path, config: dict, errors: pd.DataFrame) -> None:
+    """Tables 2/6's ensemble rows: the error of the ensemble method picked on dev, as the ensemble job
+    recorded it, and for an accuracy task recomputed here from the seeds' test predictions."""
+    from maskbert.data import get_task
+
+    ensembles = errors[errors["kind"] == "ensemble"]
+    assert len(ensembles) == len(errors) / 2
+    for row in ensembles.itertuples():
+        setting = _main_setting(config, row.method)
+        recorded = _read(res / "ensemble/all-MiniLM-L6-v2" / row.task / row.method / f"{setting}.json")
+        picked = max(recorded["methods"], key=lambda m: recorded["methods"][m]["dev"])
+        assert recorded["methods"][picked]["dev"] == recorded["methods"][row.ensemble_method]["dev"]
+        assert row.ours_error == pytest.approx(
+            100 - recorded["methods"][row.ensemble_method]["test"], abs=1e-9
+        )
+        assert row.memory_mb == pytest.approx(recorded["memory_mb"]["ensemble"], abs=1e-9)
+        if get_task(row.task).metric != "accuracy":
+            continue
+        tests = res / "test/all-MiniLM-L6-v2" / row.task / row.method / setting
+        files = [tests / f"seed{s}/test_predictions.safetensors" for s in config["seeds"]]
+        for how in ("logits", "probabilities"):
+            assert recorded["methods"][how]["test"] == pytest.approx(
+                _accuracy_of_ensemble(files, how), abs=1e-6
+            )
+
+
+def check_split_sizes(res: Path, config: dict) -> None:
+    """Table 5: every (task) row's dev and test sizes are the prepared data's rows (examples) or its data
+    stage's word counts (tagging), and its truncation counts the data stage's."""
+    from maskbert.data import load_prepared
+
+    table = pd.read_csv(res / "tables/table5_split_sizes.csv")
+    assert sorted(table["task"]) == sorted(config["tasks"])
+    for row in table.to_dict("records"):
+        prepared = load_prepared(res / "data/all-MiniLM-L6-v2" / row["task"])
+        for split in ("dev", "test"):
+            if split not in prepared.splits:
+                assert pd.isna(row[f"{split}_ours"]), (row["task"], split)
+                continue
+            if row["unit"] == "examples":
+                assert row[f"{split}_ours"] == len(prepared.splits[split]), (row["task"], split)
+            else:
+                assert row[f"{split}_ours"] == prepared.stats["table5"][split], (row["task"], split)
+            truncated = prepared.stats["splits"][split].get("truncation", {}).get("examples_truncated")
+            assert (
+                pd.isna(row[f"{split}_truncated"])
+                if truncated is None
+                else row[f"{split}_truncated"] == truncated
+            ), (row["task"], split)
+
+
+def check_analysis_tables(res: Path) -> None:
+    """Table 3 and the tables of Figures 4, 6 and 7, every cell recomputed with pandas from the analysis
+    jobs' own results (Table 3's majority baseline also from the evaluated split's labels)."""
+    from maskbert.data import load_prepared
+
+    records = pd.DataFrame(
+        [r for path in sorted((res / "analyses/table3").rglob("*.json")) for r in _read(path)["records"]]
+    )
+    table3 = pd.read_csv(res / "tables/table3_generalization.csv")
+    keys = ["model", "method", "train_task", "eval_task", "split"]
+    assert len(table3) == len(records.groupby(keys))
+    for row in table3.to_dict("records"):
+        runs = records[(records[keys] == pd.Series({k: row[k] for k in keys})).all(axis=1)]
+        values = runs["accuracy" if row["split"] != "dev" else "improvement"]
+        assert row["ours"] == pytest.approx(values.mean(), abs=1e-9) and row["seeds"] == len(runs)
+        assert row["ours_std"] == pytest.approx(values.std(ddof=0), abs=1e-9)
+        labels = np.asarray(
+            load_prepared(res / "data/all-MiniLM-L6-v2" / row["eval_task"]).splits[row["split"]]["labels"]
+        )
+        assert row["majority"] == pytest.approx(100 * np.bincount(labels).max() / len(labels), abs=1e-9)
+
+    probes = pd.read_csv(res / "tables/figure4_probe.csv")
+    results = [_read(path) for path in sorted((res / "analyses/figure4").rglob("*.json"))]
+    expected = {
+        (r["task"], r["seed"], kind): np.mean(panel["probe_folds"])
+        for r in results
+        for kind, panel in r["panels"].items()
+    }
+    assert len(probes) == len(expected)
+    for row in probes.itertuples():
+        assert row.probe_accuracy == pytest.approx(expected[row.task, row.seed, row.representation], abs=1e-9)
+
+    for analysis, stem, position in (
+        ("figure6", "figure6_mode_connectivity", "gamma"),
+        ("figure7", "figure7_bezier", "t"),
+    ):
+        points = pd.DataFrame(
+            [r for path in sorted((res / "analyses" / analysis).rglob("*.json")) for r in _read(path)["rows"]]
+        )
+        table = pd.read_csv(res / "tables" / f"{stem}.csv")
+        assert len(table) == len(points.groupby(["task", "path"]))
+        for row in table.to_dict("records"):
+            path = points[(points["task"] == row["task"]) & (points["path"] == row["path"])]
+            ends = path.sort_values(position).groupby("seed")["score"]
+            assert row["start"] == pytest.approx(ends.first().mean(), abs=1e-9), (stem, row["path"])
+            assert row["end"] == pytest.approx(ends.last().mean(), abs=1e-9), (stem, row["path"])
+            assert row["min"] == pytest.approx(path.groupby("seed")["score"].min().mean(), abs=1e-9)
 
 
 def _selection(res: Path, config: dict, task: str, method: str) -> dict:

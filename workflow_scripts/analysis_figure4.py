@@ -26,6 +26,6 @@ for result in results:
             }
         )
 out = snakemake.output
-figure4(panels, [out.figure, out.figure_pdf])
+figure4(panels, out.figure)
 write_table(figure4_table(records), out.table)
 log.info("Figure 4: %d panels", len(panels))

@@ -22,6 +22,6 @@ scores = mask_dissimilarities(artifacts)
 scores.insert(0, "model", p.model)
 with atomic_path(out.scores) as tmp:
     scores.to_csv(tmp, index=False, float_format="%.6g")
-figure5(scores, [out.figure, out.figure_pdf], p.model, p.layer_type, p.blocks)
+figure5(scores, out.figure, p.model, p.layer_type, p.blocks)
 write_table(figure5_table(scores, p.model), out.table)
 log.info("Figure 5: %d layer comparisons", len(scores))

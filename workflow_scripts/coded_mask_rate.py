@@ -6,14 +6,12 @@ log = setup(snakemake)
 
 rates = {}
 for key, model in snakemake.params.models.items():
-    coded = [read_json(path).get("mask_coded") for path in snakemake.input[key]]
-    coded = [c for c in coded if c]  # a stub run's summary has none
-    if coded:
-        bits, weights = sum(c["bits"] for c in coded), sum(c["weights"] for c in coded)
-        rates[model] = {
-            "bits_per_weight": bits / weights,
-            "runs": len(coded),
-            "flip_fraction": sum(c["flipped"] for c in coded) / weights,
-        }
-        log.info("%s: %.4f bit per masked weight over %d runs", model, bits / weights, len(coded))
+    coded = [read_json(path)["mask_coded"] for path in snakemake.input[key]]
+    bits, weights = sum(c["bits"] for c in coded), sum(c["weights"] for c in coded)
+    rates[model] = {
+        "bits_per_weight": bits / weights,
+        "runs": len(coded),
+        "flip_fraction": sum(c["flipped"] for c in coded) / weights,
+    }
+    log.info("%s: %.4f bit per masked weight over %d runs", model, bits / weights, len(coded))
 write_json(snakemake.output[0], rates)

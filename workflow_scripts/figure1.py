@@ -6,7 +6,7 @@ log = setup(snakemake)
 
 from reproduction.figures import figure1
 from reproduction.report import write_table
-from reproduction.tables import figure1_table
+from reproduction.sweep_tables import figure1_table
 
 p = snakemake.params
 inputs = snakemake.input
@@ -30,5 +30,5 @@ for point, summary_path, run_path in zip(p.points, inputs.summaries, inputs.runs
 
 table = figure1_table(runs)
 write_table(table, snakemake.output.table)
-figure1(table, [snakemake.output.png, snakemake.output.pdf])
+figure1(table, snakemake.output.figure)
 log.info("Figure 1: %d runs, %d points", len(runs), len(table.data))

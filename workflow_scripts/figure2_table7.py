@@ -7,7 +7,7 @@ log = setup(snakemake)
 
 from reproduction.figures import figure2
 from reproduction.report import load_paper, write_table
-from reproduction.tables import table7
+from reproduction.sweep_tables import table7
 
 inputs = snakemake.input
 table = table7(
@@ -17,5 +17,5 @@ table = table7(
     load_paper(inputs.paper),
 )
 write_table(table, snakemake.output.table)
-figure2(table, [snakemake.output.png, snakemake.output.pdf])
+figure2(table, snakemake.output.figure)
 log.info("Table 7 / Figure 2: %d rows", len(table.data))

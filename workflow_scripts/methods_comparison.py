@@ -1,5 +1,7 @@
 """Rule methods_comparison: every compared method's dev and test score against the bytes its task stores."""
 
+from pathlib import Path
+
 from _common import read_json, setup
 
 log = setup(snakemake)
@@ -7,17 +9,20 @@ log = setup(snakemake)
 from reproduction.comparison import methods_comparison, methods_comparison_figure
 from reproduction.report import write_table
 
-groups = [
-    {
-        "selection": read_json(group["selection"]),
-        "summaries": [read_json(path) for path in group["summaries"]],
-        "tests": [read_json(path) for path in group["tests"]],
-    }
-    for group in snakemake.params.groups
-]
+groups = []
+for compared in snakemake.params.compared:
+    selection = read_json(compared["selection"])
+    runs = [Path(selection["runs"][str(seed)]) for seed in selection["seeds"]]  # the rule's summaries input
+    groups.append(
+        {
+            "selection": selection,
+            "summaries": [read_json(run / "summary.json") for run in runs],
+            "tests": [read_json(path) for path in compared["tests"]],
+        }
+    )
 table = methods_comparison(groups)
 write_table(table, snakemake.output.table)
-methods_comparison_figure(table, [snakemake.output.png, snakemake.output.pdf])
+methods_comparison_figure(table, snakemake.output.figure)
 log.info(
     "methods comparison: %d rows, %d on a Pareto front", len(table.data), int(table.data["pareto"].sum())
 )

@@ -5,8 +5,9 @@ from _common import read_json, setup
 log = setup(snakemake)
 
 from maskbert.memory import ensemble_memory_mb
+from reproduction.memory_tables import table2_memory
 from reproduction.report import load_paper, write_table
-from reproduction.tables import table2_6, table2_memory
+from reproduction.tables import table2_6
 
 p = snakemake.params
 paper = load_paper(snakemake.input.paper)

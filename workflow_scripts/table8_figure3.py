@@ -6,8 +6,8 @@ log = setup(snakemake)
 
 from maskbert.memory import accumulated_memory
 from reproduction.figures import figure3
+from reproduction.memory_tables import table8
 from reproduction.report import load_paper, write_table
-from reproduction.tables import table8
 
 p = snakemake.params
 # The coded rate measured on a model's own runs (a model the grid did not train gets no coded column).
@@ -24,5 +24,5 @@ accumulated = {
 }
 table = table8(accumulated, load_paper(snakemake.input.paper))
 write_table(table, snakemake.output.table)
-figure3(table, [snakemake.output.png, snakemake.output.pdf])
+figure3(table, snakemake.output.figure)
 log.info("Table 8 / Figure 3: %d rows", len(table.data))

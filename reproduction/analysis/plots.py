@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reproduction.figures import pyplot, save_figure
+from reproduction.figures import figure, save_figure
 from reproduction.report import model_name, task_name
 
 
@@ -16,12 +16,9 @@ def figure4(panels: list[dict], paths) -> list[Path]:
 
     panels: {model, task, seed, kind, points (n x 2), labels (n), label_names, probe (mean accuracy)}.
     """
-    plt = pyplot()
     rows = list(dict.fromkeys((p["model"], p["task"], p["seed"]) for p in panels))
     kinds = list(dict.fromkeys(p["kind"] for p in panels))
-    fig, axes = plt.subplots(
-        len(rows), len(kinds), figsize=(3.6 * len(kinds), 3.4 * len(rows)), squeeze=False
-    )
+    fig, axes = figure(len(rows), len(kinds), figsize=(3.6 * len(kinds), 3.4 * len(rows)))
     for panel in panels:
         ax = axes[rows.index((panel["model"], panel["task"], panel["seed"]))][kinds.index(panel["kind"])]
         points, labels = np.asarray(panel["points"]), np.asarray(panel["labels"])
@@ -36,16 +33,15 @@ def figure4(panels: list[dict], paths) -> list[Path]:
     axes[0][0].legend(fontsize=8, markerscale=2)
     fig.suptitle(
         f"t-SNE of the top block's [CLS] on {task_name(rows[0][1])} dev\n"
-        "(scikit-learn's 2020 defaults: random init, learning rate 200)"
+        "(scikit-learn's 2020 defaults: random init, learning rate 200)",
+        wrap=True,
     )
-    fig.tight_layout()
     return save_figure(fig, paths)
 
 
 def figure5(scores: pd.DataFrame, paths, model: str, layer_type: str = "O", blocks=None) -> list[Path]:
     """Heatmaps of s between tasks (mean over seeds) for one layer type in two blocks; by default the first
     and the last masked block (2 and 11 for BERT, as in the paper)."""
-    plt = pyplot()
     pairs = scores[(scores["comparison"] == "tasks") & (scores["layer_type"] == layer_type)]
     if pairs.empty:
         raise ValueError(f"Figure 5: no pair of tasks compared on layer type {layer_type}")
@@ -53,7 +49,7 @@ def figure5(scores: pd.DataFrame, paths, model: str, layer_type: str = "O", bloc
     blocks = [present[0], present[-1]] if blocks is None else list(blocks)
     tasks = list(dict.fromkeys([*pairs["task1"], *pairs["task2"]]))
     labels = [task_name(t) for t in tasks]
-    fig, axes = plt.subplots(1, len(blocks), figsize=(4.8 * len(blocks), 4.2), squeeze=False)
+    fig, axes = figure(1, len(blocks), figsize=(4.8 * len(blocks), 4.2))
     for ax, block in zip(axes[0], blocks):
         grid = np.full((len(tasks), len(tasks)), np.nan)
         for (t1, t2), value in pairs[pairs["block"] == block].groupby(["task1", "task2"])["s"].mean().items():
@@ -67,8 +63,7 @@ def figure5(scores: pd.DataFrame, paths, model: str, layer_type: str = "O", bloc
         ax.set_yticks(range(len(tasks)), labels, fontsize=8)
         ax.set_title(f"W_{layer_type}, block {block}")
         fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.suptitle(f"Mask dissimilarity s between tasks ({model_name(model)}, mean over seeds)")
-    fig.tight_layout()
+    fig.suptitle(f"Mask dissimilarity s between tasks ({model_name(model)}, mean over seeds)", wrap=True)
     return save_figure(fig, paths)
 
 
@@ -82,9 +77,8 @@ def _band(ax, frame: pd.DataFrame, x: str, y: str, label: str, **style) -> None:
 
 def figure6(rows: pd.DataFrame, paths) -> list[Path]:
     """Columns: tasks. Top: finetuned (γ=0) to masked (γ=1); bottom: pretrained (γ=0) to finetuned/masked."""
-    plt = pyplot()
     tasks = list(dict.fromkeys(rows["task"]))
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 7), squeeze=False)
+    fig, axes = figure(2, len(tasks), figsize=(4.8 * len(tasks), 7))
     for column, task in enumerate(tasks):
         for model, group in rows[rows["task"] == task].groupby("model", sort=False):
             name = model_name(model)
@@ -99,22 +93,24 @@ def figure6(rows: pd.DataFrame, paths) -> list[Path]:
                     linestyle=style,
                 )
         metric = rows.loc[rows["task"] == task, "metric"].iloc[0]
-        axes[0][column].set_title(f"{task_name(task)} dev: finetuned (γ=0) → masked (γ=1)", fontsize=9)
-        axes[1][column].set_title(f"{task_name(task)} dev: pretrained (γ=0) → trained (γ=1)", fontsize=9)
+        axes[0][column].set_title(
+            f"{task_name(task)} dev: finetuned (γ=0) → masked (γ=1)", fontsize=9, wrap=True
+        )
+        axes[1][column].set_title(
+            f"{task_name(task)} dev: pretrained (γ=0) → trained (γ=1)", fontsize=9, wrap=True
+        )
         for ax in axes[:, column]:
             ax.set_xlabel("γ")
             ax.set_ylabel(f"dev {metric} (%)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-    fig.tight_layout()
     return save_figure(fig, paths)
 
 
 def figure7(rows: pd.DataFrame, paths) -> list[Path]:
     """Per (model, task): dev score along the trained Bézier curve and along the straight line."""
-    plt = pyplot()
     panels = list(dict.fromkeys(zip(rows["model"], rows["task"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
+    fig, axes = figure(1, len(panels), figsize=(4.8 * len(panels), 3.8))
     for ax, (model, task) in zip(axes[0], panels):
         group = rows[(rows["model"] == model) & (rows["task"] == task)]
         for path, style in (("bezier", "-"), ("line", "--")):
@@ -127,11 +123,12 @@ def figure7(rows: pd.DataFrame, paths) -> list[Path]:
                 linestyle=style,
             )
         ax.set_title(
-            f"{model_name(model)}, {task_name(task)} dev:\nfinetuned (t=0) → masked (t=1)", fontsize=9
+            f"{model_name(model)}, {task_name(task)} dev:\nfinetuned (t=0) → masked (t=1)",
+            fontsize=9,
+            wrap=True,
         )
         ax.set_xlabel("t")
         ax.set_ylabel(f"dev {group['metric'].iloc[0]} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
     return save_figure(fig, paths)

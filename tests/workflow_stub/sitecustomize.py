@@ -16,7 +16,7 @@ if os.environ.get("MASKBERT_WORKFLOW_STUB") == "1":
     import sys
     from pathlib import Path
 
-    REAL_RULES = {"select_round", "select_lr", "coded_mask_rate"}
+    REAL_RULES = {"select_round", "select_lr"}
 
     def _stub_outputs(snakemake) -> None:
         for out in snakemake.output:
