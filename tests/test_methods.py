@@ -110,13 +110,17 @@ def test_options_resolve_to_json_and_name_the_setting():
     assert masking.setting_name(other) != masking.setting_name(
         masking.resolve_options({}, "bert-base-uncased")
     )
-    with pytest.raises(ValueError, match="^method 'masking': unknown option 'blocks'"):
+    with pytest.raises(
+        ValueError, match="^method 'masking': option 'blocks' is unknown; expected one of masked"
+    ):
         masking.resolve_options({"blocks": "2-5"})
     with pytest.raises(ValueError, match=r"masked blocks \[12\] do not exist"):
         masking.resolve_options({"masked_blocks": "2-12"}, "bert-base-uncased")
     finetuning = get_method("finetuning")
     assert finetuning.resolve_options(None) == {} and finetuning.setting_name({}) == "full"
-    with pytest.raises(ValueError, match="^method 'finetuning' takes no options; got 'r'$"):
+    with pytest.raises(
+        ValueError, match="^method 'finetuning': option 'r' is unknown; the method takes no options$"
+    ):
         finetuning.resolve_options({"r": 8})
 
 
@@ -171,7 +175,10 @@ def test_the_command_line_passes_a_new_methods_options(
     assert cli_main([*args, "--out", str(tmp_path / "run"), "--option", "train_layernorm=true"]) == 0
     assert json.loads((tmp_path / "run" / "run.json").read_text())["options"] == {"train_layernorm": True}
     assert cli_main([*args, "--out", str(tmp_path / "bad"), "--option", "rank=8"]) == 2
-    assert "method 'toy-bias': unknown option 'rank'" in capsys.readouterr().err
+    assert (
+        "error: --option rank: is unknown; expected one of train_layernorm (method 'toy-bias')\n"
+        == (capsys.readouterr().err.split("train: ", 1)[1])
+    )
     assert not (tmp_path / "bad" / "run.json").exists()
 
 
@@ -202,7 +209,7 @@ def test_a_method_registered_by_a_config_module_gets_its_jobs(toy_method, tmp_pa
     bad = snakemake("-n", "tables", "--cores", "1", "--configfile", str(path), cwd=tmp_path, check=False)
     assert bad.returncode != 0
     assert (
-        "config key 'method_options.toy-bias' (model bert-base-uncased): method 'toy-bias': unknown option 'rank'"
+        "config key 'method_options.toy-bias.rank': is unknown; expected one of train_layernorm (model bert-base-uncased)"
         in (bad.stdout + bad.stderr)
     )
     # a method that no module registers is refused by the schema's enum, which the registry fills
@@ -210,3 +217,45 @@ def test_a_method_registered_by_a_config_module_gets_its_jobs(toy_method, tmp_pa
     path.write_text(yaml.safe_dump(config))
     bad = snakemake("-n", "tables", "--cores", "1", "--configfile", str(path), cwd=tmp_path, check=False)
     assert bad.returncode != 0 and "config key 'methods.1'" in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize(
+    "options,option,problem",
+    [
+        ({"mask_pooler": "maybe"}, "mask_pooler", '"maybe": expected a boolean (true or false)'),
+        ({"mask_pooler": 0}, "mask_pooler", "0: expected a boolean (true or false)"),
+        ({"initial_sparsity": "abc"}, "initial_sparsity", '"abc": expected a number'),
+        ({"initial_sparsity": float("inf")}, "initial_sparsity", "Infinity: expected a finite number"),
+        ({"initial_sparsity": 1.5}, "initial_sparsity", "1.5: expected a fraction in (0, 1)"),
+        ({"threshold": True}, "threshold", "true: expected a number"),
+        ({"layer_types": ["Q", "P"]}, "layer_types", '["Q", "P"]: expected some of K, Q, V, AO, I, O'),
+    ],
+)
+def test_options_are_typed_strictly_in_the_library_memory_and_the_config_check(options, option, problem):
+    """One converter: the library names the option, `maskbert memory` as `--option`, the workflow's config
+    check as `method_options.<method>.<option>`; all on one line."""
+    from reproduction.grid import configured_options
+    from reproduction.workflow_config import OptionError
+
+    with pytest.raises(OptionError) as refused:
+        get_method("masking").resolve_options(options, "bert-base-uncased")
+    assert str(refused.value) == f"method 'masking': option '{option}' {problem}"
+    code = cli_main(["memory", "--method", "masking", "--options", json.dumps(options)])
+    assert code == 2
+    cfg = {"models": ["bert-base-uncased"], "method_options": {"masking": options}}
+    with pytest.raises(OptionError) as in_config:
+        configured_options(cfg, "bert-base-uncased", "masking", check=True)
+    assert in_config.value.in_config("method_options.masking") == (
+        f"config key 'method_options.masking.{option}': {problem}"
+    )
+
+
+def test_yaml_booleans_and_text_read_as_their_type_and_memory_refuses_what_train_refuses(capsys):
+    masking = get_method("masking")
+    assert masking.resolve_options({"mask_pooler": "no", "mask_classifier": "True"})["mask_pooler"] is False
+    assert masking.resolve_options({"initial_sparsity": "0.25"})["initial_sparsity"] == 0.25
+    assert cli_main(["memory", "--method", "masking", "--option", "mask_pooler=no"]) == 0
+    capsys.readouterr()
+    assert cli_main(["memory", "--method", "masking", "--option", "masked_blocks=2-40"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('maskbert memory: error: --option masked_blocks: "2-40": ') and err.count("\n") == 1

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from maskbert.methods.options import OptionError, options_from_dict
+
 if TYPE_CHECKING:  # the registry is imported where torch is not needed (the workflow's DAG build)
     from torch import nn
 
@@ -40,36 +42,6 @@ class StorageItem:
     detail: str = ""  # what tells two items of one kind apart: a classifier's shape
 
 
-def _from_text(text: str, annotation: str):
-    """A number or boolean option given as text (a command line, Snakemake's --config) read as its field's type."""
-    kind = annotation.split("|")[0].strip()
-    try:
-        if kind == "int":
-            return int(text)
-        if kind == "float":
-            return float(text)
-    except ValueError:
-        return text
-    if kind == "bool" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
-def options_from_dict(options_class: type, values: Mapping[str, Any], method: str):
-    """`options_class(**values)`, refusing an unknown key by name (a typo must not fall back to a default)."""
-    fields = {f.name: str(f.type) for f in dataclasses.fields(options_class)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"method '{method}': unknown option '{unknown[0]}'; expected some of {', '.join(fields)}"
-        )
-    values = {k: _from_text(v, fields[k]) if isinstance(v, str) else v for k, v in values.items()}
-    try:
-        return options_class(**values)
-    except TypeError as error:  # a missing required field, a value of the wrong type
-        raise ValueError(f"method '{method}': {error}") from None
-
-
 class Method(abc.ABC):
     """One way of adapting a pretrained model to a task. Instances are registered in `maskbert.methods`."""
 
@@ -83,7 +55,7 @@ class Method(abc.ABC):
         setting are one run. A ValueError names an unknown or invalid option."""
         if self.options_class is None:
             if options:
-                raise ValueError(f"method '{self.name}' takes no options; got '{next(iter(options))}'")
+                raise OptionError(self.name, next(iter(options)), "is unknown; the method takes no options")
             return {}
         resolved = dataclasses.asdict(options_from_dict(self.options_class, dict(options or {}), self.name))
         return json.loads(json.dumps(resolved))  # tuples as lists: what run.json reads back

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from maskbert.families import format_blocks, parse_blocks
 from maskbert.masking_config import MaskingConfig
-from maskbert.methods.base import BIT_BYTES, FP32_BYTES, Method, StorageItem, options_from_dict
+from maskbert.methods.base import BIT_BYTES, FP32_BYTES, Method, StorageItem
+from maskbert.methods.options import OptionError, options_from_dict
 from maskbert.pretrained import num_blocks_of
 from maskbert.rundir import MASK_FILE
 
@@ -34,14 +35,14 @@ class Masking(Method):
         """Every MaskingConfig field but `seed` (the run's); with `model`, the blocks spelt out ('2-11')."""
         given = dict(options or {})
         if "seed" in given:
-            raise ValueError("method 'masking': option 'seed' is the run's seed; set the run's seed instead")
+            raise OptionError("masking", "seed", "is the run's seed; set the run's seed instead")
         config = self.masking_config(given)
         if model is not None:
             try:
                 config.masked_blocks = format_blocks(parse_blocks(config.masked_blocks, num_blocks_of(model)))
             except ValueError as error:
-                raise ValueError(
-                    f"method 'masking': option masked_blocks '{config.masked_blocks}': {error}"
+                raise OptionError(
+                    "masking", "masked_blocks", f"{json.dumps(config.masked_blocks)}: {error}"
                 ) from None
         resolved = dataclasses.asdict(config)
         del resolved["seed"]

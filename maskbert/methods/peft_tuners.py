@@ -31,10 +31,11 @@ import warnings
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from maskbert.families import FAMILIES, Family
 from maskbert.methods.base import FP32_BYTES, Method, StorageItem, artifact_bytes
+from maskbert.methods.options import OptionError, check_known, convert_option
 from maskbert.methods.stored import artifact_info, check_base, load_base
 from maskbert.pretrained import model_type_of
 
@@ -77,27 +78,39 @@ def ia3_defaults(family: Family | None) -> dict:
     }
 
 
+def tuner_types() -> list[str]:
+    """peft's tuner types that change the model's layers (its prompt-learning types add virtual tokens
+    instead, which maskbert's task models and serving do not feed)."""
+    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
+
+    return [str(t.value) for t, config in PEFT_TYPE_TO_CONFIG_MAPPING.items() if not _prompt_learning(config)]
+
+
+def _prompt_learning(config_class: type) -> bool:
+    from peft import PromptLearningConfig
+
+    return issubclass(config_class, PromptLearningConfig)
+
+
 def _config_class(peft_type: str, method: str) -> type:
     from peft import PeftType
     from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
 
     if peft_type not in PeftType.__members__:
-        raise ValueError(
-            f"method '{method}': option 'type' '{peft_type}' is not a peft tuner type; expected one of "
-            f"{', '.join(PeftType.__members__)}"
+        raise OptionError(
+            method,
+            "type",
+            f"{json.dumps(peft_type)}: not a peft tuner type; expected one of {', '.join(tuner_types())}",
         )
-    return PEFT_TYPE_TO_CONFIG_MAPPING[PeftType[peft_type]]
-
-
-def _from_text(value: Any, annotation: str) -> Any:
-    """An option given as text (a command line, Snakemake's --config) read as JSON where its field does not
-    take a string (r=8, lora_dropout=0.1, target_modules=["query"])."""
-    if not isinstance(value, str) or re.search(r"\bstr\b", annotation):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+    config_class = PEFT_TYPE_TO_CONFIG_MAPPING[PeftType[peft_type]]
+    if _prompt_learning(config_class):
+        raise OptionError(
+            method,
+            "type",
+            f"{json.dumps(peft_type)}: a prompt-learning tuner (virtual tokens, no tuner layers) is not "
+            f"supported; expected one of {', '.join(tuner_types())}",
+        )
+    return config_class
 
 
 def head_modules(model: nn.Module) -> list[str]:
@@ -134,27 +147,27 @@ class PeftTuner(Method):
         given = dict(options or {})
         peft_type = str(given.pop("type", None) or self.peft_type or "").upper()
         if not peft_type:
-            raise ValueError(
-                f"method '{self.name}': option 'type' is missing: a peft tuner type such as LORA or IA3"
-            )
+            raise OptionError(self.name, "type", "is missing: a peft tuner type such as LORA or IA3")
         if self.peft_type and peft_type != self.peft_type:
-            raise ValueError(
-                f"method '{self.name}': option 'type' '{peft_type}': this method is {self.peft_type}; "
-                f"use method 'peft' for another tuner"
+            raise OptionError(
+                self.name,
+                "type",
+                f"{json.dumps(peft_type)}: this method is {self.peft_type}; use method 'peft' for another tuner",
             )
         fields = {}  # a named entry's own defaults need no peft import (the workflow resolves them to plan)
         if given or not self.peft_type:
-            fields = {f.name: str(f.type) for f in dataclasses.fields(_config_class(peft_type, self.name))}
+            config_class = _config_class(peft_type, self.name)
+            fields = {f.name: f.type for f in dataclasses.fields(config_class)}
         for key in given:
             if key in RESERVED:
-                raise ValueError(f"method '{self.name}': option '{key}' is not settable: {RESERVED[key]}")
-            if key not in fields:
-                raise ValueError(
-                    f"method '{self.name}': unknown option '{key}': not an argument of peft's "
-                    f"{peft_type} config (see peft's {_config_class(peft_type, self.name).__name__})"
-                )
+                raise OptionError(self.name, key, f"is not settable: {RESERVED[key]}")
+        if given:
+            check_known(self.name, given, fields, f"expected an argument of peft's {config_class.__name__}")
         family = FAMILIES.get(model_type_of(model)) if model is not None else None
-        values = {**self.defaults(family), **{k: _from_text(v, fields[k]) for k, v in given.items()}}
+        values = {
+            **self.defaults(family),
+            **{k: convert_option(self.name, k, v, fields[k]) for k, v in given.items()},
+        }
         return json.loads(json.dumps({"type": peft_type, **dict(sorted(values.items()))}))
 
     def check_options(self, options: Mapping, model: str) -> None:
@@ -172,9 +185,10 @@ class PeftTuner(Method):
             _meta_peft_counts(model, "single", 2, json.dumps(dict(options), sort_keys=True))
         except Exception as error:  # peft raises ValueError, TypeError, KeyError ... from deep inside
             key = self._culprit(options, model, error)
-            raise ValueError(
-                f"method '{self.name}': option '{key}' {json.dumps(options.get(key))}: refused by peft "
-                f"on model '{model}': {_first_line(error)}"
+            raise OptionError(
+                self.name,
+                key,
+                f"{json.dumps(options.get(key))}: refused by peft on model '{model}': {_first_line(error)}",
             ) from None
 
     def _culprit(self, options: Mapping, model: str, error: Exception) -> str:
