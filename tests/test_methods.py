@@ -9,7 +9,8 @@ import yaml
 from workflow_runs import ROOT, job_counts, snakemake
 
 from maskbert.cli import main as cli_main
-from maskbert.data import prepare
+from maskbert.data import prepare, read_splits
+from maskbert.evaluation import Predictions, evaluate_run
 from maskbert.memory import accumulated_memory, ensemble_memory_mb
 from maskbert.methods import METHODS, get_method, load_run_model, register
 from maskbert.modeling import load_task_model
@@ -23,7 +24,7 @@ TOY_METHOD = textwrap.dedent(
     from dataclasses import dataclass
 
     from maskbert.methods import register
-    from maskbert.methods.base import FP32_BYTES, Method, StorageItem, artifact_bytes
+    from maskbert.methods.base import FP32_BYTES, Method, StorageItem
 
 
     @dataclass
@@ -44,18 +45,9 @@ TOY_METHOD = textwrap.dedent(
             options = ToyBiasOptions(**(options or {}))
             model = load_task_model(model_name, task, seed)
             for name, parameter in model.named_parameters():
-                trains = name.endswith(".bias") or name in model.maskbert_random_init
+                trains = name.endswith(".bias") or name in model.maskbert.random_init
                 parameter.requires_grad_(trains or (options.train_layernorm and "LayerNorm" in name))
             return model
-
-        def save(self, model, artifact_dir, record):
-            model.save_pretrained(artifact_dir)
-            return {"artifact_bytes": artifact_bytes(artifact_dir)}
-
-        def load(self, artifact_dir, record, device="cpu"):
-            from maskbert.modeling import HEAD_CLASSES
-
-            return HEAD_CLASSES[record["task_kind"]].from_pretrained(artifact_dir).to(device).eval()
 
         def task_storage(self, model, kind, head_outputs, options=None):
             from maskbert.sizes import model_sizes
@@ -124,7 +116,9 @@ def test_options_resolve_to_json_and_name_the_setting():
         finetuning.resolve_options({"r": 8})
 
 
-def test_a_new_method_is_one_class_and_its_registration(toy_method, tiny_bert_with_tokenizer, tmp_path):
+def test_a_new_method_is_one_class_and_its_registration(
+    toy_method, tiny_bert_with_tokenizer, tmp_path, capsys
+):
     prepared = prepare(
         "synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=tmp_path / "data"
     )
@@ -156,6 +150,18 @@ def test_a_new_method_is_one_class_and_its_registration(toy_method, tiny_bert_wi
     layer = "bert.encoder.layer.0.output.dense"
     assert torch.equal(model.get_submodule(layer).weight, base.get_submodule(layer).weight)
     assert not torch.equal(model.get_submodule(layer).bias, base.get_submodule(layer).bias)
+    # its artifact is the default one (no save or load of its own): its trained tensors and its record
+    assert sorted(p.name for p in (run / "artifact").iterdir()) == ["maskbert.json", "toy-bias.safetensors"]
+    # `maskbert predict` serves it on the shared backbone, answering as `maskbert evaluate` predicts
+    evaluate_run(run, "dev", device="cpu")
+    expected = torch.from_numpy(Predictions.load(run / "evaluation" / "dev_predictions.safetensors").logits)
+    texts = [row["text"] for row in read_splits("synth-sentiment", "synthetic")["dev"][:12]]
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps({"task": "toy", "text": text}) + "\n" for text in texts))
+    assert cli_main(["predict", "--model-dir", f"toy={run}", "--input", str(requests)]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    got = torch.tensor([list(answer["probabilities"].values()) for answer in answers])
+    assert torch.allclose(got, expected[: len(texts)].softmax(-1), atol=2e-6)
     # the memory accounting asks the method what it stores
     rows = accumulated_memory("bert-base-uncased", {"MRPC": 2, "SST2": 2}, methods=("toy-bias",))
     assert rows["toy-bias_params"].diff().iloc[1] == 100_000 + 768 * 2

@@ -168,7 +168,7 @@ def test_artifact_reproduces_the_model_and_holds_the_task_storage(
     }
     (tmp_path / "artifact").mkdir()
     saved = get_method(method).save(model, tmp_path / "artifact", record)
-    loaded = get_method(method).load(tmp_path / "artifact", record)
+    loaded = get_method(method).load(tmp_path / "artifact")
     shape = (2, 4, 6) if kind == "multiple_choice" else (2, 6)
     inputs = {
         "input_ids": torch.randint(5, 100, shape),
@@ -200,8 +200,8 @@ def test_artifact_for_another_base_is_refused(tiny_model_dirs, tiny_bert_with_to
         record.update(label_names=["L0", "L1"], seed=1)
         (tmp_path / method).mkdir()
         get_method(method).save(model, tmp_path / method, record)
-        with pytest.raises(ValueError, match=f"{method}.*: made for base model '.*' \\(fingerprint"):
-            get_method(method).load(tmp_path / method, {**record, "model": tiny_bert_with_tokenizer})
+        with pytest.raises(ValueError, match=f"{method}/maskbert.json: made for base model '.*' \\(fingerprint"):
+            get_method(method).load(tmp_path / method, base_model=tiny_bert_with_tokenizer)
 
 
 def test_memory_rows_for_bert_base():

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from maskbert.methods.base import Method, StorageItem
+from maskbert.methods.base import ArtifactRecord, Method, StorageItem, find_artifact
 from maskbert.methods.bitfit import BitFit
 from maskbert.methods.finetuning import Finetuning
 from maskbert.methods.masking import Masking
 from maskbert.methods.peft_tuners import PeftTuner, ia3_defaults, lora_defaults
-from maskbert.rundir import ARTIFACT, read_run
+from maskbert.rundir import ARTIFACT
 
 METHODS: dict[str, Method] = {}
 
@@ -54,14 +54,31 @@ def build_model(model: str, task, method: str, seed: int, options: Mapping[str, 
     return get_method(method).build(model, task, seed, options)
 
 
+def load_artifact(path: str | Path, device: str = "cpu", base_model: str | None = None):
+    """The trained model of any method's artifact (a run directory, its artifact/ folder, a save_masks
+    directory; see `find_artifact`), by the method its record names, on the recorded base model or on
+    `base_model`, in eval mode."""
+    folder, record = find_artifact(path)
+    return get_method(record.method).load(folder, device=device, base_model=base_model)
+
+
 def load_run_model(run_dir: str | Path, device: str = "cpu"):
     """The best model of a finished run, ready for inference (its method rebuilds it from RUN/artifact)."""
-    run_dir = Path(run_dir)
-    record = read_run(run_dir)
-    artifact = run_dir / ARTIFACT
+    artifact = Path(run_dir) / ARTIFACT
     if not artifact.is_dir():
         raise FileNotFoundError(f"{artifact}: no artifact; is the run finished (summary.json)?")
-    return get_method(record["method"]).load(artifact, record, device=device)
+    return load_artifact(artifact, device)
 
 
-__all__ = ["METHODS", "Method", "StorageItem", "build_model", "get_method", "load_run_model", "register"]
+__all__ = [
+    "METHODS",
+    "ArtifactRecord",
+    "Method",
+    "StorageItem",
+    "build_model",
+    "find_artifact",
+    "get_method",
+    "load_artifact",
+    "load_run_model",
+    "register",
+]
