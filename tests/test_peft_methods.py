@@ -200,7 +200,9 @@ def test_artifact_for_another_base_is_refused(tiny_model_dirs, tiny_bert_with_to
         record.update(label_names=["L0", "L1"], seed=1)
         (tmp_path / method).mkdir()
         get_method(method).save(model, tmp_path / method, record)
-        with pytest.raises(ValueError, match=f"{method}/maskbert.json: made for base model '.*' \\(fingerprint"):
+        with pytest.raises(
+            ValueError, match=f"{method}/maskbert.json: made for base model '.*' \\(fingerprint"
+        ):
             get_method(method).load(tmp_path / method, base_model=tiny_bert_with_tokenizer)
 
 

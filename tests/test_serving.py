@@ -245,9 +245,7 @@ def test_a_multiple_choice_mask_is_refused(tiny_bert_with_tokenizer, tmp_path):
     model = build_model(tiny_bert_with_tokenizer, task, "masking", seed=1)
     directory = save_masks(model, tmp_path / "choices", base_model=tiny_bert_with_tokenizer, task=task)
     server = MaskServer()
-    with pytest.raises(
-        ValueError, match=r"choices: task kind 'multiple_choice' cannot be served"
-    ):
+    with pytest.raises(ValueError, match=r"choices: task kind 'multiple_choice' cannot be served"):
         server.add(directory)
     assert server.tasks == {}
 
