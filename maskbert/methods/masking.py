@@ -25,6 +25,7 @@ from maskbert.methods.base import (
     Method,
     ServedTask,
     StorageItem,
+    artifact_bytes,
     plain,
 )
 from maskbert.methods.options import OptionError, options_from_dict
@@ -119,9 +120,9 @@ class Masking(Method):
         saved = {"base_model": record.base_model, "task": record.task, "coded": coded}
         save_artifact(model, Path(artifact_dir) / MASK_FILE, coding=coding, **saved)
         with tempfile.TemporaryDirectory() as scratch:
-            coded_bytes = (
-                save_artifact(model, Path(scratch) / MASK_FILE, coding="flips", **saved).stat().st_size
-            )
+            save_artifact(model, Path(scratch) / MASK_FILE, coding="flips", **saved)
+            record.write(scratch)
+            coded_bytes = artifact_bytes(scratch)
         return {
             "artifact_bytes_coded": coded_bytes,
             "masked_weights": sum(m.numel() for m in masks.values()),
