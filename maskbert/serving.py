@@ -29,7 +29,7 @@ from maskbert.artifact import check_base, quiet_load_report
 from maskbert.data.encoding import last_wordpiece_positions
 from maskbert.devices import check_device
 from maskbert.families import check_max_length
-from maskbert.methods import ArtifactRecord, find_artifact, get_method
+from maskbert.methods import ArtifactRecord, find_artifact, method_of
 from maskbert.methods.base import ARTIFACT_RECORD, ServedTask, plain
 from maskbert.modeling import HEAD_CLASSES, load_task_model
 
@@ -74,7 +74,7 @@ class MaskServer:
         """Attach an artifact (a run directory, its artifact/ folder, a save_masks directory, or a file in
         one) by the method its record names; returns the task name requests use."""
         folder, record = find_artifact(path)
-        method = get_method(record.method)
+        method = method_of(record, folder)
         task = record.task
         name = name or default_task_name(task.to_dict())
         if name in self.tasks:

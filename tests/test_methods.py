@@ -1,6 +1,8 @@
 """The method registry: one object per method, and a new method is one class plus its registration."""
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -159,9 +161,15 @@ def test_a_new_method_is_one_class_and_its_registration(
     requests = tmp_path / "requests.jsonl"
     requests.write_text("".join(json.dumps({"task": "toy", "text": text}) + "\n" for text in texts))
     assert cli_main(["predict", "--model-dir", f"toy={run}", "--input", str(requests)]) == 0
-    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    output = capsys.readouterr().out
+    answers = [json.loads(line) for line in output.splitlines()]
     got = torch.tensor([list(answer["probabilities"].values()) for answer in answers])
     assert torch.allclose(got, expected[: len(texts)].softmax(-1), atol=2e-6)
+    # a fresh `maskbert predict` process registers it from the module the artifact's record names
+    assert json.loads((run / "artifact" / "maskbert.json").read_text())["module"] == "toy_methods"
+    command = [sys.executable, "-m", "maskbert.cli", "predict", "--model-dir", f"toy={run}", "--input"]
+    fresh = subprocess.run([*command, str(requests)], capture_output=True, text=True, check=True)
+    assert fresh.stdout == output
     # the memory accounting asks the method what it stores
     rows = accumulated_memory("bert-base-uncased", {"MRPC": 2, "SST2": 2}, methods=("toy-bias",))
     assert rows["toy-bias_params"].diff().iloc[1] == 100_000 + 768 * 2

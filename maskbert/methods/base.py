@@ -60,7 +60,9 @@ class StorageItem:
 @dataclass
 class ArtifactRecord:
     """An artifact's ``maskbert.json``: the method that wrote it, the base model it goes on (name and
-    fingerprint of its pretrained weights), the task it serves, the method's options and the run's seed."""
+    fingerprint of its pretrained weights), the task it serves, the method's options and the run's seed, and,
+    for a method registered outside maskbert, the module that registers it (so that `maskbert predict` in a
+    fresh process can import it, as the workflow imports its config's `method_modules`)."""
 
     method: str
     base_model: str
@@ -68,20 +70,22 @@ class ArtifactRecord:
     task: TaskRecord
     options: dict = field(default_factory=dict)
     seed: int = 0
+    module: str | None = None
 
     @classmethod
-    def of_run(cls, method: str, model: nn.Module, run: dict) -> ArtifactRecord:
-        """The record of `model` trained by a run whose run.json is `run`."""
+    def of_run(cls, method: Method, model: nn.Module, run: dict) -> ArtifactRecord:
+        """The record of `model` trained with `method` by a run whose run.json is `run`."""
         from maskbert.modeling import TaskRecord, model_record
 
         fingerprint = model_record(model).base_fingerprint
         return cls(
-            method,
+            method.name,
             run["model"],
             fingerprint,
             TaskRecord.of_run(run),
             dict(run.get("options") or {}),
             run["seed"],
+            None if type(method).__module__.startswith("maskbert.") else type(method).__module__,
         )
 
     def to_dict(self) -> dict:
@@ -93,6 +97,7 @@ class ArtifactRecord:
             "task": self.task.to_dict(),
             "options": self.options,
             "seed": self.seed,
+            **({"module": self.module} if self.module else {}),
         }
 
     def write(self, directory: Path) -> Path:
@@ -133,6 +138,7 @@ class ArtifactRecord:
                 task,
                 dict(values.get("options") or {}),
                 int(values.get("seed", 0)),
+                values.get("module") or None,
             )
         except (TypeError, ValueError) as error:
             raise ArtifactError(f"{path}: field 'options' or 'seed' is malformed ({error})") from None
@@ -226,7 +232,7 @@ class Method(abc.ABC):
     def save(self, model: nn.Module, artifact_dir: Path, record: dict) -> dict:
         """Write the artifact of `model`, trained by the run whose run.json is `record`, into the empty
         directory `artifact_dir`; return summary fields (artifact_bytes and the method's own)."""
-        return self.write_artifact(model, Path(artifact_dir), ArtifactRecord.of_run(self.name, model, record))
+        return self.write_artifact(model, Path(artifact_dir), ArtifactRecord.of_run(self, model, record))
 
     def write_artifact(self, model: nn.Module, artifact_dir: Path, record: ArtifactRecord, **how) -> dict:
         """The method's files (`save_files`, given `how`), then the record that describes them."""
