@@ -103,7 +103,7 @@ def make_masks(root: Path) -> dict[str, Path]:
     dirs = {}
     for seed, name in enumerate(TASKS, start=1):
         model = build_model(MINILM, _task(name), "masking", seed, MaskingConfig(masked_blocks="2-5"))
-        info, layers, rng = model.maskbert_masking, masked_layers(model), np.random.default_rng(seed)
+        info, layers, rng = model.maskbert.masking, masked_layers(model), np.random.default_rng(seed)
         shapes = [(n, tuple(layers[n].weight.shape)) for n in info.layer_names]
         for layer_name, scores in initial_scores(info.config, shapes):
             distance = np.abs(scores.reshape(-1).numpy() - info.config.threshold)

@@ -1,17 +1,19 @@
 """A masked model as a self-describing directory, the way adapters are shared: save, load, merge.
 
-    save_masks(model, "my-mask", base_model="bert-base-uncased")   # masking_config.json + mask.safetensors
+    save_masks(model, "my-mask", base_model="bert-base-uncased")   # maskbert.json + mask.safetensors
     model = load_masked("my-mask")                                   # base model from the recorded name
     save_merged(model, "plain-model")                                # W * M baked in: AutoModelFor... loads it
 
-``masking_config.json`` holds what a reader needs without the task registry: the masking config, the
-base model's name and fingerprint, the task's name, kind and label names, the mask file and how its masks
-are coded. The tensors and their checksums live in the mask file, a maskbert.artifact file.
+A mask directory is exactly what a masking run keeps in its ``artifact/`` folder: the masking method's
+artifact, ``mask.safetensors`` (a maskbert.artifact file: masks, head, their checksums) and the artifact's
+record ``maskbert.json`` (method, base model and fingerprint, task, options); only the masks' coding may
+differ (a run keeps 1 bit per weight, save_masks codes them below that by default).
 
 Saving writes only its own files, each atomically, and leaves every other file in the directory alone
 (like transformers' and peft's save_pretrained). A directory holding another kind's files (a run, a
-save_pretrained folder, a peft adapter) or another model's (a mask for another base model or task) is
-written into only with ``overwrite=True``; a path that is a file is never replaced by a directory.
+save_pretrained folder, a peft adapter, another method's artifact) or another model's (a mask for another
+base model or task) is written into only with ``overwrite=True``; a path that is a file is never replaced
+by a directory.
 """
 
 from __future__ import annotations
@@ -26,66 +28,54 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from maskbert.artifact import (
-    ArtifactError,
-    artifact_masks,
-    base_fingerprint,
-    init_order,
-    load_artifact,
-    masking_config,
-    read_artifact,
-    save_artifact,
-)
+from maskbert.artifact import ArtifactError, artifact_masks, init_order, masking_config, read_artifact
 from maskbert.coding import coded_size
 from maskbert.masking import masked_layers
-from maskbert.rundir import MASK_FILE, RUN_JSON, write_json_atomic
+from maskbert.methods import ArtifactRecord, find_artifact, get_method, load_artifact
+from maskbert.methods.base import ARTIFACT_RECORD
+from maskbert.modeling import TaskRecord, model_record
+from maskbert.rundir import MASK_FILE, RUN_JSON
 
-CONFIG_NAME = "masking_config.json"
-FORMAT_VERSION = 1
 KIND_OF_HEAD = {
     "ForTokenClassification": "tagging",
     "ForMultipleChoice": "multiple_choice",
     "ForSequenceClassification": "single",
 }
-# Files that say what wrote a directory: a mask directory, a run, a save_pretrained folder, a peft adapter.
-KIND_FILES = {
-    CONFIG_NAME: "mask directory",
-    MASK_FILE: "mask directory",
+# Files that say what wrote a directory: a run, a save_pretrained folder, a peft adapter.
+FOREIGN_FILES = {
     RUN_JSON: "run directory",
     "config.json": "save_pretrained folder",
     "adapter_config.json": "peft adapter",
 }
 
 
-def _task_record(model: nn.Module, task) -> dict:
-    """{name, kind, label_names} from a TaskSpec-like object, a dict, or (None) the task load_masked
-    recorded on the model, else the model's own head."""
+def task_of(model: nn.Module, task=None) -> TaskRecord:
+    """The task a model serves: `task` (a TaskSpec, TaskRecord or dict), else the one its record holds
+    (load_task_model's, load_masked's), else what its own head says."""
     if task is None:
-        task = getattr(model, "maskbert_task", None)
-    if isinstance(task, dict):
-        return {"name": task["name"], "kind": task["kind"], "label_names": list(task["label_names"])}
+        task = model_record(model).task
     if task is not None:
-        return {"name": task.name, "kind": task.kind, "label_names": list(task.label_names)}
+        return TaskRecord.of(task)
     kind = next((k for suffix, k in KIND_OF_HEAD.items() if type(model).__name__.endswith(suffix)), None)
     if kind is None:
         raise ValueError(
             f"{type(model).__name__}: cannot tell the task kind; pass task={{'name', 'kind', 'label_names'}}"
         )
     labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    return {"name": "task", "kind": kind, "label_names": labels}
+    return TaskRecord("task", kind, tuple(labels))
 
 
-def _check_target(directory: Path, own_kind: str, same_model, overwrite: bool) -> None:
+def _check_target(directory: Path, own_kind: str, same_model, overwrite: bool, foreign: dict) -> None:
     """Refuse a file in place of the directory, and (unless `overwrite`) a directory holding another kind's
-    files or, by `same_model(directory)`, another model's."""
+    files (`foreign`: file name -> kind) or, by `same_model(directory)`, another model's."""
     if directory.exists() and not directory.is_dir():
         raise FileExistsError(f"{directory}: is a file; expected a directory to save the {own_kind} into")
     if overwrite or not directory.is_dir():
         return
-    foreign = [name for name, kind in KIND_FILES.items() if kind != own_kind and (directory / name).exists()]
-    if foreign:
+    found = [name for name in foreign if (directory / name).exists()]
+    if found:
         raise FileExistsError(
-            f"{directory}: holds {', '.join(foreign)} of a {KIND_FILES[foreign[0]]}; pass overwrite=True "
+            f"{directory}: holds {', '.join(found)} of a {foreign[found[0]]}; pass overwrite=True "
             f"(--overwrite) to write the {own_kind}'s files beside them, or choose another directory"
         )
     other = same_model(directory)
@@ -96,17 +86,21 @@ def _check_target(directory: Path, own_kind: str, same_model, overwrite: bool) -
         )
 
 
-def _other_mask(directory: Path, config: dict):
-    """What differs between the mask directory's saved model and `config` (None when the same model)."""
-    if not any((directory / name).exists() for name in (CONFIG_NAME, MASK_FILE)):
+def _other_mask(directory: Path, record: ArtifactRecord) -> str | None:
+    """What differs between the artifact already in `directory` and `record` (None: none there, or the same
+    model)."""
+    if not any((directory / name).exists() for name in (ARTIFACT_RECORD, MASK_FILE)):
         return None
     try:
-        saved = json.loads((directory / CONFIG_NAME).read_text())
-    except (OSError, ValueError):
-        return f"{MASK_FILE} without a readable {CONFIG_NAME}"
+        saved = ArtifactRecord.read(directory)
+    except ArtifactError:
+        return f"{MASK_FILE} without a readable {ARTIFACT_RECORD}"
+    if saved.method != record.method:
+        return f"an artifact of method '{saved.method}'"
     for key in ("base_fingerprint", "task"):
-        if saved.get(key) != config[key]:
-            return f"{key} {json.dumps(saved.get(key))}"
+        if getattr(saved, key) != getattr(record, key):
+            value = getattr(saved, key)
+            return f"{key} {json.dumps(value.to_dict() if key == 'task' else value)}"
     return None
 
 
@@ -119,82 +113,54 @@ def save_masks(
     coding: str = "flips",
     overwrite: bool = False,
 ) -> Path:
-    """Write a masked model's masks and head as a directory that load_masked() reads back on its own.
+    """Write a masked model's artifact (the masking method's, as a run keeps it) into `directory`.
 
     `base_model` is the name or path the model was built from (default: the one transformers recorded);
-    `coding` "flips" stores the masks below one bit per weight (maskbert.coding), "bits" one bit each.
-    Writes mask.safetensors, then masking_config.json, each atomically; other files stay (module doc).
+    `task` the task it serves (default: see task_of); `coding` "flips" stores the masks below one bit per
+    weight (maskbert.coding), "bits" one bit each. Other files in the directory stay (module doc).
     """
-    if not hasattr(model, "maskbert_masking"):
+    recorded = model_record(model)
+    if recorded.masking is None:
         raise ValueError(f"{type(model).__name__} is not masked: build it with maskbert.masking.mask_model")
     directory = Path(directory)
-    base_model = base_model or model.config.name_or_path
-    config = {
-        "format_version": FORMAT_VERSION,
-        "masking": model.maskbert_masking.config.to_dict(),
-        "base_model": base_model,
-        "base_fingerprint": base_fingerprint(model),
-        "model_type": model.config.model_type,
-        "task": _task_record(model, task),
-        "mask_file": MASK_FILE,
-        "mask_coding": coding,
-    }
-    _check_target(directory, "mask directory", lambda d: _other_mask(d, config), overwrite)
-    save_artifact(model, directory / MASK_FILE, base_model=base_model, task=config["task"], coding=coding)
-    write_json_atomic(directory / CONFIG_NAME, config)
+    config = recorded.masking.config.to_dict()
+    record = ArtifactRecord(
+        "masking",
+        base_model or model.config.name_or_path,
+        recorded.base_fingerprint,
+        task_of(model, task),
+        {k: v for k, v in config.items() if k != "seed"},
+        config["seed"],
+    )
+    _check_target(directory, "mask directory", lambda d: _other_mask(d, record), overwrite, FOREIGN_FILES)
+    directory.mkdir(parents=True, exist_ok=True)
+    get_method("masking").write_artifact(model, directory, record, coding=coding)
     return directory
 
 
-def read_masking_config(directory: str | Path) -> dict:
-    """The masking_config.json of a mask directory, checked for the fields load_masked needs."""
-    path = Path(directory) / CONFIG_NAME
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ArtifactError(
-            f"{path}: no such file; expected a directory written by maskbert.adapter.save_masks"
-        ) from None
-    except json.JSONDecodeError as error:
-        raise ArtifactError(f"{path}: not valid JSON: {error}") from error
-    for key in ("format_version", "masking", "base_model", "base_fingerprint", "task", "mask_file"):
-        if key not in config:
-            raise ArtifactError(f"{path}: field '{key}' is missing")
-    if config["format_version"] != FORMAT_VERSION:
-        raise ArtifactError(f"{path}: format_version {config['format_version']}, expected {FORMAT_VERSION}")
-    return config
-
-
 def mask_file(path: str | Path) -> Path:
-    """The mask file behind a mask directory, a run directory, a run's artifact/ folder, or the file itself."""
+    """The mask file of a masking artifact: a mask directory, a masking run or its artifact/ folder, or
+    the file itself."""
     path = Path(path)
-    if path.is_file():
+    if path.is_file() and path.name == MASK_FILE:
         return path
-    if (path / CONFIG_NAME).is_file():
-        config = read_masking_config(path)
-        return path / config["mask_file"]
-    for candidate in (path / MASK_FILE, path / "artifact" / MASK_FILE):
-        if candidate.is_file():
-            return candidate
-    raise ArtifactError(f"{path}: no {CONFIG_NAME}, {MASK_FILE} or artifact/{MASK_FILE} found")
+    folder, record = find_artifact(path)
+    if record.method != "masking":
+        raise ArtifactError(f"{folder}: an artifact of method '{record.method}', not a mask")
+    return folder / MASK_FILE
 
 
 def load_masked(path: str | Path, base_model: str | None = None, device: str = "cpu") -> nn.Module:
-    """The masked model saved at `path` (see mask_file), on the recorded base model or on `base_model`.
-
-    The task it was trained for is kept on the model as ``maskbert_task`` ({name, kind, label_names}).
-    """
-    path = Path(path)
-    file = mask_file(path)
-    model, metadata = load_artifact(file, base_model=base_model, device=device)
-    if (path / CONFIG_NAME).is_file():
-        recorded = read_masking_config(path)["base_fingerprint"]
-        if recorded != metadata["base_fingerprint"]:
-            raise ArtifactError(
-                f"{path / CONFIG_NAME}: base_fingerprint {recorded} disagrees with {file.name}'s "
-                f"{metadata['base_fingerprint']}"
-            )
-    model.maskbert_task = dict(metadata["task"])
-    return model
+    """The masked model saved at `path` (a mask directory, a masking run or its artifact/ folder), on the
+    recorded base model or on `base_model`. The task it was trained for is in its record
+    (``model.maskbert.task``)."""
+    folder, record = find_artifact(path)
+    if record.method != "masking":
+        raise ArtifactError(
+            f"{folder}: an artifact of method '{record.method}', not a mask; load it with "
+            "maskbert.methods.load_artifact"
+        )
+    return load_artifact(folder, device=device, base_model=base_model)
 
 
 def mask_coded_size(path: str | Path) -> dict:
@@ -229,9 +195,8 @@ def merge_masks(model: nn.Module) -> nn.Module:
             merged.bias.copy_(layer.bias)
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name) if parent_name else model, child, merged)
-    for attribute in ("maskbert_masking", "maskbert_random_init"):
-        if hasattr(model, attribute):
-            delattr(model, attribute)
+    if hasattr(model, "maskbert"):
+        del model.maskbert  # nothing maskbert-specific is left on the model
     return model
 
 
@@ -253,7 +218,9 @@ def save_merged(model: nn.Module, directory: str | Path, tokenizer=None, overwri
             tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model.config.name_or_path))
         except (OSError, ValueError):
             tokenizer = None
-    _check_target(directory, "save_pretrained folder", lambda d: _other_model(d, merged), overwrite)
+    foreign = {ARTIFACT_RECORD: "maskbert artifact", MASK_FILE: "mask directory", **FOREIGN_FILES}
+    del foreign["config.json"]
+    _check_target(directory, "save_pretrained folder", lambda d: _other_model(d, merged), overwrite, foreign)
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".maskbert-save-", dir=directory))

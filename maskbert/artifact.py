@@ -38,7 +38,7 @@ from torch import nn
 from maskbert.coding import MaskCodingError, coding_versions, decode_masks, encode_masks
 from maskbert.families import CLASSIFIER_NAMES, POOLER_NAMES, block_layer_names, family_of
 from maskbert.masking import MaskingConfig, binary_masks, mask_model, masked_layers
-from maskbert.modeling import load_task_model
+from maskbert.modeling import TaskRecord, load_task_model, model_record
 from maskbert.rundir import atomic_path
 
 FORMAT_VERSION = 1
@@ -51,36 +51,17 @@ class ArtifactError(ValueError):
     """An artifact that cannot be applied: unreadable, corrupted, or made for another base model."""
 
 
-def head_parameter_names(model: nn.Module) -> list[str]:
-    """Parameters not from the pretrained checkpoint: those load_task_model recorded as randomly initialised,
-    or, for a model the caller loaded and masked, every parameter outside the base model (the task head)."""
-    recorded = getattr(model, "maskbert_random_init", None)
-    if recorded is not None:
-        return list(recorded)
-    prefix = model.base_model_prefix + "."
-    return sorted(
-        name
-        for name, _ in model.named_parameters()
-        if not name.startswith(prefix) and not name.endswith(".scores")
-    )
-
-
-def base_fingerprint(model: nn.Module) -> str:
-    """Hash of the pretrained parameters' names, shapes and a strided sample of their values.
-
-    Randomly initialised head parameters and mask scores are left out, so the fingerprint identifies
-    the checkpoint the model was loaded from, not the task head.
-    """
-    skip = set(head_parameter_names(model))
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        if name in skip or name.endswith(".scores"):
-            continue
-        flat = tensor.detach().reshape(-1).float().cpu()
-        sample = flat[:: max(1, flat.numel() // 64)][:64]
-        digest.update(f"{name}:{tuple(tensor.shape)}:".encode())
-        digest.update(np.round(sample.numpy().astype(np.float64), 6).tobytes())
-    return digest.hexdigest()[:32]
+def check_base(
+    where: str, base_model: str, expected: str | None, fingerprint: str, loaded: str | None = None
+):
+    """Refuse an artifact made for another base checkpoint (fingerprint `expected`, recorded with
+    `base_model`) than the one loaded (fingerprint `fingerprint`, named `loaded`); the one base check of
+    every method, in loading and serving alike. An artifact that records no fingerprint passes."""
+    if expected is not None and expected != fingerprint:
+        raise ArtifactError(
+            f"{where}: made for base model '{base_model}' (fingerprint {expected}), but the base model"
+            f"{f' {loaded!r}' if loaded else ''} loaded has fingerprint {fingerprint}"
+        )
 
 
 def _tensor_checksum(tensors: dict[str, torch.Tensor]) -> str:
@@ -108,40 +89,48 @@ def _tensor_crc32(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
 
 
 def save_artifact(
-    model: nn.Module, path: str | Path, *, base_model: str, task: dict, coding: str = "bits"
+    model: nn.Module,
+    path: str | Path,
+    *,
+    base_model: str,
+    task: TaskRecord,
+    coding: str = "bits",
+    coded: dict[str, bytes] | None = None,
 ) -> Path:
     """Write the masks and head of a masked model to `path` (atomically).
 
     `coding` "bits" stores 1 bit per weight (format 1); "flips" stores the entropy-coded flips against
-    the seeded initial masks (format 2, see maskbert.coding).
+    the seeded initial masks (format 2, see maskbert.coding): `coded`, when the caller has coded the
+    masks already, else coded here.
     """
     if coding not in MASK_CODINGS:
         raise ValueError(f"coding '{coding}': expected one of {', '.join(MASK_CODINGS)}")
-    info = model.maskbert_masking
+    record = model_record(model)
+    info = record.masking
     masks = binary_masks(model)
     state = model.state_dict()
     if coding == "bits":
         tensors = {MASK_PREFIX + name: pack_mask(mask) for name, mask in masks.items()}
     else:
-        coded = encode_masks(masks, info.config, info.layer_names)
+        coded = coded if coded is not None else encode_masks(masks, info.config, info.layer_names)
         tensors = {
             CODED_PREFIX + name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
             for name, data in coded.items()
         }
-    head = head_parameter_names(model)
+    head = list(record.random_init)
     for name in head:
         tensors[HEAD_PREFIX + name] = state[name].detach().float().cpu().contiguous()
     metadata = {
         "format_version": FORMAT_VERSION if coding == "bits" else CODED_FORMAT_VERSION,
         "base_model": base_model,
-        "base_fingerprint": base_fingerprint(model),
+        "base_fingerprint": record.base_fingerprint,
         "model_class": type(model).__name__,
         "model_type": model.config.model_type,
         "masking": info.config.to_dict(),
         "threshold": info.config.threshold,
         "layers": {name: list(mask.shape) for name, mask in masks.items()},
         "random_init": head,
-        "task": task,
+        "task": TaskRecord.of(task).to_dict(),
         "tensor_sha256": _tensor_checksum(tensors),
     }
     if coding == "flips":
@@ -164,19 +153,41 @@ def _metadata_checksum(metadata: dict) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Metadata and tensors of an artifact, verified against its checksum."""
-    path = Path(path)
+def read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a safetensors file; an ArtifactError naming the file (and the tensor cut off,
+    or the header's fault) when it is missing, not safetensors, damaged or truncated."""
     if not path.is_file():
         raise ArtifactError(f"{path}: no such artifact file")
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+    if size < 8 or length > size - 8:
+        raise ArtifactError(
+            f"{path}: unreadable artifact: its first 8 bytes give a header of {length} bytes, but "
+            f"{max(size - 8, 0)} follow (truncated file, damaged header length, or not a safetensors file)"
+        )
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as handle:
-            raw = (handle.metadata() or {}).get("maskbert")
-    except (SafetensorError, OSError, ValueError) as error:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError, MemoryError) as error:
         raise ArtifactError(
-            f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: {error}"
-        ) from error
+            f"{path}: unreadable artifact (truncated or corrupted file){_cut_tensor(path)}: "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from None
+    return metadata, tensors
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors artifact file (see read_safetensors)."""
+    return read_safetensors(Path(path))[1]
+
+
+def read_artifact(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Metadata and tensors of an artifact, verified against its checksum."""
+    path = Path(path)
+    raw, tensors = read_safetensors(path)
+    raw = raw.get("maskbert")
     if raw is None:
         raise ArtifactError(f"{path}: field 'maskbert' missing from the safetensors metadata")
     try:
@@ -236,12 +247,8 @@ def apply_artifact(
 ) -> nn.Module:
     """Set the masks and head weights of a freshly built masked model from an artifact."""
     where = f"{path}: " if path else ""
-    fingerprint = base_fingerprint(model)
-    if fingerprint != metadata["base_fingerprint"]:
-        raise ArtifactError(
-            f"{where}made for base model '{metadata['base_model']}' (fingerprint {metadata['base_fingerprint']}), "
-            f"but the given base model has fingerprint {fingerprint}"
-        )
+    fingerprint = model_record(model).base_fingerprint
+    check_base(path or "artifact", metadata["base_model"], metadata["base_fingerprint"], fingerprint)
     layers = masked_layers(model)
     for name, shape in metadata["layers"].items():
         if name not in layers:
@@ -321,7 +328,7 @@ def load_artifact(path: str | Path, base_model: str | None = None, device: str =
     Returns (model, metadata). Fails with ArtifactError naming the file and the layer or field at fault.
     """
     metadata, tensors = read_artifact(path)
-    task = _TaskView(metadata["task"])
+    task = TaskRecord.of(metadata["task"])
     masking = masking_config(metadata)
     with quiet_load_report():
         model = load_task_model(base_model or metadata["base_model"], task, masking.seed)
@@ -343,12 +350,3 @@ def quiet_load_report():
         yield
     finally:
         logger.setLevel(level)
-
-
-class _TaskView:
-    """The task fields an artifact records, enough to rebuild the head without the data layer."""
-
-    def __init__(self, fields: dict):
-        self.name = fields["name"]
-        self.kind = fields["kind"]
-        self.label_names = tuple(fields["label_names"])

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from maskbert.methods.options import OptionError
 from maskbert.precision import PRECISIONS
 
 
@@ -115,8 +116,8 @@ def cmd_predict(args) -> int:
 
 
 def method_options(options_json: str | None, options: list[str] | None) -> dict:
-    """A method's options from `--options JSON` and repeated `--option KEY=VALUE` (VALUE read as JSON when
-    it parses: 8, 0.05, true, ["query","value"]; else as a string: 2-11); the method checks them."""
+    """A method's options from `--options JSON` and repeated `--option KEY=VALUE` (VALUE as text, which the
+    method reads as the option's type: 8, 0.05, true, ["query","value"], 2-11); the method checks them."""
     values = {}
     if options_json:
         try:
@@ -131,10 +132,7 @@ def method_options(options_json: str | None, options: list[str] | None) -> dict:
         key, equals, text = item.partition("=")
         if not equals or not key:
             raise ValueError(f"--option '{item}': expected KEY=VALUE, e.g. masked_blocks=2-11")
-        try:
-            values[key] = json.loads(text)
-        except json.JSONDecodeError:
-            values[key] = text
+        values[key] = text  # read as the option's type by the method (maskbert.methods.options)
     return values
 
 
@@ -298,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, FloatingPointError, OSError) as error:
+        if isinstance(error, OptionError):
+            error = error.on_command_line()
         print(f"maskbert {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -86,7 +86,7 @@ def initial_scores(
 ) -> Iterator[tuple[str, torch.Tensor]]:
     """The scores mask_model gave each layer, regenerated on the CPU from config.seed.
 
-    `layers` must be in mask_model's order (``model.maskbert_masking.layer_names``): the generator is
+    `layers` must be in mask_model's order (``model.maskbert.masking.layer_names``): the generator is
     shared across layers. Mirrors ``MaskedLinear.init_scores`` (a test holds the two equal).
     """
     generator = torch.Generator().manual_seed(config.seed)
@@ -265,12 +265,8 @@ def decode_layer(coded: bytes, bins: np.ndarray, name: str = "") -> np.ndarray:
 def encode_masks(
     masks: dict[str, torch.Tensor], config: MaskingConfig, init_order: list[str]
 ) -> dict[str, bytes]:
-    """Coded bytes of every layer; `init_order` is mask_model's layer order (model.maskbert_masking.layer_names)."""
-    layers = [(name, tuple(masks[name].shape)) for name in init_order]
-    return {
-        name: encode_layer(masks[name].reshape(-1).cpu().numpy(), score_bins(scores, config))
-        for name, scores in initial_scores(config, layers)
-    }
+    """Coded bytes of every layer; `init_order` is mask_model's layer order (model.maskbert.masking.layer_names)."""
+    return code_masks(masks, config, init_order)[0]
 
 
 def decode_masks(
@@ -302,18 +298,27 @@ def coded_size(masks: dict[str, torch.Tensor], config: MaskingConfig, init_order
     Returns {bits, bits_per_weight, entropy_bits, entropy_bits_per_weight, weights, flipped,
     flip_fraction}; `entropy_bits` is the sum over layers and bins of n_b H(k_b/n_b).
     """
-    coded = encode_masks(masks, config, init_order)
+    return code_masks(masks, config, init_order)[1]
+
+
+def code_masks(
+    masks: dict[str, torch.Tensor], config: MaskingConfig, init_order: list[str]
+) -> tuple[dict[str, bytes], dict]:
+    """(encode_masks, coded_size) of the masks in one pass: the initial scores are drawn and each layer is
+    entropy-coded once (what saving an artifact needs both of)."""
     layers = [(name, tuple(masks[name].shape)) for name in init_order]
-    entropy, flipped, weights = 0.0, 0, 0
+    coded, entropy, flipped, weights = {}, 0.0, 0, 0
     for name, scores in initial_scores(config, layers):
         bins = score_bins(scores, config)
-        flips = masks[name].reshape(-1).cpu().numpy() != (bins >= BINS_PER_SIDE)
+        mask = masks[name].reshape(-1).cpu().numpy()
+        coded[name] = encode_layer(mask, bins)
+        flips = mask != (bins >= BINS_PER_SIDE)
         counts = np.bincount(bins, minlength=BINS)
         entropy += _bits_entropy(np.bincount(bins, weights=flips, minlength=BINS), counts)
         flipped += int(flips.sum())
         weights += bins.size
     bits = 8 * sum(len(c) for c in coded.values())
-    return {
+    return coded, {
         "bits": bits,
         "bits_per_weight": bits / weights,
         "entropy_bits": entropy,
@@ -328,5 +333,5 @@ def model_coded_size(model) -> dict:
     """coded_size() of a masked model's current masks (what a run's summary.json records)."""
     from maskbert.masking import binary_masks
 
-    info = model.maskbert_masking
+    info = model.maskbert.masking
     return coded_size(binary_masks(model), info.config, info.layer_names)

@@ -21,6 +21,7 @@ from maskbert.families import (
     parse_blocks,
 )
 from maskbert.masking_config import MaskingConfig
+from maskbert.modeling import model_record
 
 
 class ThresholdBinarizer(torch.autograd.Function):
@@ -81,7 +82,7 @@ class MaskedLinear(nn.Module):
 
 @dataclass
 class MaskedModelInfo:
-    """What mask_model did, kept on the model as ``model.maskbert_masking``."""
+    """What mask_model did, kept in the model's record (``model.maskbert.masking``)."""
 
     config: MaskingConfig
     layer_names: list[str] = field(default_factory=list)
@@ -115,6 +116,7 @@ def mask_model(model: nn.Module, config: MaskingConfig | None = None) -> nn.Modu
     stay untouched.
     """
     config = config or MaskingConfig()
+    record = model_record(model)  # before any layer is wrapped: a user's own model gets its fingerprint here
     names = masked_layer_names(model, config)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -125,7 +127,7 @@ def mask_model(model: nn.Module, config: MaskingConfig | None = None) -> nn.Modu
         layer = MaskedLinear(getattr(parent, child), config.threshold)
         layer.init_scores(config.initial_sparsity, config.init_low, generator)
         setattr(parent, child, layer)
-    model.maskbert_masking = MaskedModelInfo(config=config, layer_names=names)
+    record.masking = MaskedModelInfo(config=config, layer_names=names)
     return model
 
 

@@ -34,8 +34,13 @@ class MaskingConfig:
         if not 0.0 < self.initial_sparsity < 1.0:
             raise ValueError(f"initial_sparsity={self.initial_sparsity}: expected a fraction in (0, 1)")
         if self.init_low >= self.threshold:
-            raise ValueError(f"init_low={self.init_low} must lie below threshold={self.threshold}")
+            raise ValueError(f"init_low={self.init_low}: must lie below threshold {self.threshold}")
         self.layer_types = tuple(self.layer_types)
+        unknown = [layer for layer in self.layer_types if layer not in LAYER_TYPES]
+        if unknown or not self.layer_types:
+            raise ValueError(
+                f"layer_types={json.dumps(list(self.layer_types))}: expected some of {', '.join(LAYER_TYPES)}"
+            )
         if isinstance(self.masked_blocks, (list, tuple)):
             self.masked_blocks = format_blocks(tuple(sorted(int(b) for b in self.masked_blocks)))
 

@@ -83,7 +83,11 @@ def memory_table(
     task_kinds: Mapping[str, str] | None = None,
     method: str = "masking",
 ) -> pd.DataFrame:
-    """Table 8: what `method` stores, item by item: the shared base once, then each task's own items."""
+    """Table 8: what `method` stores, item by item: the shared base once, then each task's own items. The
+    options are resolved and checked as `maskbert train` does, so no setting training refuses is priced."""
+    chosen = get_method(method)
+    options = chosen.resolve_options(options, model)
+    chosen.check_options(options, model)
     rows, shared_done = [], set()
     for task, outputs in (task_num_labels or {"binary": 2}).items():
         for item in task_storage(model, method, outputs, (task_kinds or {}).get(task, "single"), options):

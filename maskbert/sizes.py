@@ -13,7 +13,7 @@ from transformers import AutoConfig, AutoModel
 
 from maskbert.families import LAYER_TYPES, family_of
 from maskbert.masking import MaskingConfig, masked_layer_names
-from maskbert.modeling import HEAD_CLASSES
+from maskbert.modeling import HEAD_CLASSES, ModelRecord
 from maskbert.pretrained import resolve_model_path, shipped_config_path
 
 # Backbone parameters the released checkpoints do not hold: RoBERTa's are published without the pooler
@@ -71,7 +71,7 @@ def _model_sizes(model: str, masked_blocks: str | None, layer_types: tuple[str, 
 
 def meta_task_model(model: str, kind: str = "single", head_outputs: int = 2):
     """The task model of `kind` with `head_outputs` outputs on the meta device, its parameters that the
-    checkpoint lacks recorded as ``maskbert_random_init`` (as `load_task_model` records them)."""
+    checkpoint lacks recorded in its `ModelRecord` (as `load_task_model` records them; no fingerprint)."""
     if kind not in HEAD_CLASSES:
         raise ValueError(f"task kind '{kind}': expected one of {', '.join(HEAD_CLASSES)}")
     config = load_config(model)
@@ -86,8 +86,8 @@ def meta_task_model(model: str, kind: str = "single", head_outputs: int = 2):
         for name, _ in backbone.named_parameters()
         if not name.startswith(unreleased)
     }
-    task_model.maskbert_random_init = sorted(
-        n for n, _ in task_model.named_parameters() if n not in pretrained
+    task_model.maskbert = ModelRecord(
+        sorted(n for n, _ in task_model.named_parameters() if n not in pretrained)
     )
     return task_model
 
@@ -103,7 +103,7 @@ def task_parameters(model: str, kind: str = "single", head_outputs: int = 2) -> 
 @lru_cache(maxsize=64)
 def _task_parameters(model: str, kind: str, head_outputs: int) -> dict:
     task_model = meta_task_model(model, kind, head_outputs)
-    head = set(task_model.maskbert_random_init)
+    head = set(task_model.maskbert.random_init)
     params = dict(task_model.named_parameters())
     return {
         "head_params": sum(p.numel() for n, p in params.items() if n in head),

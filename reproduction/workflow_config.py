@@ -21,10 +21,12 @@ import yaml
 from maskbert.data import get_task
 from maskbert.data.readers import task_dir
 from maskbert.methods import METHODS
+from maskbert.methods.options import OptionError, text_value
 from reproduction.grid import configured_options, model_blocks
 from reproduction.sweeps import SWEEPS, canonical_blocks
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA_KINDS = {"integer": "int", "number": "float", "boolean": "bool"}  # schema type -> option kind
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
 
 
@@ -44,8 +46,11 @@ def import_method_modules(modules: Iterable[str]) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
-        except ImportError as error:
-            raise ValueError(f"config key 'method_modules': cannot import '{name}': {error}") from None
+        except Exception as error:  # whatever the module raises on import: named with the key and the module
+            text = (str(error).strip() or type(error).__name__).splitlines()[0]
+            raise ValueError(
+                f"config key 'method_modules': cannot import '{name}': {type(error).__name__}: {text}"
+            ) from None
 
 
 @cache
@@ -71,16 +76,14 @@ def _resolve_ref(node, schema: Mapping) -> dict:
 
 
 def _from_string(text: str, kind: str | None):
+    """Text as the schema type `kind` by the options' own reader (the same spellings everywhere); text
+    that does not read as it stays text, for the schema to refuse naming the key."""
+    if kind not in SCHEMA_KINDS:
+        return text
     try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
+        return text_value(text, SCHEMA_KINDS[kind])
     except ValueError:
         return text
-    if kind == "boolean" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
 
 
 def coerce_to_schema(value, node: Mapping, schema: Mapping):
@@ -181,7 +184,10 @@ def check_semantics(cfg: Mapping) -> tuple[list[str], list[str]]:
         except (ValueError, FileNotFoundError) as error:
             by_model = method in ((cfg.get("method_options_by_model") or {}).get(model) or {})
             key = f"method_options_by_model.{model}.{method}" if by_model else f"method_options.{method}"
-            problems.append(f"config key '{key}' (model {model}): {error}")
+            if isinstance(error, OptionError):
+                problems.append(f"{error.in_config(key)} (model {model})")
+            else:
+                problems.append(f"config key '{key}' (model {model}): {error}")
     return problems, warnings
 
 

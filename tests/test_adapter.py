@@ -9,11 +9,13 @@ import pytest
 import torch
 from conftest import task_view
 
-from maskbert.adapter import CONFIG_NAME, load_masked, merge_masks, save_masks, save_merged
-from maskbert.artifact import ArtifactError, save_artifact
+from maskbert.adapter import load_masked, merge_masks, save_masks, save_merged
+from maskbert.artifact import ArtifactError, read_artifact, save_artifact
 from maskbert.masking import MaskedLinear, MaskingConfig, binary_masks
 from maskbert.methods import build_model
+from maskbert.methods.base import ARTIFACT_RECORD
 
+LABELS = {"label_names": ["L0", "L1", "L2"]}
 IDS = torch.randint(5, 100, (4, 9), generator=torch.Generator().manual_seed(0))
 
 
@@ -55,14 +57,16 @@ def test_mask_directory_round_trip(tiny_model_dirs, tmp_path, coding, family, ki
     base = tiny_model_dirs[family]
     model = _trained(base, kind)
     directory = save_masks(model, tmp_path / "mask", base_model=base, coding=coding)
-    config = json.loads((directory / CONFIG_NAME).read_text())
-    assert config["base_model"] == base and config["mask_coding"] == coding
-    assert config["task"] == {"name": "task", "kind": kind, "label_names": ["L0", "L1", "L2"]}
-    assert MaskingConfig.from_dict(config["masking"]) == model.maskbert_masking.config
+    record = json.loads((directory / ARTIFACT_RECORD).read_text())
+    assert record["method"] == "masking" and record["base_model"] == base
+    assert record["task"] == {"name": "toy", "kind": kind, "label_names": ["L0", "L1", "L2"]}
+    config = model.maskbert.masking.config
+    assert MaskingConfig.from_dict({**record["options"], "seed": record["seed"]}) == config
+    assert read_artifact(directory / "mask.safetensors")[0].get("mask_coding", "bits") == coding
     loaded = load_masked(directory)
-    assert loaded.maskbert_task["kind"] == kind
+    assert loaded.maskbert.task.kind == kind
     assert torch.equal(_logits(model), _logits(loaded))
-    assert sorted(p.name for p in directory.iterdir()) == sorted([CONFIG_NAME, "mask.safetensors"])
+    assert sorted(p.name for p in directory.iterdir()) == sorted([ARTIFACT_RECORD, "mask.safetensors"])
 
 
 def test_base_model_from_another_path_and_a_wrong_one(tiny_model_dirs, tmp_path):
@@ -77,21 +81,23 @@ def test_base_model_from_another_path_and_a_wrong_one(tiny_model_dirs, tmp_path)
         load_masked(directory, base_model=tiny_model_dirs["distilbert"])
 
 
-def test_old_artifacts_and_run_directories_keep_loading(tiny_model_dirs, tmp_path):
+def test_runs_from_before_artifacts_recorded_themselves_keep_loading(tiny_model_dirs, tmp_path):
+    """A run trained before maskbert.json: its run.json says the method; without either, nothing is
+    guessed from file names."""
     base = tiny_model_dirs["bert"]
     model = _trained(base)
     run = tmp_path / "run"
     path = save_artifact(
-        model,
-        run / "artifact" / "mask.safetensors",
-        base_model=base,
-        task={"name": "toy", "kind": "single", "label_names": ["L0", "L1", "L2"]},
+        model, run / "artifact" / "mask.safetensors", base_model=base, task=task_view("single")
     )
+    run_json = {"model": base, "method": "masking", "seed": 2, "options": {}}
+    (run / "run.json").write_text(json.dumps({**run_json, "task": "toy", "task_kind": "single"} | LABELS))
     for where in (path, run / "artifact", run):
         loaded = load_masked(where)
-        assert loaded.maskbert_task["name"] == "toy" and torch.equal(_logits(model), _logits(loaded))
-    with pytest.raises(ArtifactError, match="no masking_config.json"):
-        load_masked(tmp_path)
+        assert loaded.maskbert.task.name == "toy" and torch.equal(_logits(model), _logits(loaded))
+    (run / "run.json").unlink()
+    with pytest.raises(ArtifactError, match=f"run: not an artifact maskbert wrote: no {ARTIFACT_RECORD} in "):
+        load_masked(run)
 
 
 def test_merge_gives_plain_linear_layers_and_identical_logits(tiny_model_dirs):
@@ -99,7 +105,7 @@ def test_merge_gives_plain_linear_layers_and_identical_logits(tiny_model_dirs):
     expected, masks = _logits(model), binary_masks(model)
     merged = merge_masks(model)
     assert not any(isinstance(m, MaskedLinear) for m in merged.modules())
-    assert not hasattr(merged, "maskbert_masking")
+    assert not hasattr(merged, "maskbert")
     weight = dict(merged.named_modules())[next(iter(masks))].weight
     assert int((weight == 0).sum()) >= int((~next(iter(masks.values()))).sum())
     assert torch.equal(expected, _logits(merged))
@@ -139,7 +145,7 @@ def test_a_model_the_user_loaded_and_masked_saves_and_loads(tiny_model_dirs, tmp
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=4)
     mask_model(model, MaskingConfig(seed=5, initial_sparsity=0.2)).eval()
     directory = save_masks(model, tmp_path / "mine")
-    config = json.loads((directory / CONFIG_NAME).read_text())
+    config = json.loads((directory / ARTIFACT_RECORD).read_text())
     assert config["base_model"] == base and config["task"]["label_names"] == [
         "LABEL_0",
         "LABEL_1",

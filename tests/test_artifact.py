@@ -55,7 +55,7 @@ def test_round_trip_gives_identical_logits_and_masks(saved):
 def test_file_holds_one_bit_per_masked_weight_plus_head_and_metadata(saved):
     model, path, _ = saved
     masked_bits = masking_report(model)["masked_weights"]
-    head_bytes = 4 * sum(model.state_dict()[n].numel() for n in model.maskbert_random_init)
+    head_bytes = 4 * sum(model.state_dict()[n].numel() for n in model.maskbert.random_init)
     header = path.stat().st_size - masked_bits / 8 - head_bytes
     assert 0 < header < 16_000  # safetensors header + JSON metadata, rounding of each packed layer
 
@@ -130,6 +130,6 @@ def test_file_size_matches_the_memory_report(tiny_model_dirs, tmp_path, family):
     report = memory_table(base, {"toy": 3}).set_index("item")["memory_kb"]
     predicted_bytes = 1000 * report.drop(report.index[0]).sum()  # all but the shared pretrained model
     state = model.state_dict()
-    bias_bytes = 4 * sum(state[n].numel() for n in model.maskbert_random_init if n.endswith(".bias"))
+    bias_bytes = 4 * sum(state[n].numel() for n in model.maskbert.random_init if n.endswith(".bias"))
     overhead = path.stat().st_size - predicted_bytes - bias_bytes  # biases are not counted, as in the paper
     assert 0 < overhead < 16_000

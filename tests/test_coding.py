@@ -49,7 +49,7 @@ def _flipped_masks(config, layers, flip_probability, rng):
 def test_regenerated_initial_masks_equal_mask_model(tiny_model_dirs):
     config = MaskingConfig(initial_sparsity=0.1)
     model = build_model(tiny_model_dirs["bert"], task_view("single"), "masking", seed=7, options=config)
-    info = model.maskbert_masking
+    info = model.maskbert.masking
     initial = binary_masks(model)
     shapes = [(name, tuple(initial[name].shape)) for name in info.layer_names]
     for name, scores in initial_scores(info.config, shapes):

@@ -150,7 +150,7 @@ def test_train_evaluate_and_load_a_custom_task_end_to_end(tmp_path, tiny_bert_wi
     result = evaluate_run(run, "test", device="cpu")
     assert result["examples"] == 12 and 0 <= result["score"] <= 100
     model = load_masked(run)
-    assert model.maskbert_task["label_names"] == ["neg", "pos"] and model.config.id2label[1] == "pos"
+    assert model.maskbert.task.label_names == ("neg", "pos") and model.config.id2label[1] == "pos"
     server = MaskServer()
     assert server.add(run) == "data"  # a custom task is served under its file or folder name
     answer = server.predict([{"task": "data", "text": "the film was dull and bad"}])[0]

@@ -138,3 +138,137 @@ def test_cuda_without_a_gpu_is_refused_by_name(monkeypatch):
     with pytest.raises(ValueError, match="device 'cuda': no CUDA GPU is available here; use --device cpu"):
         check_device("cuda")
     check_device("cpu")
+
+
+# --- damaged or foreign artifacts: one line naming the file, in load_run_model, predict and evaluate ---
+
+TENSOR_FILE = {
+    "masking": "mask.safetensors",
+    "bitfit": "bitfit.safetensors",
+    "lora": "adapter_model.safetensors",
+}
+
+
+@pytest.fixture(scope="module")
+def method_runs(tiny_bert_with_tokenizer, tmp_path_factory):
+    """A finished 1-epoch run of masking, BitFit and LoRA on the synthetic sentiment task."""
+    from maskbert.data import prepare
+    from maskbert.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("damaged-runs")
+    prepared = prepare("synth-sentiment", tiny_bert_with_tokenizer, source="synthetic", out_dir=root / "data")
+    runs = {}
+    for method in TENSOR_FILE:
+        runs[method] = root / method
+        config = TrainConfig(
+            model=tiny_bert_with_tokenizer,
+            task="synth-sentiment",
+            method=method,
+            seed=1,
+            lr=1e-2,
+            out_dir=str(runs[method]),
+            epochs=1,
+            prepared_dir=str(prepared),
+            device="cpu",
+        )
+        train(config)
+    return runs
+
+
+def _header_length(path):
+    path.write_bytes(b"\xff" * 7 + b"\x7f" + path.read_bytes()[8:])  # a header of ~9e18 bytes
+
+
+def _header_json(path):
+    data = bytearray(path.read_bytes())
+    data[8] = ord("x")  # the header's opening brace
+    path.write_bytes(bytes(data))
+
+
+def _truncated(path):
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.6)])
+
+
+def _missing(path):
+    path.unlink()
+
+
+DAMAGE = {
+    "header length": (_header_length, "unreadable artifact: its first 8 bytes give a header of"),
+    "header JSON": (_header_json, "unreadable artifact (truncated or corrupted file)"),
+    "truncated tensors": (_truncated, "unreadable artifact"),
+    "missing file": (_missing, "no such artifact file"),
+}
+
+
+def _one_line(text: str, *parts: str) -> None:
+    assert text.count("\n") <= 1 and "Traceback" not in text, text
+    for part in parts:
+        assert part in text, (part, text)
+
+
+def _refused_everywhere(run, file, message, tmp_path, capsys):
+    """load_run_model, `maskbert predict` and `maskbert evaluate` each refuse the run in one line naming
+    `file`."""
+    from maskbert.artifact import ArtifactError
+    from maskbert.methods import load_run_model
+
+    with pytest.raises(ArtifactError) as refused:
+        load_run_model(run)
+    _one_line(str(refused.value), str(file), message)
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"task": "synth-sentiment", "text": "good"}\n')
+    capsys.readouterr()
+    assert main(["predict", "--model-dir", str(run), "--input", str(requests)]) == 2
+    _one_line(capsys.readouterr().err, "maskbert predict: error: ", str(file), message)
+    out = tmp_path / "evaluation"
+    assert main(["evaluate", "--run", str(run), "--split", "dev", "--out", str(out)]) == 2
+    _one_line(capsys.readouterr().err, "maskbert evaluate: error: ", str(file))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("method", list(TENSOR_FILE))
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_tensor_file_is_named_in_one_line(method_runs, method, damage, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(method_runs[method], tmp_path / "run")
+    file = run / "artifact" / TENSOR_FILE[method]
+    edit, message = DAMAGE[damage]
+    edit(file)
+    _refused_everywhere(run, file, message, tmp_path, capsys)
+
+
+def test_a_missing_adapter_config_or_one_that_disagrees_with_its_weights_is_named(
+    method_runs, tmp_path, capsys
+):
+    import shutil
+
+    run = shutil.copytree(method_runs["lora"], tmp_path / "run")
+    config = run / "artifact" / "adapter_config.json"
+    saved = json.loads(config.read_text())
+    config.write_text(json.dumps({**saved, "r": saved["r"] * 2}))  # a rank its weights do not have
+    _refused_everywhere(run, config, "does not fit adapter_model.safetensors", tmp_path, capsys)
+    config.unlink()
+    _refused_everywhere(run, config, "no such file", tmp_path, capsys)
+
+
+def test_a_damaged_or_missing_artifact_record_is_named(method_runs, tmp_path, capsys):
+    import shutil
+
+    run = shutil.copytree(method_runs["bitfit"], tmp_path / "run")
+    record = run / "artifact" / "maskbert.json"
+    record.write_text(record.read_text()[:-10])
+    _refused_everywhere(run, record, "not a readable artifact record", tmp_path, capsys)
+    record.write_text(json.dumps({"method": "bitfit", "base_model": "x"}))
+    _refused_everywhere(run, record, "field 'task' is missing", tmp_path, capsys)
+
+
+@pytest.mark.parametrize("content", [b"just some notes\n", b"\x00" * 3])
+def test_model_dir_pointing_at_a_file_that_is_no_artifact_is_named(tmp_path, capsys, content):
+    text = tmp_path / "notes.txt"
+    text.write_bytes(content)
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"task": "x", "text": "good"}\n')
+    assert main(["predict", "--model-dir", str(text), "--input", str(requests)]) == 2
+    _one_line(capsys.readouterr().err, f"{text}: not an artifact maskbert wrote: no maskbert.json in")

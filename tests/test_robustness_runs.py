@@ -1,6 +1,7 @@
 """Runs: a rerun checks its artifact before trusting it, evaluate never writes over a run's own files, and
 limits are refused before any work (issue 16)."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -10,7 +11,6 @@ from conftest import train_config
 from maskbert.data import prepare
 from maskbert.evaluation import evaluate_run
 from maskbert.methods import load_run_model
-from maskbert.rundir import artifact_checksums
 from maskbert.training import train
 
 
@@ -25,9 +25,13 @@ def run(tiny_bert_with_tokenizer, prepared, tmp_path_factory):
 
 
 def test_the_summary_records_the_artifacts_checksums(run):
+    """summary.json's checksums are the SHA-256 of the files' bytes, computed here independently of the
+    code training calls."""
     config, summary = run
-    assert summary["artifact_sha256"] == artifact_checksums(Path(config.out_dir) / "artifact")
-    assert list(summary["artifact_sha256"]) == ["mask.safetensors"]
+    artifact = Path(config.out_dir) / "artifact"
+    expected = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in artifact.iterdir()}
+    assert sorted(expected) == ["mask.safetensors", "maskbert.json"]
+    assert summary["artifact_sha256"] == expected
 
 
 def test_a_rerun_retrains_a_run_whose_artifact_was_damaged(tiny_bert_with_tokenizer, prepared, tmp_path):
@@ -53,7 +57,7 @@ def test_evaluate_refuses_to_write_over_the_runs_own_files(run):
     with pytest.raises(ValueError, match=r"would write over the run's own artifact"):
         evaluate_run(out, "test", out_dir=out / "artifact")
     assert (out / "dev_predictions.safetensors").read_bytes() == before
-    assert sorted(p.name for p in (out / "artifact").iterdir()) == ["mask.safetensors"]
+    assert sorted(p.name for p in (out / "artifact").iterdir()) == ["mask.safetensors", "maskbert.json"]
     assert evaluate_run(out, "dev", out_dir=out / "elsewhere")["split"] == "dev"
 
 
@@ -109,7 +113,7 @@ def test_configured_masked_blocks_beyond_the_models_depth_are_refused_up_front(t
         "method_options": {"masking": {"masked_blocks": "0-9"}},
     }
     with pytest.raises(
-        ValueError, match=r"masked_blocks '0-9': masked blocks \[4, 5, 6, 7, 8, 9\] do not exist"
+        ValueError, match=r"masked_blocks' \"0-9\": masked blocks \[4, 5, 6, 7, 8, 9\] do not exist"
     ):
         configured_options(cfg, "tiny", "masking", check=True)
 

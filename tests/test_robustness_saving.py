@@ -7,10 +7,11 @@ import torch
 from conftest import task_view
 from transformers.utils import logging
 
-from maskbert.adapter import CONFIG_NAME, load_masked, read_masking_config, save_masks, save_merged
+from maskbert.adapter import load_masked, save_masks, save_merged
 from maskbert.artifact import ArtifactError, load_artifact
 from maskbert.masking import MaskingConfig
 from maskbert.methods import build_model
+from maskbert.methods.base import ARTIFACT_RECORD, ArtifactRecord
 from maskbert.rundir import MASK_FILE
 
 SST2 = {"name": "sst2", "kind": "single", "label_names": ["negative", "positive"]}
@@ -34,7 +35,9 @@ def test_save_masks_leaves_the_users_files_in_place(model, tiny_model_dirs, tmp_
     (directory / "notes.txt").write_text("mine")
     (directory / "sub" / "a.txt").write_text("also mine")
     save_masks(model, directory, base_model=tiny_model_dirs["bert"], task=SST2)
-    assert sorted(p.name for p in directory.iterdir()) == sorted([CONFIG_NAME, MASK_FILE, "notes.txt", "sub"])
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        [ARTIFACT_RECORD, MASK_FILE, "notes.txt", "sub"]
+    )
     assert (directory / "notes.txt").read_text() == "mine" and (directory / "sub" / "a.txt").exists()
     save_masks(model, directory, base_model=tiny_model_dirs["bert"], task=SST2)  # the same model again: fine
     assert torch.equal(_logits(load_masked(directory)), _logits(model))
@@ -53,9 +56,9 @@ def test_another_models_mask_needs_overwrite(model, tiny_model_dirs, tmp_path):
     other = {**SST2, "name": "imdb"}
     with pytest.raises(FileExistsError, match=r"another model \(task .*sst2"):
         save_masks(model, tmp_path / "d", task=other)
-    assert read_masking_config(tmp_path / "d")["task"]["name"] == "sst2"
+    assert ArtifactRecord.read(tmp_path / "d").task.name == "sst2"
     save_masks(model, tmp_path / "d", task=other, overwrite=True)
-    assert read_masking_config(tmp_path / "d")["task"]["name"] == "imdb"
+    assert ArtifactRecord.read(tmp_path / "d").task.name == "imdb"
 
 
 def test_save_merged_into_a_run_directory_keeps_the_run(model, tmp_path):
@@ -87,7 +90,7 @@ def test_save_merged_onto_a_file_or_another_models_folder(model, tiny_model_dirs
 def test_task_name_survives_load_and_save(model, tiny_model_dirs, tmp_path):
     save_masks(model, tmp_path / "a", base_model=tiny_model_dirs["bert"], task=SST2)
     save_masks(load_masked(tmp_path / "a"), tmp_path / "b")
-    assert read_masking_config(tmp_path / "b")["task"] == SST2
+    assert ArtifactRecord.read(tmp_path / "b").task.to_dict() == SST2
 
 
 def test_loading_shows_no_newly_initialized_report(model, tiny_model_dirs, tmp_path):
@@ -138,25 +141,20 @@ def test_a_flipped_header_key_names_the_file(model, tiny_model_dirs, tmp_path):
 @pytest.mark.parametrize(
     "edit,message",
     [
-        (lambda text: text[:-5], "not valid JSON"),
+        (lambda text: text[:-5], "not a readable artifact record"),
         (
             lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "task"}),
-            "'task' is missing",
+            "field 'task' is missing",
         ),
-        (lambda text: json.dumps({**json.loads(text), "format_version": 7}), "format_version 7, expected 1"),
+        (
+            lambda text: json.dumps({**json.loads(text), "format_version": 7}),
+            "field 'format_version' 7, expected 1",
+        ),
     ],
 )
-def test_read_masking_config_refuses_damaged_files(model, tiny_model_dirs, tmp_path, edit, message):
+def test_a_damaged_artifact_record_is_named(model, tiny_model_dirs, tmp_path, edit, message):
     save_masks(model, tmp_path / "a", base_model=tiny_model_dirs["bert"], task=SST2)
-    config = tmp_path / "a" / CONFIG_NAME
-    config.write_text(edit(config.read_text()))
-    with pytest.raises(ArtifactError, match=f"{CONFIG_NAME}: .*{message}"):
-        read_masking_config(tmp_path / "a")
-
-
-def test_masking_config_of_another_base_model_is_refused(model, tiny_model_dirs, tmp_path):
-    save_masks(model, tmp_path / "a", base_model=tiny_model_dirs["bert"], task=SST2)
-    config = json.loads((tmp_path / "a" / CONFIG_NAME).read_text())
-    (tmp_path / "a" / CONFIG_NAME).write_text(json.dumps({**config, "base_fingerprint": "0" * 32}))
-    with pytest.raises(ArtifactError, match="base_fingerprint 0{32} disagrees"):
+    record = tmp_path / "a" / ARTIFACT_RECORD
+    record.write_text(edit(record.read_text()))
+    with pytest.raises(ArtifactError, match=f"{ARTIFACT_RECORD}: .*{message}"):
         load_masked(tmp_path / "a")

@@ -62,8 +62,8 @@ def test_answers_equal_each_tasks_own_model_across_switches(mask_dirs, tiny_bert
     for directory in mask_dirs.values():
         server.add(directory)
     assert set(server.tasks) == {"topic", "para", "tags"}
-    backbones = {id(m.bert) for m in server._models.values()}
-    assert len(server._models) == 2 and len(backbones) == 1  # sequence and token heads share one backbone
+    backbones = {id(m.bert) for m in server.models.values()}
+    assert len(server.models) == 2 and len(backbones) == 1  # sequence and token heads share one backbone
     requests = [
         {"task": "topic", "text": TEXTS[0]},
         {"task": "para", "text": TEXTS[1], "text_pair": PAIRS[0]},
@@ -89,14 +89,14 @@ def test_switching_back_restores_the_pretrained_weights_exactly(mask_dirs, tiny_
     server = MaskServer()
     server.add(mask_dirs["topic"])
     server.add(mask_dirs["para"])
-    pristine = {n: p.clone() for n, p in server._models[next(iter(server._models))].bert.named_parameters()}
+    pristine = {n: p.clone() for n, p in server.models[next(iter(server.models))].bert.named_parameters()}
     server.activate("topic")
     topic_weights = {
-        n: p.clone() for n, p in server._models[next(iter(server._models))].bert.named_parameters()
+        n: p.clone() for n, p in server.models[next(iter(server.models))].bert.named_parameters()
     }
     server.activate("para")
     server.activate("topic")
-    backbone = dict(server._models[next(iter(server._models))].bert.named_parameters())
+    backbone = dict(server.models[next(iter(server.models))].bert.named_parameters())
     assert all(torch.equal(backbone[n], topic_weights[n]) for n in backbone)
     assert any(not torch.equal(pristine[n], topic_weights[n]) for n in pristine)
     sizes = server.resident_bytes()
@@ -131,7 +131,7 @@ def test_mask_for_another_base_model_is_refused(mask_dirs, tiny_model_dirs, tmp_
     other = _trained_dir(tiny_model_dirs["bert"], "single", 2, tmp_path / "other", 1, "1-3", "flips")
     server = MaskServer()
     server.add(mask_dirs["topic"])
-    with pytest.raises(ArtifactError, match=r"other/mask.safetensors: made for base model"):
+    with pytest.raises(ArtifactError, match=r"other/maskbert.json: made for base model"):
         server.add(other)
     with pytest.raises(ValueError, match="task name 'topic' is already taken"):
         server.add(mask_dirs["topic"])
@@ -245,9 +245,7 @@ def test_a_multiple_choice_mask_is_refused(tiny_bert_with_tokenizer, tmp_path):
     model = build_model(tiny_bert_with_tokenizer, task, "masking", seed=1)
     directory = save_masks(model, tmp_path / "choices", base_model=tiny_bert_with_tokenizer, task=task)
     server = MaskServer()
-    with pytest.raises(
-        ValueError, match=r"choices/mask.safetensors: task kind 'multiple_choice' cannot be served"
-    ):
+    with pytest.raises(ValueError, match=r"choices: task kind 'multiple_choice' cannot be served"):
         server.add(directory)
     assert server.tasks == {}
 

@@ -12,7 +12,9 @@ from conftest import tiny_backbone
 from maskbert.cli import main as cli_main
 from maskbert.data import prepare, read_splits
 from maskbert.evaluation import Predictions, evaluate_run
-from maskbert.serving import MaskServer, PeftTask
+from maskbert.methods.base import ArtifactRecord
+from maskbert.modeling import TaskRecord
+from maskbert.serving import MaskServer
 from maskbert.training import TrainConfig, train
 
 SENTIMENT = ("masking", "bitfit", "lora", "ia3")
@@ -59,7 +61,7 @@ def test_every_method_answers_as_evaluate_predicts_on_one_backbone(runs):
     server = MaskServer(batch_size=5)
     for name, run in runs.items():
         assert server.add(run, name=name) == name
-    assert len({id(model.bert) for model in server._models.values()}) == 1  # one backbone for every head
+    assert len({id(model.bert) for model in server.models.values()}) == 1  # one backbone for every head
     requests = [request for name in runs for request in _requests(name)]
     random.Random(0).shuffle(requests)
     first = server.predict(requests)
@@ -89,18 +91,42 @@ def test_every_method_answers_as_evaluate_predicts_on_one_backbone(runs):
     assert len({json.dumps(probabilities[n]) for n in sentence_tasks}) == len(sentence_tasks)
 
 
-def test_switching_puts_the_pretrained_backbone_back(runs):
+def _base_weights(backbone) -> dict:
+    """The backbone's pretrained parameters by their plain names (peft's wrappers and adapters left out)."""
+    return {
+        n.replace(".base_layer", ""): p.detach().clone()
+        for n, p in backbone.named_parameters()
+        if "lora_" not in n and "ia3_" not in n
+    }
+
+
+def test_switching_puts_the_pretrained_backbone_back(runs, tiny_bert_with_tokenizer):
+    """While a task is on, the backbone is the pretrained one changed only as its method says; every
+    take-off restores the pretrained weights exactly (checked against the checkpoint read again)."""
+    from transformers import AutoModel
+
+    pretrained = dict(AutoModel.from_pretrained(tiny_bert_with_tokenizer).named_parameters())
     server = MaskServer()
     for name in ("sent-masking", "sent-bitfit", "sent-lora", "sent-ia3"):
         server.add(runs[name], name=name)
-    assert {type(task) for task in server.tasks.values()} >= {PeftTask}
-    backbone = server._models[next(iter(server._models))].bert
-    server.activate("sent-masking")
-    masked = {n: p.clone() for n, p in backbone.named_parameters()}
-    for name in ("sent-bitfit", "sent-lora", "sent-ia3", "sent-bitfit", "sent-masking"):
+    model = server.models[next(iter(server.models))]
+    for name in ("sent-masking", "sent-bitfit", "sent-lora", "sent-ia3", "sent-bitfit", "sent-masking"):
         server.activate(name)
-    assert all(torch.equal(masked[n], p) for n, p in backbone.named_parameters())
-    assert not server._biases_aside
+        weights = _base_weights(model.bert)
+        assert sorted(weights) == sorted(pretrained)
+        changed = sorted(n for n in weights if not torch.equal(weights[n], pretrained[n]))
+        if name == "sent-masking":  # masked weights zeroed (and only zeroed), nothing else touched
+            assert changed and all(n.endswith(".weight") for n in changed)
+            assert all(
+                torch.equal(weights[n][weights[n] != 0], pretrained[n][weights[n] != 0]) for n in changed
+            )
+        elif name == "sent-bitfit":  # only bias terms differ: the mask's zeros went back
+            assert changed and all(n.endswith(".bias") for n in changed)
+        else:  # an adapter leaves the base weights alone
+            assert changed == []
+    server.tasks[server.active].take_off(model)
+    assert all(torch.equal(w, pretrained[n]) for n, w in _base_weights(model.bert).items())
+    assert not any(task.aside_bytes() for task in server.tasks.values())
 
 
 def test_predict_command_serves_a_peft_run_and_refuses_a_finetuning_one(runs, tmp_path, capsys):
@@ -118,6 +144,8 @@ def test_predict_command_serves_a_peft_run_and_refuses_a_finetuning_one(runs, tm
     assert [r["line"] for r in records] == [1, 2, 3] and all(r["task"] == "sent-lora" for r in records)
     finetuned = tmp_path / "finetuned" / "artifact"
     tiny_backbone("bert").save_pretrained(finetuned)
+    task = TaskRecord("sent", "single", ("neg", "pos"))
+    ArtifactRecord("finetuning", "bert", None, task).write(finetuned)
     assert cli_main(["predict", "--model-dir", str(finetuned.parent), "--input", str(requests)]) == 2
     err = capsys.readouterr().err
     assert "a finetuning run is a whole model per task" in err and err.count("\n") == 1

@@ -13,6 +13,7 @@ from safetensors import safe_open
 import maskbert.training
 from maskbert.batching import epoch_batches, epoch_seed, padded_tokens, row_length
 from maskbert.cli import build_parser
+from maskbert.cli import main as cli_main
 from maskbert.masking import MaskedLinear
 from maskbert.methods import METHODS
 from maskbert.precision import forward_precision, matmul_precision
@@ -180,20 +181,29 @@ def test_masks_scores_and_threshold_comparison_stay_fp32_under_autocast():
     assert layer.scores.grad.dtype == torch.float32
 
 
-def test_cli_flags_reach_the_config_and_a_wrong_precision_is_refused():
-    args = build_parser().parse_args(
-        "train --model m --task sst2 --method masking --seed 1 --lr 1e-3 --out o "
-        "--group-by-length --precision bf16".split()
+def test_cli_flags_reach_the_config_and_a_wrong_precision_is_refused(
+    tiny_bert_with_tokenizer, tmp_path, monkeypatch, capsys
+):
+    """`maskbert train` hands the flags to the TrainConfig that training receives (train itself replaced
+    by a stand-in that keeps it), and a precision it does not know is refused."""
+    received = []
+    monkeypatch.setattr(
+        maskbert.training, "train", lambda config, overwrite=False: received.append(config) or {}
     )
-    assert (args.group_by_length, args.precision) == (True, "bf16")
-    defaults = build_parser().parse_args(
-        "train --model m --task t --method masking --seed 1 --lr 1 --out o".split()
+    base = ["train", "--model", tiny_bert_with_tokenizer, "--task", "sst2", "--method", "masking"]
+    base += ["--seed", "1", "--lr", "1e-3", "--out", str(tmp_path / "o")]
+    assert cli_main([*base, "--group-by-length", "--precision", "bf16", "--option", "mask_pooler=no"]) == 0
+    assert cli_main(base) == 0
+    grouped, default = received
+    assert (grouped.group_by_length, grouped.precision, grouped.options) == (
+        True,
+        "bf16",
+        {"mask_pooler": "no"},
     )
-    assert (defaults.group_by_length, defaults.precision) == (False, "fp32")
+    assert (default.group_by_length, default.precision) == (False, "fp32")
     with pytest.raises(SystemExit):
-        build_parser().parse_args(
-            "train --model m --task t --method masking --seed 1 --lr 1 --out o --precision fp16".split()
-        )
+        build_parser().parse_args([*base, "--precision", "fp16"])
+    assert len(received) == 2 and not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="precision 'fp16': expected one of fp32, tf32, bf16"):
         TrainConfig(model="m", task="t", method="masking", seed=1, lr=1.0, out_dir="o", precision="fp16")
 

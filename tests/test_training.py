@@ -92,7 +92,9 @@ def test_masking_run_writes_its_directory_and_the_artifact_reproduces_dev(
         s > max(scores[:i], default=-1) for i, s in enumerate(scores)
     ]
     assert summary["mask_changed"] == lines[summary["best_epoch"] - 1]["mask_changed"]
-    assert summary["artifact_bytes"] == (run / "artifact" / "mask.safetensors").stat().st_size < 200_000
+    files = sorted((run / "artifact").iterdir())
+    assert [f.name for f in files] == ["mask.safetensors", "maskbert.json"]
+    assert summary["artifact_bytes"] == sum(f.stat().st_size for f in files) < 200_000
     _check_mask_coded(summary, run, tiny_bert_with_tokenizer, tmp_path / "coded")
     record = json.loads((run / "run.json").read_text())
     assert record["source"] == "synthetic" and record["task_kind"] == "single"
@@ -192,7 +194,10 @@ def test_finished_run_is_not_retrained(finished_run):
 def test_finetuning_run_updates_weights_reloads_and_records_no_masking_options(
     tiny_bert_with_tokenizer, prepared, tmp_path
 ):
-    with pytest.raises(ValueError, match="^method 'finetuning' takes no options; got 'masked_blocks'$"):
+    with pytest.raises(
+        ValueError,
+        match="^method 'finetuning': option 'masked_blocks' is unknown; the method takes no options$",
+    ):
         _config(
             tiny_bert_with_tokenizer,
             prepared,

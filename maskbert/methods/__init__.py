@@ -8,16 +8,17 @@ for a method that lives outside this package, a call to `register` in a module t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from maskbert.methods.base import Method, StorageItem
+from maskbert.methods.base import ArtifactRecord, Method, StorageItem, find_artifact
 from maskbert.methods.bitfit import BitFit
 from maskbert.methods.finetuning import Finetuning
 from maskbert.methods.masking import Masking
 from maskbert.methods.peft_tuners import PeftTuner, ia3_defaults, lora_defaults
-from maskbert.rundir import ARTIFACT, read_run
+from maskbert.rundir import ARTIFACT
 
 METHODS: dict[str, Method] = {}
 
@@ -54,14 +55,49 @@ def build_model(model: str, task, method: str, seed: int, options: Mapping[str, 
     return get_method(method).build(model, task, seed, options)
 
 
+def method_of(record: ArtifactRecord, folder: Path) -> Method:
+    """The method that wrote the artifact in `folder`. One registered outside maskbert is registered first
+    by importing the module its record names, as the workflow imports its config's `method_modules`."""
+    if record.method not in METHODS and record.module:
+        try:
+            importlib.import_module(record.module)
+        except Exception as error:  # whatever the module raises on import: named with the artifact
+            from maskbert.artifact import ArtifactError
+
+            text = (str(error).strip() or type(error).__name__).splitlines()[0]
+            raise ArtifactError(
+                f"{folder}: method '{record.method}' is registered by module '{record.module}', which "
+                f"cannot be imported: {type(error).__name__}: {text}"
+            ) from None
+    return get_method(record.method)
+
+
+def load_artifact(path: str | Path, device: str = "cpu", base_model: str | None = None):
+    """The trained model of any method's artifact (a run directory, its artifact/ folder, a save_masks
+    directory; see `find_artifact`), by the method its record names, on the recorded base model or on
+    `base_model`, in eval mode."""
+    folder, record = find_artifact(path)
+    return method_of(record, folder).load(folder, device=device, base_model=base_model)
+
+
 def load_run_model(run_dir: str | Path, device: str = "cpu"):
     """The best model of a finished run, ready for inference (its method rebuilds it from RUN/artifact)."""
-    run_dir = Path(run_dir)
-    record = read_run(run_dir)
-    artifact = run_dir / ARTIFACT
+    artifact = Path(run_dir) / ARTIFACT
     if not artifact.is_dir():
         raise FileNotFoundError(f"{artifact}: no artifact; is the run finished (summary.json)?")
-    return get_method(record["method"]).load(artifact, record, device=device)
+    return load_artifact(artifact, device)
 
 
-__all__ = ["METHODS", "Method", "StorageItem", "build_model", "get_method", "load_run_model", "register"]
+__all__ = [
+    "METHODS",
+    "ArtifactRecord",
+    "Method",
+    "StorageItem",
+    "build_model",
+    "find_artifact",
+    "get_method",
+    "load_artifact",
+    "load_run_model",
+    "method_of",
+    "register",
+]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from maskbert.methods.base import FP32_BYTES, Method, StorageItem, artifact_bytes
+from maskbert.methods.base import FP32_BYTES, ArtifactRecord, Method, StorageItem
 
 if TYPE_CHECKING:
     from torch import nn
@@ -20,15 +20,32 @@ class Finetuning(Method):
 
         return load_task_model(model_name, task, seed)
 
-    def save(self, model: nn.Module, artifact_dir: Path, record: dict) -> dict:
+    def save_files(self, model: nn.Module, artifact_dir: Path, record: ArtifactRecord) -> dict:
         model.save_pretrained(artifact_dir)
-        return {"artifact_bytes": artifact_bytes(artifact_dir)}
+        return {}
 
-    def load(self, artifact_dir: Path, record: dict, device: str = "cpu") -> nn.Module:
-        from maskbert.modeling import HEAD_CLASSES
+    def load_files(self, folder: Path, record: ArtifactRecord, base_model: str) -> nn.Module:
+        """The saved task model itself (it holds every weight: no base model is read)."""
+        from maskbert.artifact import ArtifactError
+        from maskbert.modeling import HEAD_CLASSES, ModelRecord
 
-        model = HEAD_CLASSES[record["task_kind"]].from_pretrained(artifact_dir)
-        return model.to(device).eval()
+        try:
+            model, info = HEAD_CLASSES[record.task.kind].from_pretrained(folder, output_loading_info=True)
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ArtifactError(
+                f"{folder}: not a readable finetuned model ({str(error).splitlines()[0]})"
+            ) from None
+        missing = info["missing_keys"]
+        if missing:
+            raise ArtifactError(f"{folder}: the saved model lacks '{sorted(missing)[0]}'")
+        model.maskbert = ModelRecord([], record.base_fingerprint, record.task)
+        return model
+
+    def check_servable(self, folder: Path) -> None:
+        raise ValueError(
+            f"{folder}: a finetuning run is a whole model per task and shares no backbone; `maskbert predict` "
+            "serves methods that keep only a task's part (score it with `maskbert evaluate`)"
+        )
 
     def task_storage(
         self, model: str, kind: str, head_outputs: int, options: Mapping | None = None
