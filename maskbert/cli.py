@@ -1,12 +1,11 @@
-"""The `maskbert` command: train, evaluate, memory, predict, data.
-
-The workflow's scripts call the same functions.
-"""
+"""The `maskbert` command: train, prepare, evaluate, memory, data, predict. The workflow runs `prepare` and
+`train` as its data and training jobs; its scripts call the same library functions."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ def _quiet_libraries() -> None:
 
 def cmd_train(args) -> int:
     from maskbert.data.custom import is_custom_task, task_argument
+    from maskbert.devices import acquire_device
     from maskbert.training import TrainConfig, train
 
     task = task_argument(args.task, args.text_column, args.text_pair_column, args.label_column, args.encoding)
@@ -51,8 +51,23 @@ def cmd_train(args) -> int:
         encoding=None if is_custom_task(task) else args.encoding,  # a data file's is in its task name
         wait=args.wait,
     )
-    summary = train(config, overwrite=args.overwrite)
+    if args.device is not None:
+        summary = train(config, overwrite=args.overwrite)
+    else:  # a GPU no other job holds (CUDA_VISIBLE_DEVICES narrowed to it), else the CPU
+        with acquire_device() as device:
+            summary = train(dataclasses.replace(config, device=device), overwrite=args.overwrite)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from maskbert.data import get_task, prepare
+
+    source = args.source or get_task(args.task).sources[0]
+    out = prepare(
+        args.task, args.model, source=source, path=args.path, out_dir=args.out, max_length=args.max_length
+    )
+    print(out)
     return 0
 
 
@@ -215,8 +230,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--prepared", default=None, help="a tokenized task directory from `prepare` (skips tokenizing)"
     )
-    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when visible)")
+    train.add_argument(
+        "--device",
+        default=None,
+        help="cpu or cuda (default: a visible GPU no other maskbert job holds, waiting for one; else the CPU)",
+    )
     train.set_defaults(handler=cmd_train)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="tokenize a task for a model into a folder that `train --prepared` reads",
+        description="Read a task and tokenize it for a model into OUT (a complete folder of the same "
+        "data, tokenizer and max length is kept as it is).",
+    )
+    prepare.add_argument("task", help="task name from the registry (see `maskbert data --help`)")
+    prepare.add_argument("--model", required=True, help="hub id or local directory: its tokenizer is used")
+    prepare.add_argument("--out", required=True, help="folder of the tokenized task")
+    prepare.add_argument(
+        "--source",
+        default=None,
+        choices=["hub", "local", "synthetic"],
+        help="where data comes from (default: the task's first source)",
+    )
+    prepare.add_argument("--path", default=None, help="directory of the local copy (with --source local)")
+    prepare.add_argument("--max-length", type=int, default=128, help="wordpieces per example")
+    prepare.set_defaults(handler=cmd_prepare)
 
     evaluate = commands.add_parser(
         "evaluate",

@@ -16,6 +16,7 @@ include: "analyses_common.smk"
 localrules:
     table3,
     figure4,
+    figure5,
     figure6,
     figure7,
 

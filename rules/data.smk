@@ -3,6 +3,8 @@
 # a directory, so a local copy's files are not inputs; `local_files` (a fingerprint of their paths, sizes and
 # mtimes) makes an edited local file redo the tokenization through the params rerun trigger.
 
+import shlex
+
 
 rule prepare_data:
     output:
@@ -14,10 +16,15 @@ rule prepare_data:
         path=lambda w: workflow_config.source_of(config, w.task)["path"],
         local_files=lambda w: workflow_config.local_fingerprint(config, w.task),
         max_length=MAX_LENGTH,
+        # Not the record (functions of `output`, left out of it): the command and the `--path` option.
+        cli=lambda w, output: MASKBERT_CLI,
+        path_option=lambda w, output: f"--path {shlex.quote(p)}" if (p := source_of(w.task)["path"]) else "",
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/data/{{model}}/{{task}}.log",
     threads: 1
-    script:
-        "../workflow_scripts/prepare_data.py"
+    # A command line, not a script, so that only its command and params rerun it (rules/train.smk).
+    shell:
+        "{params.cli} prepare {params.task:q} --model {params.model:q} --source {params.source:q}"
+        " {params.path_option} --out {output:q} --max-length {params.max_length} > {log:q} 2>&1"

@@ -160,9 +160,9 @@ def test_missing_local_copy_fails_its_data_job_naming_the_directory(tmp_path):
     )
     assert proc.returncode != 0
     log = (tmp_path / "results/logs/data/bert-base-uncased/sem.log").read_text()
-    assert "DataError: data/semeval2016: not found; expected a directory with the SEM files" in log, log[
-        -2000:
-    ]
+    assert (
+        "maskbert prepare: error: data/semeval2016: not found; expected a directory with the SEM files" in log
+    ), log[-2000:]
 
 
 def test_editing_a_local_file_redoes_tokenization(tmp_path):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from workflow_runs import stub_pythonpath
+from workflow_runs import job_counts, snakemake, stub_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 STUBS = ROOT / "tests" / "slurm_stubs"
@@ -154,3 +155,45 @@ def test_slurm_profile_submits_gpu_jobs_with_profile_resources_and_keeps_bookkee
         check=True,
     )
     assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
+
+
+def local_rules() -> set[str]:
+    """The rules named in the workflow's `localrules:` blocks: they run where Snakemake runs."""
+    names = set()
+    for path in [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]:
+        for block in re.findall(r"^localrules:\n((?:[ \t]+\w+,?\n)+)", path.read_text(), re.MULTILINE):
+            names.update(re.findall(r"\w+", block))
+    return names
+
+
+def test_paper_grid_submits_the_number_of_slurm_jobs_docs_state(tmp_path):
+    """Only GPU jobs and tokenization go to Slurm: selection, ensembles, tables and figures are local rules,
+    and each (model, task, method, setting)'s test scoring of every seed is one job."""
+    out = snakemake(
+        "tables", "--configfile", str(ROOT / "config.yaml"), "--dry-run", "--directory", str(tmp_path)
+    )
+    counts = job_counts(out.stdout + out.stderr)
+    local = local_rules()
+    assert {
+        "select_round",
+        "select_lr",
+        "ensemble",
+        "table1_dev",
+        "figure6",
+        "methods_comparison_table",
+    } <= local
+    submitted = {rule: n for rule, n in counts.items() if rule != "total" and rule not in local}
+    assert set(submitted) == {
+        "prepare_data",
+        "train",
+        "evaluate_test",
+        "table3_evaluate",
+        "figure4_vectors",
+        "figure6_paths",
+        "figure7_bezier",
+    }, submitted
+    # One evaluate_test job per (model, task with a test split, method): 3 models x 5 tasks x 2 methods.
+    assert submitted["evaluate_test"] == 3 * 5 * 2
+    total = sum(submitted.values())
+    assert total == 5495, submitted
+    assert f"{total:,} Slurm jobs" in (ROOT / "docs" / "CLUSTER.md").read_text()
