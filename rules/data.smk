@@ -18,7 +18,7 @@ rule prepare_data:
         max_length=MAX_LENGTH,
         # Not the record (functions of `output`, left out of it): the command and the `--path` option.
         cli=lambda w, output: MASKBERT_CLI,
-        path_option=lambda w, output: f"--path {shlex.quote(p)}" if (p := source_of(w.task)["path"]) else "",
+        path_option=lambda w, output: f"--path {shlex.quote(p)}" if (p := workflow_config.source_of(config, w.task)["path"]) else "",
     conda:
         CONDA_ENV
     log:

@@ -21,7 +21,7 @@ _JOB_PYTHON = (
     "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else sys.executable
 )
 MASKBERT_CLI = (
-    f"PYTHONPATH={shlex.quote(str(WORKFLOW_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}"
+    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}}"
     f" {shlex.quote(_JOB_PYTHON)} -m maskbert.cli"
 )
 

@@ -110,7 +110,9 @@ def test_semantic_problems_and_warnings_name_the_key():
     )
     assert "config key 'learning_rates.finetuning': a grid is needed for method 'finetuning'" in problems
     assert any(
-        p.startswith("config key 'method_options.masking.masked_blocks': \"2-14\": masked blocks [12, 13, 14]")
+        p.startswith(
+            "config key 'method_options.masking.masked_blocks': \"2-14\": masked blocks [12, 13, 14]"
+        )
         and p.endswith("(model bert-base-uncased)")
         for p in problems
     )
