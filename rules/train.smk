@@ -6,7 +6,7 @@
 # The job is the `maskbert train` command line (and the data job `maskbert prepare`), not a workflow script:
 # Snakemake reruns a shell rule when its command text or params change, but a script rule whenever the
 # script file is newer than its outputs (a comment edit, a `git pull`), which on the paper's grid would
-# train every run again. A change of the library itself reruns nothing: `--forcerun train` (docs/CLUSTER.md).
+# train every run again. A change of the library itself reruns nothing: `--forcerun train` (docs/WORKFLOW.md).
 
 import json
 import shlex

@@ -3,7 +3,7 @@ accounting, started for this module, stopped by PID after it): tests/slurm/grid.
 profiles/slurm, every job's resources read back from `sacct`, Table 1 and the runs' files equal to the
 same grid's local run; a training job cancelled mid-epoch is resubmitted and resumes; a killed Snakemake
 head is rerun without retraining what finished. Needs root and apt (CI has both; elsewhere skipped).
-Time on a 2-core CI machine: see docs/CLUSTER.md."""
+Time on a 2-core machine: bench/README.md, "The real-Slurm tests"."""
 
 from __future__ import annotations
 

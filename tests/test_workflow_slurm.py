@@ -196,4 +196,4 @@ def test_paper_grid_submits_the_number_of_slurm_jobs_docs_state(tmp_path):
     assert submitted["evaluate_test"] == 3 * 5 * 2
     total = sum(submitted.values())
     assert total == 5495, submitted
-    assert f"{total:,} Slurm jobs" in (ROOT / "docs" / "CLUSTER.md").read_text()
+    assert f"{total:,} Slurm jobs" in (ROOT / "docs" / "WORKFLOW.md").read_text()
