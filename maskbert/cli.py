@@ -1,5 +1,8 @@
-"""The `maskbert` command: train, prepare, evaluate, memory, data, predict. The workflow runs `prepare` and
-`train` as its data and training jobs; its scripts call the same library functions."""
+"""The `maskbert` command: train, prepare, evaluate, memory, data, predict.
+
+The workflow runs `prepare` and `train` as its data and training jobs; its scripts call the same library
+functions.
+"""
 
 from __future__ import annotations
 
