@@ -339,7 +339,10 @@ def test_a_retrain_moves_the_users_files_aside_never_deletes_them(
     assert any(
         "1 file(s) not written by a training run moved aside" in m and str(kept) in m for m in messages
     )
-    assert kept.read_text() == "mine" and sorted(p.name for p in artifact.iterdir()) == ["mask.safetensors"]
+    assert kept.read_text() == "mine" and sorted(p.name for p in artifact.iterdir()) == [
+        "mask.safetensors",
+        "maskbert.json",
+    ]
     # again, with another config and --overwrite: the second file gets a name of its own
     (artifact / "sub").mkdir()
     (artifact / "sub" / "notes.txt").write_text("mine too")

@@ -222,10 +222,11 @@ def test_fast_config_sets_both_options_and_the_schema_refuses_an_unknown_precisi
 
 
 def test_the_train_rule_hands_both_options_to_the_run(tmp_path, tiny_bert_with_tokenizer):
-    """config/fast.yaml's options reach run.json through common.smk, the train rule's params and its script."""
+    """config/fast.yaml's options reach run.json through common.smk, the train rule's params and its command."""
     import yaml
     from test_workflow_config import ROOT
-    from test_workflow_e2e import MINILM, run
+    from test_workflow_e2e import MINILM
+    from workflow_runs import snakemake
 
     config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     config.update(results="res", model_paths={MINILM: tiny_bert_with_tokenizer})
@@ -238,9 +239,15 @@ def test_the_train_rule_hands_both_options_to_the_run(tmp_path, tiny_bert_with_t
     config["comparison"] = None
     (tmp_path / "fast.yaml").write_text(yaml.safe_dump(config))
     target = "res/runs/all-MiniLM-L6-v2/synth-sentiment/finetuning/full/lr0.001/seed1/run.json"
-    run(
-        [target, "--cores", "1", "--configfile", str(tmp_path / "fast.yaml"), "--directory", str(tmp_path)],
-        tmp_path,
+    snakemake(
+        target,
+        "--cores",
+        "1",
+        "--configfile",
+        str(tmp_path / "fast.yaml"),
+        "--directory",
+        str(tmp_path),
+        cwd=tmp_path,
     )
     record = json.loads((tmp_path / target).read_text())
     assert (record["group_by_length"], record["precision"], record["epochs"]) == (True, "bf16", 1)
