@@ -31,23 +31,33 @@ TIMEOUT = 600  # seconds for one Snakemake call: a hang fails the test instead o
 PROFILE_RESOURCES = {"train": ("1-00:00:00", "32000M", "4"), "evaluate_test": ("02:00:00", "16000M", "4")}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """The environment of the test cluster's clients (SLURM_CONF, PATH with its srun wrapper)."""
+def started_cluster(state: Path, *flags: str, env: dict | None = None):
+    """Start a test cluster with tests/slurm/start.sh (skipping where it cannot run), yield its clients'
+    environment (SLURM_CONF, PATH with its srun wrapper), and stop its daemons by PID afterwards."""
     if os.geteuid() != 0:
         pytest.skip("needs root: tests/slurm/start.sh starts munged, MariaDB, slurmdbd, slurmctld, slurmd")
     if not (shutil.which("apt-get") or shutil.which("slurmctld")):
         pytest.skip("needs Debian's apt-get to install slurm-wlm (or slurm-wlm installed)")
-    state = tmp_path_factory.mktemp("slurm")
     start = subprocess.run(
-        [SLURM / "start.sh", state], capture_output=True, text=True, timeout=TIMEOUT, check=False
+        [SLURM / "start.sh", state, *flags],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
     )
-    assert start.returncode == 0, f"tests/slurm/start.sh failed:\n{start.stderr[-5000:]}"
-    env = dict(line.split("=", 1) for line in start.stdout.splitlines() if "=" in line)
+    assert start.returncode == 0, f"tests/slurm/start.sh {' '.join(flags)} failed:\n{start.stderr[-5000:]}"
+    cluster_env = dict(line.split("=", 1) for line in start.stdout.splitlines() if "=" in line)
     try:
-        yield {**os.environ, **env}
+        yield {**os.environ, **cluster_env}
     finally:
         subprocess.run([SLURM / "stop.sh", state], timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The test cluster, with accounting (MariaDB + slurmdbd)."""
+    yield from started_cluster(tmp_path_factory.mktemp("slurm"))
 
 
 @pytest.fixture(scope="module")
@@ -254,25 +264,8 @@ def test_a_killed_head_is_rerun_without_retraining_finished_runs(cluster, grid, 
 @pytest.fixture(scope="module")
 def cluster_without_accounting(tmp_path_factory):
     """A second test cluster, on its own ports, without slurmdbd: `sacct` has nothing to report."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: tests/slurm/start.sh starts munged, slurmctld, slurmd")
-    if not (shutil.which("apt-get") or shutil.which("slurmctld")):
-        pytest.skip("needs Debian's apt-get to install slurm-wlm (or slurm-wlm installed)")
     state = tmp_path_factory.mktemp("slurm-no-accounting")
-    start = subprocess.run(
-        [SLURM / "start.sh", state, "--no-accounting"],
-        env={**os.environ, "SLURM_TEST_PORT": "16917"},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert start.returncode == 0, f"tests/slurm/start.sh --no-accounting failed:\n{start.stderr[-5000:]}"
-    env = dict(line.split("=", 1) for line in start.stdout.splitlines() if "=" in line)
-    try:
-        yield {**os.environ, **env}
-    finally:
-        subprocess.run([SLURM / "stop.sh", state], timeout=120, check=False)
+    yield from started_cluster(state, "--no-accounting", env={"SLURM_TEST_PORT": "16917"})
 
 
 def test_without_accounting_the_profile_finishes(cluster_without_accounting, grid, heads, tmp_path):
