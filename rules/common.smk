@@ -2,11 +2,15 @@
 # every setting, selection, training point and analysis job), output paths, the selection's input functions.
 
 import json
+import os
+import shlex
+import sys
 from functools import cache
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.settings.types import DeploymentMethod
 
 from maskbert.data import get_task
 from maskbert.methods import METHODS as REGISTERED_METHODS
@@ -65,6 +69,59 @@ def batch_size(task):  # the train rule's param
 def setting_params(w):
     """The options of the run at wildcards w (a train, select or ensemble job's param)."""
     return GRID.options(w.method, w.setting)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The jobs' command lines (rules/data.smk, rules/train.smk): `maskbert prepare` and `maskbert train`.
+# ---------------------------------------------------------------------------------------------------
+# `maskbert` as the jobs run it: with this Snakemake's interpreter (the project's environment; a cluster
+# node runs the job with the same interpreter path), or the rules' conda environment's under --sdm conda;
+# either way maskbert comes from this checkout, installed or not.
+_JOB_PYTHON = (
+    "python" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else sys.executable
+)
+MASKBERT_CLI = (
+    f"PYTHONPATH={shlex.quote(workflow.basedir)}${{PYTHONPATH:+:$PYTHONPATH}}"
+    f" {shlex.quote(_JOB_PYTHON)} -m maskbert.cli"
+)
+TRAIN_SETTINGS = {  # the config's training settings, the same for every run
+    "epochs": int(TRAINING.get("epochs", 10)),
+    "patience": int(TRAINING.get("patience", 2)),
+    "max_length": MAX_LENGTH,
+    "precision": PRECISION,
+    "group_by_length": GROUP_BY_LENGTH,
+}
+
+
+def train_record(w):
+    """What a training run learns from: its grid point, its method's resolved options and the config's
+    training settings (the `record` param: a change in any value reruns the run)."""
+    return {
+        "model": model_source(MODEL_OF_KEY[w.model]),
+        "task": w.task,
+        "method": w.method,
+        "options": setting_params(w),
+        "seed": int(w.seed),
+        "lr": float(w.lr),
+        "batch_size": batch_size(w.task),
+        **TRAIN_SETTINGS,
+    }
+
+
+def train_command(w, input, output, threads):
+    """The `maskbert train` command line of the run at w, into the folder of its outputs, its CPU threads
+    capped at the job's share (the `command` param: derived, not part of the record)."""
+    record = train_record(w)
+    arguments = ["train", "--model", record["model"], "--task", record["task"], "--method", record["method"],
+                 "--options", json.dumps(record["options"], sort_keys=True), "--seed", record["seed"],
+                 "--lr", record["lr"], "--out", os.path.dirname(output.summary), "--prepared", input.data,
+                 "--epochs", record["epochs"], "--patience", record["patience"],
+                 "--batch-size", record["batch_size"], "--max-length", record["max_length"],
+                 "--precision", record["precision"]]
+    if record["group_by_length"]:
+        arguments.append("--group-by-length")
+    return (f"OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} TOKENIZERS_PARALLELISM=false "
+            f"{MASKBERT_CLI} {shlex.join(map(str, arguments))}")
 
 
 # ---------------------------------------------------------------------------------------------------
