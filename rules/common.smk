@@ -1,5 +1,6 @@
 # Shared by every stage: the config checked (reproduction.workflow_config), the experiment grid (GRID:
-# every setting, selection, training point and analysis job), output paths, the selection's input functions.
+# every setting, selection, training point and analysis job), the data and train jobs' command lines, output
+# paths, the selection's input functions.
 
 import json
 import os
