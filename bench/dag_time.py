@@ -185,11 +185,10 @@ def dry_run(configfiles: list[Path], snakefile: Path = ROOT / "Snakefile") -> tu
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - start
         out.seek(0)
         output = out.read()
-    if proc.returncode != 0:
+    if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"snakemake -n tables failed for {configfiles}:\n{output[-2000:]}")
     total = [line.split() for line in output.splitlines() if line.startswith("total")]
     jobs = int(total[0][1]) if total else -1

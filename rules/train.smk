@@ -12,8 +12,8 @@
 # what the run computes (Snakemake stores it and reruns the run when it changes), and `command`, the command
 # line spelt from the record. The command is a function of `output`, which Snakemake counts as derived and
 # leaves out of the stored params, so where the interpreter lives (a moved checkout or environment) reruns
-# nothing. Two functions per job instead of one per value keep planning near Snakemake's own cost per job
-# (bench/dag_time.py): it inspects and calls every param function of every job.
+# nothing. Two functions per job instead of one per value make planning cheaper (bench/dag_time.py):
+# Snakemake inspects and calls every param function of every job.
 
 
 rule train:
